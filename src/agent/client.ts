@@ -1,0 +1,147 @@
+import { io, type Socket } from 'socket.io-client';
+import {
+  EV,
+  executeCommandCheck,
+  NAMESPACE,
+  runIdPayloadCheck,
+  type AgentsToServer,
+  type ServerToAgents,
+} from '../protocol/events.js';
+import type { AgentInfo } from '../domain/model.js';
+import { parse } from '../protocol/validate.js';
+import type { Logger } from '../lib/log.js';
+import type { AgentManager } from './manager.js';
+
+export interface TokenSource {
+  /** A valid token, fetching a new one when `refresh` is set or the cached one is near expiry. */
+  get(refresh?: boolean): Promise<string>;
+}
+
+export interface AgentClientOptions {
+  url: string;
+  tokens: TokenSource;
+  info: () => AgentInfo;
+  manager: AgentManager;
+  log: Logger;
+  /** Backoff cap between reconnection attempts. */
+  maxDelayMs?: number;
+  minDelayMs?: number;
+}
+
+const RESULT_ACK_TIMEOUT_MS = 20_000;
+
+/** The agent's connection: authenticate, connect out to /agents, reconnect forever with backoff and jitter. */
+export class AgentClient {
+  private socket: Socket<ServerToAgents, AgentsToServer> | null = null;
+  private retry: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private refreshToken = false;
+  private readyResolvers: Array<() => void> = [];
+
+  constructor(private readonly options: AgentClientOptions) {}
+
+  /** Resolves once connected and registered the first time. */
+  start(): Promise<void> {
+    const ready = new Promise<void>((resolve) => this.readyResolvers.push(resolve));
+    const { url, log } = this.options;
+    const socket: Socket<ServerToAgents, AgentsToServer> = io(`${url}${NAMESPACE.agents}`, {
+      transports: ['websocket'],
+      autoConnect: false,
+      reconnectionDelay: this.options.minDelayMs ?? 500,
+      reconnectionDelayMax: this.options.maxDelayMs ?? 30_000,
+      randomizationFactor: 0.5,
+      auth: (cb) => {
+        const refresh = this.refreshToken;
+        this.refreshToken = false;
+        this.options.tokens.get(refresh).then(
+          (token) => cb({ token }),
+          (err: Error) => {
+            log.warn('cannot get a token', { error: err.message });
+            cb({ token: '' });
+          },
+        );
+      },
+    });
+    this.socket = socket;
+
+    socket.on('connect', () => {
+      this.attempt = 0;
+      const info = this.options.info();
+      socket
+        .timeout(RESULT_ACK_TIMEOUT_MS)
+        .emitWithAck(EV.agentInfo, info)
+        .then((ack) => {
+          if (!ack.ok) {
+            log.error('controller refused agent_info', { error: ack.error });
+            return;
+          }
+          log.info('connected', { controller: url, name: info.name });
+          this.options.manager.attach({
+            sendProgress: (p) => socket.emit(EV.commandProgress, p),
+            sendResult: (r) => socket.timeout(RESULT_ACK_TIMEOUT_MS).emitWithAck(EV.commandResult, r),
+          });
+          this.readyResolvers.splice(0).forEach((r) => r());
+        })
+        .catch((err: Error) => log.warn('agent_info not acknowledged', { error: err.message }));
+    });
+    socket.on('disconnect', (reason) => {
+      this.options.manager.detach();
+      if (this.stopped) return;
+      log.warn('disconnected', { reason });
+      // The server closed us on purpose (e.g. replaced, removed): socket.io will not retry by itself.
+      if (reason === 'io server disconnect') this.scheduleReconnect();
+    });
+    socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+      if (this.stopped) return;
+      const code = err.data?.code;
+      if (code) {
+        // Refused by the middleware: socket.io does not retry these; fetch a new token and retry with backoff.
+        log.warn('connection refused', { code, message: err.message });
+        this.refreshToken = true;
+        this.scheduleReconnect();
+      } else {
+        log.debug('connect failed', { error: err.message });
+      }
+    });
+    socket.on(EV.executeCommand, (raw, ack) => {
+      if (typeof ack !== 'function') return;
+      try {
+        ack(this.options.manager.execute(parse(executeCommandCheck, raw)));
+      } catch (err) {
+        ack({ accepted: false, reason: `invalid execute_command: ${(err as Error).message}` });
+      }
+    });
+    socket.on(EV.cancelCommand, (raw, ack) => {
+      try {
+        this.options.manager.cancel(parse(runIdPayloadCheck, raw).runId);
+        if (typeof ack === 'function') ack({ ok: true });
+      } catch {
+        if (typeof ack === 'function') ack({ ok: false });
+      }
+    });
+    socket.connect();
+    return ready;
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.retry);
+    const min = this.options.minDelayMs ?? 500;
+    const max = this.options.maxDelayMs ?? 30_000;
+    const base = Math.min(max, min * 2 ** Math.min(this.attempt++, 16));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.retry = setTimeout(() => {
+      if (!this.stopped) this.socket?.connect();
+    }, delay);
+  }
+
+  get connected(): boolean {
+    return this.socket?.connected ?? false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.socket?.disconnect();
+  }
+}

@@ -1,0 +1,68 @@
+import type { Agent, Job } from '../domain/model.js';
+import type { JobRequest } from '../protocol/events.js';
+import type { Session } from './credentials.js';
+import { apiError, request } from './http.js';
+
+/** The REST API (DESIGN §3.1) as the CLI commands use it. */
+export class ApiClient {
+  constructor(private readonly session: Session) {}
+
+  get controller(): string {
+    return this.session.controller;
+  }
+
+  private async call<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+    const token = await this.session.token();
+    const res = await request<T>(this.session.controller, path, { method, token, body });
+    if (res.status < 200 || res.status >= 300) throw apiError(res.status, res.body as never, what);
+    return res.body;
+  }
+
+  async agents(): Promise<Agent[]> {
+    return (await this.call<{ agents: Agent[] }>('GET', '/api/v1/agents', 'list agents')).agents;
+  }
+  agent(idOrName: string): Promise<Agent> {
+    return this.call('GET', `/api/v1/agents/${encodeURIComponent(idOrName)}`, 'show agent');
+  }
+  removeAgent(idOrName: string): Promise<Agent> {
+    return this.call('DELETE', `/api/v1/agents/${encodeURIComponent(idOrName)}`, 'remove agent');
+  }
+  createJob(req: JobRequest): Promise<Job> {
+    return this.call('POST', '/api/v1/jobs', 'create job', req);
+  }
+  async jobs(limit: number, before?: string): Promise<Job[]> {
+    const q = new URLSearchParams({ limit: String(limit), ...(before ? { before } : {}) });
+    return (await this.call<{ jobs: Job[] }>('GET', `/api/v1/jobs?${q}`, 'list jobs')).jobs;
+  }
+  job(id: string): Promise<Job> {
+    return this.call('GET', `/api/v1/jobs/${encodeURIComponent(id)}`, 'show job');
+  }
+  cancelJob(id: string): Promise<Job> {
+    return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/cancel`, 'cancel job');
+  }
+  async output(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<string> {
+    const token = await this.session.token();
+    const path = `/api/v1/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(runId)}/output?stream=${stream}`;
+    const res = await request<never>(this.session.controller, path, { token, timeoutMs: 300_000 });
+    if (res.status !== 200) throw apiError(res.status, res.body, 'read output');
+    return res.text;
+  }
+  async users(): Promise<Array<{ name: string; role: string; createdAt: string }>> {
+    return (
+      await this.call<{ users: Array<{ name: string; role: string; createdAt: string }> }>(
+        'GET',
+        '/api/v1/users',
+        'list users',
+      )
+    ).users;
+  }
+  addUser(name: string, role: string, password?: string): Promise<{ name: string; role: string; password?: string }> {
+    return this.call('POST', '/api/v1/users', 'add user', { name, role, password });
+  }
+  removeUser(name: string): Promise<{ name: string }> {
+    return this.call('DELETE', `/api/v1/users/${encodeURIComponent(name)}`, 'remove user');
+  }
+  setPassword(name: string, password?: string): Promise<{ name: string; password?: string }> {
+    return this.call('PUT', `/api/v1/users/${encodeURIComponent(name)}/password`, 'change password', { password });
+  }
+}

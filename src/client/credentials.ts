@@ -1,0 +1,80 @@
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { authError } from '../lib/errors.js';
+import { defaultConfigDir } from '../lib/paths.js';
+import { login, normalizeUrl } from './http.js';
+
+export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
+
+export interface StoredCredentials {
+  controller: string;
+  username: string;
+  token: string;
+  expiresAt: string;
+}
+
+const file = (env: NodeJS.ProcessEnv) => join(defaultConfigDir(env), 'credentials.json');
+
+export async function readStored(env: NodeJS.ProcessEnv = process.env): Promise<StoredCredentials | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file(env), 'utf8')) as StoredCredentials;
+    return typeof parsed.token === 'string' && typeof parsed.controller === 'string' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeStored(creds: StoredCredentials, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const path = file(env);
+  await mkdir(defaultConfigDir(env), { recursive: true, mode: 0o700 });
+  await writeFile(path, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return path;
+}
+
+export async function removeStored(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const path = file(env);
+  const existed = (await readStored(env)) !== undefined;
+  await rm(path, { force: true });
+  return existed;
+}
+
+export interface Session {
+  controller: string;
+  /** A bearer token (logs in with OGENT_USERNAME/OGENT_PASSWORD when those are set). */
+  token(): Promise<string>;
+}
+
+/** Flag > environment > `ogent login`'s stored credentials > default (DESIGN §5.2). */
+export async function resolveSession(
+  controllerFlag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Session> {
+  const stored = await readStored(env);
+  const controller = normalizeUrl(controllerFlag ?? stored?.controller ?? DEFAULT_CONTROLLER);
+  let cached: string | undefined;
+  return {
+    controller,
+    async token() {
+      if (cached) return cached;
+      if (env.OGENT_TOKEN) return (cached = env.OGENT_TOKEN);
+      if (env.OGENT_USERNAME && env.OGENT_PASSWORD) {
+        return (cached = (await login(controller, env.OGENT_USERNAME, env.OGENT_PASSWORD)).access_token);
+      }
+      if (env.OGENT_USERNAME || env.OGENT_PASSWORD) {
+        throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');
+      }
+      if (!stored) throw authError('not logged in', `run \`ogent login --controller ${controller}\``);
+      if (normalizeUrl(stored.controller) !== controller) {
+        throw authError(
+          `not logged in to ${controller} (logged in to ${stored.controller})`,
+          `run \`ogent login --controller ${controller}\``,
+        );
+      }
+      if (Date.parse(stored.expiresAt) <= Date.now()) {
+        throw authError('session expired', 'run `ogent login` again', 'ERR_TOKEN_EXPIRED');
+      }
+      return (cached = stored.token);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { EXIT, UserError, type ExitCode } from '../lib/errors.js';
+import { parseDuration } from '../domain/duration.js';
+
+/** Every command: one error handler that prints `ogent: message` (+ what to try) and sets the exit code. */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = false;
+
+  /** Ends the command with `code` (0 returns normally). */
+  protected finish(code: ExitCode): void {
+    if (code !== EXIT.ok) this.exit(code);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; parse?: unknown; oclif?: { exit?: number } }) {
+    if (err instanceof Errors.ExitError) throw err;
+    if (err instanceof UserError) {
+      process.stderr.write(
+        `ogent: ${err.message}\n${err.options.suggestion ? `  try: ${err.options.suggestion}\n` : ''}`,
+      );
+      throw new Errors.ExitError(err.exit);
+    }
+    if (err.parse !== undefined || err.oclif?.exit === 2) {
+      process.stderr.write(`ogent: ${err.message.trim()}\n  try: ogent ${this.id?.replace(/:/g, ' ') ?? ''} --help\n`);
+      throw new Errors.ExitError(EXIT.usage);
+    }
+    if (err instanceof RangeError) {
+      process.stderr.write(`ogent: ${err.message}\n`);
+      throw new Errors.ExitError(EXIT.usage);
+    }
+    throw err;
+  }
+}
+
+export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<T['flags']>;
+
+/** Flags shared by every command that talks to a controller. */
+export const connectionFlags = {
+  controller: Flags.string({
+    summary: 'Controller URL (default: the one from `ogent login`, else http://127.0.0.1:8600).',
+    env: 'OGENT_CONTROLLER',
+    helpValue: 'URL',
+  }),
+};
+
+/** A duration flag (`30s`, `5m`, `1h30m`); read it with `parseDuration`, whose RangeError exits 2. */
+export const durationFlag = (summary: string, defaultValue?: string) =>
+  Flags.string({ summary, helpValue: 'DURATION', ...(defaultValue ? { default: defaultValue } : {}) });
+
+export { parseDuration };
+
+export const jsonFlag = Flags.boolean({ summary: 'Print JSON on stdout and nothing else.' });

@@ -1,0 +1,83 @@
+import { Flags } from '@oclif/core';
+import { startController } from '../../controller/index.js';
+import { StartupError, UserError } from '../../lib/errors.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
+import { defaultDataDir } from '../../lib/paths.js';
+import { BaseCommand, durationFlag, parseDuration } from '../base.js';
+
+export default class ControllerServe extends BaseCommand {
+  static override summary = 'Run the controller: users log in, agents connect, jobs are stored and dispatched.';
+  static override examples = [
+    {
+      description: 'First start, with an agent inside so `ogent exec --all` works at once',
+      command: 'OGENT_ADMIN_PASSWORD=s3cret-pass <%= config.bin %> controller serve --local-agent',
+    },
+    {
+      description: 'Listen on all interfaces with its own data dir',
+      command: '<%= config.bin %> controller serve --host 0.0.0.0 --port 8600 --data-dir /var/lib/ogent',
+    },
+  ];
+  static override flags = {
+    host: Flags.string({ summary: 'Address to listen on.', default: '127.0.0.1', env: 'OGENT_HOST' }),
+    port: Flags.integer({
+      summary: 'Port to listen on (0 picks a free one).',
+      default: 8600,
+      min: 0,
+      max: 65535,
+      env: 'OGENT_PORT',
+    }),
+    'data-dir': Flags.string({ summary: 'Where the store lives.', env: 'OGENT_DATA_DIR', helpValue: 'DIR' }),
+    'local-agent': Flags.boolean({ summary: 'Also run an agent inside the controller, connected to itself.' }),
+    'local-agent-name': Flags.string({
+      summary: 'Name of the local agent (default: the host name).',
+      helpValue: 'NAME',
+    }),
+    'token-ttl': durationFlag('How long a login token is valid.', '1h'),
+    'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(ControllerServe);
+    const log = createLogger(flags['log-level'] as LogLevel);
+    const tokenTtlMs = parseDuration(flags['token-ttl'] as string);
+    if (tokenTtlMs < 1000) throw new RangeError('--token-ttl must be at least 1s');
+    let controller;
+    try {
+      controller = await startController({
+        host: flags.host,
+        port: flags.port,
+        dataDir: flags['data-dir'] ?? defaultDataDir(),
+        tokenTtlSeconds: Math.round(tokenTtlMs / 1000),
+        adminPassword: process.env.OGENT_ADMIN_PASSWORD || undefined,
+        localAgent: flags['local-agent'] ? { name: flags['local-agent-name'] } : false,
+        log,
+      });
+    } catch (err) {
+      if (err instanceof StartupError) throw new UserError(err.message, { code: 'ERR_STARTUP', exit: 1 });
+      throw err;
+    }
+    if (controller.generatedAdminPassword) {
+      process.stderr.write(
+        `\nCreated user admin with password: ${controller.generatedAdminPassword}\n` +
+          `It is shown once. Log in with: ogent login --controller ${controller.url} --username admin\n\n`,
+      );
+    }
+    process.stdout.write(`ogent controller listening on ${controller.url}\n`);
+    await waitForSignal();
+    await controller.close();
+  }
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export { waitForSignal };

@@ -1,0 +1,25 @@
+import { Args, Flags } from '@oclif/core';
+import { resolveSession } from '../../client/credentials.js';
+import { follow } from '../../client/exec-service.js';
+import { BaseCommand, connectionFlags, jsonFlag } from '../base.js';
+
+export default class JobsWait extends BaseCommand {
+  static override summary = 'Attach to a job, print its output until it ends, and exit with its code (as `exec`).';
+  static override examples = [
+    '<%= config.bin %> jobs wait j0abc123',
+    '<%= config.bin %> jobs wait j0abc123 --json > result.json',
+  ];
+  static override args = { id: Args.string({ required: true, description: 'Job id.' }) };
+  static override flags = {
+    ...connectionFlags,
+    json: jsonFlag,
+    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(JobsWait);
+    const session = await resolveSession(flags.controller);
+    const mode = flags.json ? 'json' : flags.stream ? 'stream' : 'plain';
+    this.finish(await follow(session, process, mode, (stream) => stream.follow(args.id)));
+  }
+}

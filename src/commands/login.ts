@@ -1,0 +1,47 @@
+import { Flags } from '@oclif/core';
+import { DEFAULT_CONTROLLER, readStored, writeStored } from '../client/credentials.js';
+import { login, normalizeUrl } from '../client/http.js';
+import { readPassword } from '../client/prompt.js';
+import { usageError } from '../lib/errors.js';
+import { BaseCommand } from './base.js';
+
+export default class Login extends BaseCommand {
+  static override summary = 'Log in to a controller and keep the token (file mode 0600) for the other commands.';
+  static override examples = [
+    {
+      description: 'Interactive',
+      command: '<%= config.bin %> login --controller http://127.0.0.1:8600 --username admin',
+    },
+    {
+      description: 'From a script',
+      command: 'printf %s "$PW" | <%= config.bin %> login --username ops --password-stdin',
+    },
+  ];
+  static override flags = {
+    controller: Flags.string({ summary: 'Controller URL.', env: 'OGENT_CONTROLLER', helpValue: 'URL' }),
+    username: Flags.string({ char: 'u', summary: 'User name.', env: 'OGENT_USERNAME' }),
+    'password-stdin': Flags.boolean({ summary: 'Read the password from standard input.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Login);
+    const stored = await readStored();
+    const controller = normalizeUrl(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
+    const username = flags.username ?? stored?.username;
+    if (!username) throw usageError('no user name: pass --username');
+    const password =
+      !flags['password-stdin'] && process.env.OGENT_PASSWORD
+        ? process.env.OGENT_PASSWORD
+        : await readPassword({ fromStdin: flags['password-stdin'], prompt: `Password for ${username}: ` });
+    const res = await login(controller, username, password);
+    const path = await writeStored({
+      controller,
+      username,
+      token: res.access_token,
+      expiresAt: new Date(Date.now() + res.expires_in * 1000).toISOString(),
+    });
+    process.stderr.write(
+      `logged in to ${controller} as ${username} (token valid ${Math.round(res.expires_in / 60)} min, kept in ${path})\n`,
+    );
+  }
+}

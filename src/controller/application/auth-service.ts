@@ -1,0 +1,103 @@
+import { ROLES, type Role, type User } from '../../domain/model.js';
+import { badRequest, conflict, forbidden, notFound, TokenError, unauthorized } from './errors.js';
+import { DUMMY_HASH, generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import type { Identity, TokenService, UserRepository } from './ports.js';
+
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Users, passwords and tokens. */
+export class AuthService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly tokens: TokenService,
+  ) {}
+
+  /** First start of an empty store: create `admin`; returns the password when it was generated. */
+  async ensureAdmin(password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
+    if ((await this.users.list()).length > 0) return { created: false };
+    const chosen = password || generatePassword();
+    await this.users.put({
+      name: 'admin',
+      role: 'admin',
+      passwordHash: await hashPassword(chosen),
+      createdAt: new Date().toISOString(),
+    });
+    return { created: true, generatedPassword: password ? undefined : chosen };
+  }
+
+  async login(name: string, password: string): Promise<{ token: string; expiresIn: number; role: Role }> {
+    const user = await this.users.get(name);
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !ok) throw unauthorized('invalid user name or password');
+    const { token, expiresIn } = await this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0);
+    return { token, expiresIn, role: user.role };
+  }
+
+  /** Verifies a bearer token and that its user still exists with that role. Throws TokenError. */
+  async authenticate(token: string): Promise<Identity> {
+    const claims = await this.tokens.verify(token);
+    const user = await this.users.get(claims.sub);
+    if (!user || user.role !== claims.role) throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: user changed');
+    if ((user.tokenVersion ?? 0) !== claims.ver) {
+      throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: password changed');
+    }
+    return { name: user.name, role: user.role };
+  }
+
+  /** A token for an identity the controller vouches for itself (the in-process local agent). */
+  async issueFor(name: string) {
+    const user = await this.users.get(name);
+    if (!user) throw notFound(`no user "${name}"`);
+    return this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0);
+  }
+
+  async addUser(actor: Identity, name: string, role: string, password?: string) {
+    requireAdmin(actor);
+    if (!USER_NAME.test(name)) throw badRequest(`invalid user name "${name}": letters, digits, . _ - (max 63)`);
+    if (!(ROLES as readonly string[]).includes(role)) throw badRequest(`invalid role "${role}": ${ROLES.join(', ')}`);
+    if (await this.users.get(name)) throw conflict(`user "${name}" already exists`);
+    if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
+    const chosen = password ?? generatePassword();
+    await this.users.put({
+      name,
+      role: role as Role,
+      passwordHash: await hashPassword(chosen),
+      createdAt: new Date().toISOString(),
+    });
+    return { name, role: role as Role, generatedPassword: password === undefined ? chosen : undefined };
+  }
+
+  async listUsers(actor: Identity): Promise<Array<Pick<User, 'name' | 'role' | 'createdAt'>>> {
+    requireAdmin(actor);
+    return (await this.users.list()).map(({ name, role, createdAt }) => ({ name, role, createdAt }));
+  }
+
+  async removeUser(actor: Identity, name: string) {
+    requireAdmin(actor);
+    if (name === actor.name) throw badRequest('you cannot remove yourself');
+    if (!(await this.users.remove(name))) throw notFound(`no user "${name}"`);
+  }
+
+  /** Admins set anyone's password; others only their own. Tokens issued before are revoked. */
+  async setPassword(actor: Identity, name: string, password?: string) {
+    if (actor.role !== 'admin' && actor.name !== name) throw forbidden('only an admin can change another user');
+    const user = await this.users.get(name);
+    if (!user) throw notFound(`no user "${name}"`);
+    if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
+    const chosen = password ?? generatePassword();
+    const tokenVersion = (user.tokenVersion ?? 0) + 1;
+    await this.users.put({ ...user, passwordHash: await hashPassword(chosen), tokenVersion });
+    return { name, generatedPassword: password === undefined ? chosen : undefined };
+  }
+}
+
+export function requireAdmin(actor: Identity) {
+  if (actor.role !== 'admin') throw forbidden(`role "${actor.role}" cannot manage users: an admin can`);
+}
+
+const RANK: Record<Role, number> = { agent: 0, viewer: 1, operator: 2, admin: 3 };
+export function requireRole(actor: Identity, min: Exclude<Role, 'agent'>, what: string) {
+  if (actor.role === 'agent' || RANK[actor.role] < RANK[min]) {
+    throw forbidden(`role "${actor.role}" cannot ${what}: it needs ${min} or above`);
+  }
+}

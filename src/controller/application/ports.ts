@@ -1,0 +1,77 @@
+import type { Agent, Job, User } from '../../domain/model.js';
+import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand } from '../../protocol/events.js';
+
+/** State behind interfaces (DESIGN §2, §4): lowdb today, Redis for scale-out. */
+export interface UserRepository {
+  get(name: string): Promise<User | undefined>;
+  list(): Promise<User[]>;
+  put(user: User): Promise<void>;
+  remove(name: string): Promise<boolean>;
+}
+
+export interface AgentRepository {
+  get(id: string): Promise<Agent | undefined>;
+  getByName(name: string): Promise<Agent | undefined>;
+  list(): Promise<Agent[]>;
+  put(agent: Agent): Promise<void>;
+  remove(id: string): Promise<boolean>;
+}
+
+export interface JobRepository {
+  get(id: string): Promise<Job | undefined>;
+  /** Newest first. */
+  list(options: { limit: number; before?: string }): Promise<Job[]>;
+  /** Unfinished jobs, for reconciliation after a restart. */
+  listRunning(): Promise<Job[]>;
+  /** Resolves once the job is durably written (writes may be coalesced). */
+  put(job: Job): Promise<void>;
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+export interface OutputStore {
+  append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void>;
+  read(jobId: string, runId: string, stream: OutputStream): Promise<string>;
+}
+
+export interface Store {
+  users: UserRepository;
+  agents: AgentRepository;
+  jobs: JobRepository;
+  output: OutputStore;
+  /** Writes what is pending and releases the store. */
+  close(): Promise<void>;
+}
+
+/** How the job service reaches connected agents. */
+export interface AgentGateway {
+  isConnected(agentId: string): boolean;
+  execute(agentId: string, command: ExecuteCommand): Promise<ExecuteAck>;
+  cancel(agentId: string, runId: string): Promise<void>;
+}
+
+/** How the job service tells subscribed clients what happens. */
+export interface ClientNotifier {
+  progress(jobId: string, agent: string, progress: CommandProgress): void;
+  runUpdate(job: Job, runId: string): void;
+  result(jobId: string, agent: string, result: CommandResult): void;
+  jobFinished(job: Job): void;
+}
+
+export interface TokenClaims {
+  sub: string;
+  role: User['role'];
+  iat: number;
+  exp: number;
+  jti: string;
+  ver: number;
+}
+export interface TokenService {
+  issue(sub: string, role: User['role'], ver: number): Promise<{ token: string; expiresIn: number }>;
+  /** Throws TokenError with code ERR_TOKEN_EXPIRED or ERR_TOKEN_INVALID. */
+  verify(token: string): Promise<TokenClaims>;
+}
+
+export interface Identity {
+  name: string;
+  role: User['role'];
+}

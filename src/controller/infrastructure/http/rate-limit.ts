@@ -1,0 +1,25 @@
+/** Fixed-window counter per key: at most `limit` hits per `windowMs`. */
+export class RateLimiter {
+  private readonly hits = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Counts a hit; returns the seconds to wait when over the limit, else 0. */
+  hit(key: string, now = Date.now()): number {
+    let entry = this.hits.get(key);
+    if (!entry || entry.resetAt <= now) {
+      if (this.hits.size > 10_000) this.prune(now);
+      entry = { count: 0, resetAt: now + this.windowMs };
+      this.hits.set(key, entry);
+    }
+    entry.count += 1;
+    return entry.count > this.limit ? Math.ceil((entry.resetAt - now) / 1000) : 0;
+  }
+
+  private prune(now: number) {
+    for (const [key, entry] of this.hits) if (entry.resetAt <= now) this.hits.delete(key);
+  }
+}

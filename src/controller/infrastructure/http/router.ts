@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError, TokenError } from '../../application/errors.js';
+import { PayloadError } from '../../../protocol/validate.js';
+import type { Logger } from '../../../lib/log.js';
+
+export interface Request {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  address: string;
+  body(): Promise<unknown>;
+}
+export interface Reply {
+  status: number;
+  body?: unknown;
+  text?: string;
+  headers?: Record<string, string>;
+}
+type Handler = (req: Request) => Promise<Reply>;
+
+const MAX_BODY = 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new AppError(413, 'payload_too_large', `request body is larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
+      if (text === '') return resolve({});
+      if (type === 'application/x-www-form-urlencoded') return resolve(Object.fromEntries(new URLSearchParams(text)));
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new AppError(400, 'invalid_request', 'request body is not valid JSON'));
+      }
+    });
+  });
+}
+
+/** A minimal router: `METHOD /path/:param`, JSON in and out, every error mapped to `{error, message}`. */
+export class Router {
+  private readonly routes: Array<{ method: string; re: RegExp; keys: string[]; handler: Handler }> = [];
+
+  constructor(private readonly log: Logger) {}
+
+  on(method: string, pattern: string, handler: Handler): this {
+    const keys: string[] = [];
+    const re = new RegExp(
+      `^${pattern.replace(/:([a-zA-Z]+)/g, (_m, key: string) => {
+        keys.push(key);
+        return '([^/]+)';
+      })}/?$`,
+    );
+    this.routes.push({ method, re, keys, handler });
+    return this;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let reply: Reply;
+    try {
+      reply = await this.dispatch(req, url);
+    } catch (err) {
+      reply = toReply(err, this.log);
+    }
+    const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
+    if (reply.text !== undefined) {
+      res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+      res.end(reply.text);
+    } else {
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...headers });
+      res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, url: URL): Promise<Reply> {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const m = route.re.exec(url.pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== req.method) continue;
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => {
+        params[k] = decodeURIComponent(m[i + 1] ?? '');
+      });
+      return route.handler({
+        method: req.method,
+        path: url.pathname,
+        params,
+        query: url.searchParams,
+        headers: req.headers,
+        address: req.socket.remoteAddress ?? '',
+        body: () => readBody(req),
+      });
+    }
+    if (pathMatched) throw new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+    throw new AppError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
+  }
+}
+
+export function toReply(err: unknown, log: Logger): Reply {
+  if (err instanceof AppError) return { status: err.status, body: { error: err.error, message: err.message } };
+  if (err instanceof PayloadError) return { status: 400, body: { error: 'invalid_request', message: err.message } };
+  if (err instanceof TokenError) {
+    const error = err.code === 'ERR_TOKEN_EXPIRED' ? 'token_expired' : 'invalid_token';
+    return {
+      status: 401,
+      body: { error, message: err.message },
+      headers: { 'www-authenticate': `Bearer error="invalid_token"` },
+    };
+  }
+  log.error('request failed', { error: (err as Error).stack ?? String(err) });
+  return { status: 500, body: { error: 'internal', message: 'internal error; see the controller log' } };
+}

@@ -1,0 +1,240 @@
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { Job } from '../../../domain/model.js';
+import {
+  agentInfoCheck,
+  briefOf,
+  commandProgressCheck,
+  commandResultCheck,
+  EV,
+  jobIdPayloadCheck,
+  jobRequestCheck,
+  NAMESPACE,
+  type AgentsToServer,
+  type ClientsToServer,
+  type CommandProgress,
+  type CommandResult,
+  type ExecuteCommand,
+  type JobAck,
+  type ServerToAgents,
+  type ServerToClients,
+} from '../../../protocol/events.js';
+import { parse, PayloadError } from '../../../protocol/validate.js';
+import type { Logger } from '../../../lib/log.js';
+import type { AgentService } from '../../application/agent-service.js';
+import type { AuthService } from '../../application/auth-service.js';
+import { AppError, TokenError } from '../../application/errors.js';
+import type { JobService } from '../../application/job-service.js';
+import type { AgentGateway, ClientNotifier, Identity } from '../../application/ports.js';
+
+type AgentSocket = Socket<
+  AgentsToServer,
+  ServerToAgents,
+  Record<string, never>,
+  { identity: Identity; agentId?: string }
+>;
+type ClientSocket = Socket<ClientsToServer, ServerToClients, Record<string, never>, { identity: Identity }>;
+
+const ACK_TIMEOUT_MS = 15_000;
+const room = (jobId: string) => `job:${jobId}`;
+
+function refuse(code: TokenError['code'], message: string): Error {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
+
+function authMiddleware(auth: AuthService, accept: (identity: Identity) => boolean, what: string) {
+  return (socket: Socket, next: (err?: Error) => void) => {
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    if (typeof token !== 'string' || token === '') return next(refuse('ERR_TOKEN_INVALID', 'missing token'));
+    auth.authenticate(token).then(
+      (identity) => {
+        if (!accept(identity)) return next(refuse('ERR_FORBIDDEN', `this namespace accepts only ${what}`));
+        socket.data.identity = identity;
+        next();
+      },
+      (err: unknown) => {
+        if (err instanceof TokenError) return next(refuse(err.code, err.message));
+        next(refuse('ERR_TOKEN_INVALID', 'token invalid'));
+      },
+    );
+  };
+}
+
+const isFn = (f: unknown): f is (...args: never[]) => void => typeof f === 'function';
+
+/** The `/agents` namespace, and the gateway the job service dispatches through. */
+export class AgentSockets implements AgentGateway {
+  private readonly byAgentId = new Map<string, AgentSocket>();
+  private readonly nsp: Namespace<AgentsToServer, ServerToAgents>;
+
+  constructor(
+    io: Server,
+    auth: AuthService,
+    private readonly agents: AgentService,
+    private readonly jobService: () => JobService,
+    private readonly log: Logger,
+  ) {
+    this.nsp = io.of(NAMESPACE.agents);
+    this.nsp.use(authMiddleware(auth, (i) => i.role === 'agent', 'agent identities'));
+    this.nsp.on('connection', (socket: AgentSocket) => this.onConnection(socket));
+  }
+
+  private get jobs(): JobService {
+    return this.jobService();
+  }
+
+  private onConnection(socket: AgentSocket) {
+    const name = socket.data.identity.name;
+    socket.on(EV.agentInfo, (raw, ack) => {
+      const reply = isFn(ack) ? ack : () => {};
+      let info;
+      try {
+        info = parse(agentInfoCheck, raw);
+      } catch (err) {
+        this.log.warn('malformed agent_info', { agent: name, error: (err as Error).message });
+        return reply({ ok: false, error: (err as Error).message });
+      }
+      if (info.name !== name) return reply({ ok: false, error: `agent_info name must be "${name}"` });
+      this.agents.online(name, info).then(
+        (agent) => {
+          if (socket.disconnected) return;
+          const previous = this.byAgentId.get(agent.id);
+          if (previous && previous !== socket) previous.disconnect(true);
+          socket.data.agentId = agent.id;
+          this.byAgentId.set(agent.id, socket);
+          this.jobs.agentConnected(name);
+          this.log.info('agent online', { agent: name, address: socket.handshake.address });
+          reply({ ok: true });
+        },
+        (err: Error) => reply({ ok: false, error: err.message }),
+      );
+    });
+    socket.on(EV.commandProgress, (raw) => {
+      try {
+        this.jobs.progress(name, parse(commandProgressCheck, raw));
+      } catch (err) {
+        this.log.warn('malformed command_progress', { agent: name, error: (err as Error).message });
+      }
+    });
+    socket.on(EV.commandResult, (raw, ack) => {
+      const reply = isFn(ack) ? ack : () => {};
+      let result: CommandResult;
+      try {
+        result = parse(commandResultCheck, raw);
+      } catch (err) {
+        this.log.warn('malformed command_result', { agent: name, error: (err as Error).message });
+        return reply({ ok: false, error: `invalid_payload: ${(err as Error).message}` });
+      }
+      this.jobs.result(name, result).then(reply, (err: Error) => {
+        this.log.error('result not persisted', { runId: result.runId, error: err.message });
+        reply({ ok: false, error: 'not_persisted' });
+      });
+    });
+    socket.on('disconnect', (reason) => {
+      const id = socket.data.agentId;
+      if (!id || this.byAgentId.get(id) !== socket) return;
+      this.byAgentId.delete(id);
+      this.log.info('agent offline', { agent: name, reason });
+      this.jobs.agentDisconnected(name);
+      this.agents.offline(name).catch((err: Error) => this.log.error('agent state not saved', { error: err.message }));
+    });
+  }
+
+  isConnected(agentId: string): boolean {
+    return this.byAgentId.has(agentId);
+  }
+
+  async execute(agentId: string, command: ExecuteCommand) {
+    const socket = this.byAgentId.get(agentId);
+    if (!socket) return { accepted: false, reason: 'agent disconnected before dispatch' };
+    return socket.timeout(ACK_TIMEOUT_MS).emitWithAck(EV.executeCommand, command);
+  }
+
+  async cancel(agentId: string, runId: string) {
+    const socket = this.byAgentId.get(agentId);
+    if (socket) await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(EV.cancelCommand, { runId });
+  }
+
+  disconnect(agentId: string) {
+    this.byAgentId.get(agentId)?.disconnect(true);
+  }
+
+  disconnectAll() {
+    this.nsp.disconnectSockets(true);
+  }
+}
+
+/** The `/clients` namespace: create and follow jobs live. */
+export class ClientSockets implements ClientNotifier {
+  private readonly nsp: Namespace<ClientsToServer, ServerToClients>;
+
+  constructor(
+    io: Server,
+    auth: AuthService,
+    private readonly agents: AgentService,
+    private readonly jobs: () => JobService,
+    private readonly log: Logger,
+  ) {
+    this.nsp = io.of(NAMESPACE.clients);
+    this.nsp.use(authMiddleware(auth, (i) => i.role !== 'agent', 'users'));
+    this.nsp.on('connection', (socket: ClientSocket) => this.onConnection(socket));
+  }
+
+  private onConnection(socket: ClientSocket) {
+    const identity = socket.data.identity;
+    const answer = (ack: unknown, work: () => Promise<Job>) => {
+      const reply = (isFn(ack) ? ack : () => {}) as (r: JobAck) => void;
+      work().then(
+        (job) => reply({ ok: true, job }),
+        (err: unknown) => {
+          if (err instanceof AppError) return reply({ ok: false, error: err.error, message: err.message });
+          if (err instanceof PayloadError) return reply({ ok: false, error: 'invalid_request', message: err.message });
+          this.log.error('client request failed', { error: (err as Error).stack });
+          reply({ ok: false, error: 'internal', message: 'internal error; see the controller log' });
+        },
+      );
+    };
+    socket.on(EV.jobCreate, (raw, ack) =>
+      answer(ack, async () => {
+        const request = parse(jobRequestCheck, raw);
+        return this.jobs().create(request, identity, await this.agents.list(), (job) => socket.join(room(job.id)));
+      }),
+    );
+    socket.on(EV.jobSubscribe, (raw, ack) =>
+      answer(ack, async () => {
+        const { jobId } = parse(jobIdPayloadCheck, raw);
+        if (identity.role === 'agent') throw new AppError(403, 'forbidden', 'agents cannot follow jobs');
+        const job = await this.jobs().get(jobId);
+        await socket.join(room(jobId));
+        return job;
+      }),
+    );
+    socket.on(EV.jobUnsubscribe, (raw) => {
+      try {
+        void socket.leave(room(parse(jobIdPayloadCheck, raw).jobId));
+      } catch {
+        // a malformed unsubscribe changes nothing
+      }
+    });
+  }
+
+  progress(jobId: string, agent: string, progress: CommandProgress) {
+    this.nsp.to(room(jobId)).emit(EV.commandProgress, { ...progress, jobId, agent });
+  }
+
+  runUpdate(job: Job, runId: string) {
+    const run = job.runs[Number(runId.slice(runId.lastIndexOf('_') + 1))];
+    if (run) this.nsp.to(room(job.id)).emit(EV.jobUpdate, { jobId: job.id, run: briefOf(run) });
+  }
+
+  result(jobId: string, agent: string, result: CommandResult) {
+    this.nsp.to(room(jobId)).emit(EV.commandResult, { ...result, jobId, agent });
+  }
+
+  jobFinished(job: Job) {
+    this.nsp.to(room(job.id)).emit(EV.jobFinished, job);
+  }
+
+  disconnectAll() {
+    this.nsp.disconnectSockets(true);
+  }
+}

@@ -1,0 +1,244 @@
+import { constants } from 'node:fs';
+import { appendFile, chmod, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Low } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
+import type { Agent, Job, User } from '../../../domain/model.js';
+import { StartupError } from '../../../lib/errors.js';
+import { isTerminal } from '../../../domain/run-state.js';
+import type {
+  AgentRepository,
+  JobRepository,
+  OutputStore,
+  OutputStream,
+  Store,
+  UserRepository,
+} from '../../application/ports.js';
+import { DataDirLock } from './lock.js';
+
+/** Reads a lowdb file; a corrupt one stops start-up and is never overwritten. */
+async function load<T>(file: string, fallback: T): Promise<Low<T>> {
+  const db = new Low<T>(new JSONFile<T>(file), fallback);
+  try {
+    await db.read();
+  } catch (err) {
+    throw new StartupError(
+      `store file ${file} is unreadable or corrupt (${(err as Error).message}): restore it from a backup or move it away; nothing was written`,
+    );
+  }
+  if (db.data === null || typeof db.data !== 'object') {
+    throw new StartupError(`store file ${file} does not hold an ogent document: restore it or move it away`);
+  }
+  return db;
+}
+
+class LowUsers implements UserRepository {
+  constructor(private readonly db: Low<{ users: User[] }>) {}
+  async get(name: string) {
+    return this.db.data.users.find((u) => u.name === name);
+  }
+  async list() {
+    return [...this.db.data.users];
+  }
+  async put(user: User) {
+    const users = this.db.data.users.filter((u) => u.name !== user.name);
+    users.push(user);
+    this.db.data.users = users;
+    await this.db.write();
+  }
+  async remove(name: string) {
+    const before = this.db.data.users.length;
+    this.db.data.users = this.db.data.users.filter((u) => u.name !== name);
+    if (this.db.data.users.length === before) return false;
+    await this.db.write();
+    return true;
+  }
+}
+
+class LowAgents implements AgentRepository {
+  constructor(private readonly db: Low<{ agents: Agent[] }>) {}
+  async get(id: string) {
+    return this.db.data.agents.find((a) => a.id === id);
+  }
+  async getByName(name: string) {
+    return this.db.data.agents.find((a) => a.name === name);
+  }
+  async list() {
+    return [...this.db.data.agents];
+  }
+  async put(agent: Agent) {
+    const i = this.db.data.agents.findIndex((a) => a.id === agent.id);
+    if (i >= 0) this.db.data.agents[i] = agent;
+    else this.db.data.agents.push(agent);
+    await this.db.write();
+  }
+  async remove(id: string) {
+    const before = this.db.data.agents.length;
+    this.db.data.agents = this.db.data.agents.filter((a) => a.id !== id);
+    if (this.db.data.agents.length === before) return false;
+    await this.db.write();
+    return true;
+  }
+}
+
+const JOB_FILE = /^(j[0-9a-z]+)\.json$/;
+
+/** One small JSON document per job (lowdb rewrites whole files); steno coalesces bursts of writes to one file. */
+class LowJobs implements JobRepository {
+  private readonly files = new Map<string, JSONFile<Job>>();
+  private ids: string[] = [];
+  private readonly known = new Set<string>();
+  private readonly running = new Set<string>();
+
+  constructor(private readonly dir: string) {}
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const names = (await readdir(this.dir)).filter((n) => JOB_FILE.test(n)).sort();
+    for (const name of names) {
+      const id = name.replace(/\.json$/, '');
+      const job = await this.read(id);
+      if (job?.status === 'running') this.running.add(id);
+      this.ids.push(id);
+      this.known.add(id);
+    }
+  }
+
+  private file(id: string): JSONFile<Job> {
+    let file = this.files.get(id);
+    if (!file) {
+      file = new JSONFile<Job>(join(this.dir, `${id}.json`));
+      this.files.set(id, file);
+    }
+    return file;
+  }
+
+  private async read(id: string): Promise<Job | undefined> {
+    try {
+      return (await this.file(id).read()) ?? undefined;
+    } catch (err) {
+      throw new StartupError(
+        `store file ${join(this.dir, `${id}.json`)} is unreadable or corrupt (${(err as Error).message}): restore it or move it away; nothing was written`,
+      );
+    }
+  }
+
+  async get(id: string) {
+    if (!this.known.has(id)) return undefined;
+    return this.read(id);
+  }
+
+  async list({ limit, before }: { limit: number; before?: string }) {
+    const ids = this.ids
+      .filter((id) => before === undefined || id < before)
+      .slice(-limit)
+      .reverse();
+    const jobs = await Promise.all(ids.map((id) => this.read(id)));
+    return jobs.filter((j): j is Job => j !== undefined);
+  }
+
+  async listRunning() {
+    const jobs = await Promise.all([...this.running].map((id) => this.read(id)));
+    return jobs.filter((j): j is Job => j !== undefined);
+  }
+
+  async put(job: Job) {
+    if (!this.known.has(job.id)) {
+      this.known.add(job.id);
+      this.ids.push(job.id);
+      if (this.ids.length > 1 && (this.ids.at(-2) as string) > job.id) this.ids.sort();
+    }
+    if (job.runs.every((r) => isTerminal(r.status))) this.running.delete(job.id);
+    else this.running.add(job.id);
+    await this.file(job.id).write(job);
+  }
+}
+
+/** Full run output, appended to files beside the store; appends to one file are kept in order. */
+class FileOutput implements OutputStore {
+  private readonly tails = new Map<string, Promise<void>>();
+  constructor(private readonly dir: string) {}
+
+  private path(jobId: string, runId: string, stream: OutputStream) {
+    return join(this.dir, jobId, `${runId}.${stream}`);
+  }
+
+  append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void> {
+    const path = this.path(jobId, runId, stream);
+    const prev = this.tails.get(path) ?? mkdir(join(this.dir, jobId), { recursive: true }).then(() => {});
+    const next = prev.then(() => appendFile(path, data));
+    const tail = next.catch(() => {});
+    this.tails.set(path, tail);
+    void tail.then(() => {
+      if (this.tails.get(path) === tail) this.tails.delete(path);
+    });
+    return next;
+  }
+
+  async read(jobId: string, runId: string, stream: OutputStream) {
+    const path = this.path(jobId, runId, stream);
+    await this.tails.get(path);
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+  }
+
+  async flush() {
+    await Promise.all(this.tails.values());
+  }
+}
+
+export async function openLowdbStore(dataDir: string): Promise<Store & { secret: Buffer }> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const lock = await DataDirLock.acquire(dataDir);
+  try {
+    const users = await load(join(dataDir, 'users.json'), { users: [] as User[] });
+    const agents = await load(join(dataDir, 'agents.json'), { agents: [] as Agent[] });
+    if (!Array.isArray(users.data.users) || !Array.isArray(agents.data.agents)) {
+      throw new StartupError(`store files in ${dataDir} do not hold ogent documents: restore them or move them away`);
+    }
+    const jobs = new LowJobs(join(dataDir, 'jobs'));
+    await jobs.open();
+    const output = new FileOutput(join(dataDir, 'output'));
+    const secret = await loadSecret(join(dataDir, 'secret.key'));
+    return {
+      users: new LowUsers(users),
+      agents: new LowAgents(agents),
+      jobs,
+      output,
+      secret,
+      async close() {
+        await output.flush();
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/** The JWT signing secret: generated on first start, mode 0600. */
+async function loadSecret(path: string): Promise<Buffer> {
+  try {
+    const text = (await readFile(path, 'utf8')).trim();
+    const secret = Buffer.from(text, 'base64');
+    if (secret.length < 32) throw new StartupError(`secret file ${path} is too short: remove it to generate a new one`);
+    return secret;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const { randomBytes } = await import('node:crypto');
+  const secret = randomBytes(32);
+  const handle = await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  try {
+    await handle.writeFile(`${secret.toString('base64')}\n`);
+  } finally {
+    await handle.close();
+  }
+  await chmod(path, 0o600);
+  return secret;
+}

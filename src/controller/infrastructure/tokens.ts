@@ -1,0 +1,60 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { ROLES, type Role } from '../../domain/model.js';
+import { TokenError } from '../application/errors.js';
+import type { TokenClaims, TokenService } from '../application/ports.js';
+
+const ISSUER = 'ogent';
+const AUDIENCE = 'ogent';
+
+/** HS256 JWTs with issuer, audience, expiry and jti checked; any other algorithm is refused. */
+export class JoseTokenService implements TokenService {
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  static generateSecret(): Buffer {
+    return randomBytes(32);
+  }
+
+  async issue(sub: string, role: Role, ver: number) {
+    const token = await new SignJWT({ role, ver })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(sub)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${this.ttlSeconds}s`)
+      .setJti(randomUUID())
+      .sign(this.secret);
+    return { token, expiresIn: this.ttlSeconds };
+  }
+
+  async verify(token: string): Promise<TokenClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      });
+      const role = payload.role as Role;
+      if (!ROLES.includes(role) || typeof payload.ver !== 'number') {
+        throw new TokenError('ERR_TOKEN_INVALID', 'token has no valid role');
+      }
+      return {
+        sub: payload.sub as string,
+        role,
+        iat: payload.iat as number,
+        exp: payload.exp as number,
+        jti: payload.jti as string,
+        ver: payload.ver,
+      };
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      if (err instanceof errors.JWTExpired) throw new TokenError('ERR_TOKEN_EXPIRED', 'token expired');
+      throw new TokenError('ERR_TOKEN_INVALID', 'token invalid');
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Selectors (DESIGN §5.3): `-t` takes comma-separated terms, any of which may match (OR);
+ * repeated `-t` must all match (AND). A term is a name/id glob or `key=value` (value may be a glob),
+ * either prefixed with `!` (NOT).
+ */
+
+export type Term =
+  | { kind: 'name'; negate: boolean; pattern: RegExp; source: string }
+  | { kind: 'label'; negate: boolean; key: string; value: RegExp; source: string };
+
+/** Outer array: AND of groups; inner: OR of terms. */
+export type Selector = Term[][];
+
+export interface Selectable {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+export class SelectorError extends Error {
+  override name = 'SelectorError';
+}
+
+const NAME_RE = /^[A-Za-z0-9_.*?[\]-]+$/;
+const KEY_RE = /^[A-Za-z0-9_./-]+$/;
+
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (const ch of glob) {
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else re += ch.replace(/[\\^$.+()|{}[\]]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function parseTerm(raw: string, expression: string): Term {
+  const source = raw.trim();
+  const negate = source.startsWith('!');
+  const body = negate ? source.slice(1) : source;
+  if (body === '') throw new SelectorError(`empty term in selector "${expression}"`);
+  const eq = body.indexOf('=');
+  if (eq >= 0) {
+    const key = body.slice(0, eq);
+    const value = body.slice(eq + 1);
+    if (!KEY_RE.test(key)) throw new SelectorError(`invalid label key "${key}" in selector "${expression}"`);
+    if (value === '' || value.includes('=') || /[\s,]/.test(value)) {
+      throw new SelectorError(`invalid label value "${value}" in selector "${expression}": use key=value`);
+    }
+    return { kind: 'label', negate, key, value: globToRegExp(value), source };
+  }
+  if (!NAME_RE.test(body)) {
+    throw new SelectorError(
+      `invalid term "${source}" in selector "${expression}": use a name glob (web-*) or a label (role=web)`,
+    );
+  }
+  return { kind: 'name', negate, pattern: globToRegExp(body), source };
+}
+
+/** Parses the values of repeated `-t` flags. Throws SelectorError on bad input. */
+export function parseSelector(expressions: readonly string[]): Selector {
+  return expressions.map((expression) => {
+    if (expression.trim() === '') throw new SelectorError('empty selector: pass a name glob or key=value');
+    return expression.split(',').map((raw) => parseTerm(raw, expression));
+  });
+}
+
+function termMatches(term: Term, agent: Selectable): boolean {
+  let hit: boolean;
+  if (term.kind === 'name') hit = term.pattern.test(agent.name) || term.pattern.test(agent.id);
+  else {
+    const value = agent.labels[term.key];
+    hit = value !== undefined && term.value.test(value);
+  }
+  return term.negate ? !hit : hit;
+}
+
+export function matches(selector: Selector, agent: Selectable): boolean {
+  return selector.every((group) => group.some((term) => termMatches(term, agent)));
+}
+
+export function select<T extends Selectable>(selector: Selector, agents: readonly T[]): T[] {
+  return agents.filter((agent) => matches(selector, agent));
+}

@@ -1,0 +1,169 @@
+import { EXECUTORS, type AgentInfo, type Job, type Run, type RunStatus } from '../domain/model.js';
+import { array, int, nullable, object, oneOf, optional, record, str, type Check } from './validate.js';
+
+/** Event names fixed by the original design (DESIGN §3.2). */
+export const EV = {
+  agentInfo: 'agent_info',
+  executeCommand: 'execute_command',
+  commandProgress: 'command_progress',
+  commandResult: 'command_result',
+  cancelCommand: 'cancel_command',
+  jobCreate: 'job_create',
+  jobSubscribe: 'job_subscribe',
+  jobUnsubscribe: 'job_unsubscribe',
+  jobUpdate: 'job_update',
+  jobFinished: 'job_finished',
+} as const;
+
+export const NAMESPACE = { agents: '/agents', clients: '/clients' } as const;
+
+/** Bounds on what one payload may carry. */
+export const LIMITS = {
+  commandBytes: 64 * 1024,
+  chunkBytes: 64 * 1024,
+  errorChars: 4096,
+  maxHttpBufferSize: 1024 * 1024,
+} as const;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const agentNameCheck = str({ min: 1, max: 63, pattern: NAME });
+const labelKey = /^[A-Za-z0-9_./-]{1,63}$/;
+export const labelsCheck = record(str({ max: 253, pattern: /^[^,=\s]*$/ }), { max: 64, key: labelKey });
+const envCheck = record(str({ max: 32 * 1024 }), { max: 128, key: /^[A-Za-z_][A-Za-z0-9_]*$/ });
+
+export const agentInfoCheck: Check<AgentInfo> = object({
+  name: agentNameCheck,
+  hostname: str({ max: 255 }),
+  platform: str({ max: 64 }),
+  arch: str({ max: 64 }),
+  release: str({ max: 255 }),
+  cpus: int({ min: 0, max: 1_000_000 }),
+  memoryBytes: int({ min: 0 }),
+  uptimeS: int({ min: 0 }),
+  version: str({ max: 64 }),
+  labels: labelsCheck,
+  executors: array(str({ max: 32 }), { max: 16 }),
+});
+
+export interface ExecuteCommand {
+  runId: string;
+  jobId: string;
+  command: string;
+  executor: string;
+  timeoutMs: number;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+const idCheck = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
+export const executeCommandCheck: Check<ExecuteCommand> = object({
+  runId: idCheck,
+  jobId: idCheck,
+  command: str({ min: 1, max: LIMITS.commandBytes }),
+  executor: str({ max: 32 }),
+  timeoutMs: int({ min: 1, max: 30 * 86_400_000 }),
+  env: optional(envCheck),
+  cwd: optional(str({ max: 4096 })),
+});
+export interface ExecuteAck {
+  accepted: boolean;
+  reason?: string;
+}
+
+export interface CommandProgress {
+  runId: string;
+  seq: number;
+  stream: 'stdout' | 'stderr';
+  data: string;
+}
+export const commandProgressCheck: Check<CommandProgress> = object({
+  runId: idCheck,
+  seq: int({ min: 1 }),
+  stream: oneOf(['stdout', 'stderr'] as const),
+  data: str({ max: LIMITS.chunkBytes * 4 }),
+});
+
+export type ResultStatus = Extract<RunStatus, 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'rejected' | 'lost'>;
+export const RESULT_STATUSES: readonly ResultStatus[] = [
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'rejected',
+  'lost',
+];
+export interface CommandResult {
+  runId: string;
+  status: ResultStatus;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: string;
+  finishedAt: string;
+  error?: string;
+}
+const isoCheck = str({ max: 40, pattern: /^\d{4}-\d{2}-\d{2}T/ });
+export const commandResultCheck: Check<CommandResult> = object({
+  runId: idCheck,
+  status: oneOf(RESULT_STATUSES),
+  exitCode: nullable(int({ min: -1, max: 255 })),
+  signal: nullable(str({ max: 32 })),
+  startedAt: isoCheck,
+  finishedAt: isoCheck,
+  error: optional(str({ max: LIMITS.errorChars })),
+});
+export interface ResultAck {
+  ok: boolean;
+  error?: string;
+}
+
+export const runIdPayloadCheck = object({ runId: idCheck });
+
+/** `POST /api/v1/jobs` body, also `job_create` on /clients. */
+export interface JobRequest {
+  command: string;
+  target: string[];
+  executor: (typeof EXECUTORS)[number];
+  timeoutMs: number;
+  env?: Record<string, string>;
+}
+export const jobRequestCheck: Check<JobRequest> = object({
+  command: str({ min: 1, max: LIMITS.commandBytes }),
+  target: array(str({ min: 1, max: 1024 }), { max: 64 }),
+  executor: (v, p) => (v === undefined ? 'shell' : oneOf(EXECUTORS)(v, p)),
+  timeoutMs: (v, p) => (v === undefined ? 300_000 : int({ min: 1, max: 30 * 86_400_000 })(v, p)),
+  env: optional(envCheck),
+});
+
+export const jobIdPayloadCheck = object({ jobId: idCheck });
+
+/** Ack of `job_create` / `job_subscribe`: the job document as it is now, or an error. */
+export type JobAck = { ok: true; job: Job } | { ok: false; error: string; message: string };
+
+/** A run without its output. */
+export type RunBrief = Omit<Run, 'stdout' | 'stderr'>;
+export const briefOf = ({ stdout: _o, stderr: _e, ...brief }: Run): RunBrief => brief;
+
+export interface JobUpdate {
+  jobId: string;
+  run: RunBrief;
+}
+
+export interface AgentsToServer {
+  [EV.agentInfo]: (info: unknown, ack: (r: { ok: boolean; error?: string }) => void) => void;
+  [EV.commandProgress]: (p: unknown) => void;
+  [EV.commandResult]: (r: unknown, ack: (r: ResultAck) => void) => void;
+}
+export interface ServerToAgents {
+  [EV.executeCommand]: (c: ExecuteCommand, ack: (r: ExecuteAck) => void) => void;
+  [EV.cancelCommand]: (c: { runId: string }, ack: (r: { ok: boolean }) => void) => void;
+}
+export interface ClientsToServer {
+  [EV.jobCreate]: (req: unknown, ack: (r: JobAck) => void) => void;
+  [EV.jobSubscribe]: (req: unknown, ack: (r: JobAck) => void) => void;
+  [EV.jobUnsubscribe]: (req: unknown) => void;
+}
+export interface ServerToClients {
+  [EV.commandProgress]: (p: CommandProgress & { jobId: string; agent: string }) => void;
+  [EV.jobUpdate]: (u: JobUpdate) => void;
+  [EV.commandResult]: (r: CommandResult & { jobId: string; agent: string }) => void;
+  [EV.jobFinished]: (job: Job) => void;
+}

@@ -1,0 +1,76 @@
+import type { Job } from '../domain/model.js';
+import { isTerminal } from '../domain/run-state.js';
+import type { JobEvents } from '../client/job-stream.js';
+import type { RunBrief } from '../protocol/events.js';
+import { LineBuffer } from './lines.js';
+import { jobSummaryLine, runOutcome } from './summary.js';
+
+export interface Out {
+  write(text: string): unknown;
+}
+
+/** Not a TTY: every complete output line as it arrives, `NAME: line`; stderr lines on stderr; a summary on stderr. */
+export class PlainRenderer implements JobEvents {
+  private readonly lines = new LineBuffer();
+  private width = 0;
+
+  constructor(
+    private readonly stdout: Out = process.stdout,
+    private readonly stderr: Out = process.stderr,
+  ) {}
+
+  snapshot(job: Job) {
+    this.width = Math.max(this.width, ...job.runs.map((r) => r.agent.name.length));
+  }
+
+  private prefix(agent: string) {
+    return `${agent}:`.padEnd(this.width + 2);
+  }
+
+  output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string) {
+    const out = stream === 'stdout' ? this.stdout : this.stderr;
+    this.lines.push(`${runId}:${stream}`, data, (line) => out.write(`${this.prefix(agent)}${line}\n`));
+  }
+
+  runStatus(run: RunBrief) {
+    if (!isTerminal(run.status)) return;
+    const agent = run.agent.name;
+    this.lines.flush(`${run.id}:stdout`, (line) => this.stdout.write(`${this.prefix(agent)}${line}\n`));
+    this.lines.flush(`${run.id}:stderr`, (line) => this.stderr.write(`${this.prefix(agent)}${line}\n`));
+    if (run.status !== 'succeeded') this.stderr.write(`${this.prefix(agent)}[${runOutcome(run)}]\n`);
+  }
+
+  finished(job: Job) {
+    this.stderr.write(`${jobSummaryLine(job)}\n`);
+  }
+}
+
+/** `--stream`: NDJSON events as they happen (`run_started`, `output`, `run_finished`, `job_finished`). */
+export class NdjsonRenderer implements JobEvents {
+  private readonly started = new Set<string>();
+  constructor(private readonly stdout: Out = process.stdout) {}
+
+  private emit(event: Record<string, unknown>) {
+    this.stdout.write(`${JSON.stringify({ event: event.event, time: new Date().toISOString(), ...event })}\n`);
+  }
+
+  private start(agent: string, runId: string) {
+    if (this.started.has(runId)) return;
+    this.started.add(runId);
+    this.emit({ event: 'run_started', agent, runId });
+  }
+
+  output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string) {
+    this.start(agent, runId);
+    this.emit({ event: 'output', agent, runId, stream, data });
+  }
+
+  runStatus(run: RunBrief) {
+    if (run.status === 'running') this.start(run.agent.name, run.id);
+    if (isTerminal(run.status)) this.emit({ event: 'run_finished', agent: run.agent.name, runId: run.id, run });
+  }
+
+  finished(job: Job) {
+    this.emit({ event: 'job_finished', job });
+  }
+}

@@ -1,0 +1,89 @@
+import type { Agent, Job } from '../domain/model.js';
+import { formatDuration } from '../domain/duration.js';
+import { countsText, elapsed, runOutcome } from './summary.js';
+import { ago, table } from './table.js';
+
+const labelsText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',') || '-';
+
+export function agentsTable(agents: Agent[]): string {
+  if (!agents.length) return 'no agents yet: start one with `ogent agent run`, or the controller with --local-agent\n';
+  return table(
+    ['NAME', 'STATUS', 'LABELS', 'PLATFORM', 'LAST SEEN'],
+    [...agents]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((a) => [
+        a.name,
+        a.status,
+        labelsText(a.labels),
+        a.info ? `${a.info.platform}/${a.info.arch}` : '-',
+        a.status === 'online' ? 'now' : ago(a.lastSeen),
+      ]),
+  );
+}
+
+export function agentDetails(a: Agent): string {
+  const info = a.info;
+  const lines = [
+    ['name', a.name],
+    ['id', a.id],
+    ['status', a.status],
+    ['last seen', a.lastSeen ?? '-'],
+    ['labels', labelsText(a.labels)],
+    ...(info
+      ? [
+          ['hostname', info.hostname],
+          ['platform', `${info.platform} ${info.release} (${info.arch})`],
+          ['cpus', String(info.cpus)],
+          ['memory', `${Math.round(info.memoryBytes / 1024 / 1024)} MiB`],
+          ['version', info.version],
+          ['executors', info.executors.join(', ')],
+        ]
+      : []),
+  ];
+  return lines.map(([k, v]) => `${`${k}:`.padEnd(11)} ${v}`).join('\n') + '\n';
+}
+
+export function jobsTable(jobs: Job[]): string {
+  if (!jobs.length) return 'no jobs yet\n';
+  return table(
+    ['ID', 'STATUS', 'CREATED', 'BY', 'RUNS', 'COMMAND'],
+    jobs.map((j) => [
+      j.id,
+      j.status,
+      ago(j.createdAt),
+      j.createdBy,
+      countsText(j),
+      j.command.replace(/\s+/g, ' ').slice(0, 60),
+    ]),
+  );
+}
+
+export function jobDetails(job: Job): string {
+  const head = [
+    `job ${job.id}  ${job.status}`,
+    `command:  ${job.command}`,
+    `target:   ${job.target.length ? job.target.map((t) => `-t ${t}`).join(' ') : '--all'}`,
+    `by:       ${job.createdBy} at ${job.createdAt}`,
+    `runs:     ${countsText(job)} in ${formatDuration(elapsed(job))}`,
+    '',
+  ].join('\n');
+  const rows = table(
+    ['AGENT', 'STATUS', 'EXIT', 'DURATION', 'LAST LINE'],
+    job.runs.map((r) => [
+      r.agent.name,
+      r.status === 'succeeded' || r.status === 'failed' ? r.status : runOutcome(r),
+      r.exitCode === null ? '-' : String(r.exitCode),
+      r.durationMs === null ? '-' : formatDuration(r.durationMs),
+      lastLine(r.stdout || r.stderr).slice(0, 80),
+    ]),
+  );
+  return `${head}\n${rows}`;
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return lines.at(-1) ?? '';
+}
