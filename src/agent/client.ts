@@ -78,7 +78,10 @@ export class AgentClient {
           }
           log.info('connected', { controller: url, name: info.name });
           this.options.manager.attach({
-            sendProgress: (p) => socket.emit(EV.commandProgress, p),
+            // Not buffered while offline: the manager re-sends unacknowledged output on the next connect.
+            sendProgress: (p) => {
+              if (socket.connected) socket.emit(EV.commandProgress, p);
+            },
             sendResult: (r) => socket.timeout(RESULT_ACK_TIMEOUT_MS).emitWithAck(EV.commandResult, r),
           });
           this.readyResolvers.splice(0).forEach((r) => r());

@@ -2,7 +2,15 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandResult } from '../protocol/events.js';
 
+interface Accepted {
+  runId: string;
+  jobId: string;
+  startedAt: string;
+}
+
 interface SpoolFile {
+  /** Runs accepted and started but not finished: if the agent dies, they are reported `lost` at its next start. */
+  accepted: Accepted[];
   /** Results not yet acknowledged by the controller. */
   results: CommandResult[];
   /** Recently finished run ids, so a repeated execute_command re-reports instead of re-running. */
@@ -11,27 +19,47 @@ interface SpoolFile {
 
 const DONE_KEPT = 5000;
 
-/** The agent's durable memory of results (DESIGN §3.3): written before sending, removed on ack. */
+/**
+ * The agent's durable memory (DESIGN §3.3): a run is recorded before it starts, its result before it is sent,
+ * and the result is removed only when the controller acknowledges it. Written atomically (temp file + rename).
+ */
 export class ResultSpool {
-  private data: SpoolFile = { results: [], done: [] };
+  private data: SpoolFile = { accepted: [], results: [], done: [] };
   private writing: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | null = null;
 
   constructor(private readonly dir: string | null) {}
 
-  async open(): Promise<void> {
-    if (!this.dir) return;
+  /** Loads the spool; runs that were running when the agent died become `lost` results, ready to report. */
+  async open(): Promise<CommandResult[]> {
+    if (!this.dir) return [];
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     try {
       const parsed = JSON.parse(await readFile(this.file, 'utf8')) as Partial<SpoolFile>;
       this.data = {
+        accepted: Array.isArray(parsed.accepted) ? parsed.accepted : [],
         results: Array.isArray(parsed.results) ? parsed.results : [],
         done: Array.isArray(parsed.done) ? parsed.done : [],
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       // A corrupt spool is set aside, not overwritten, and the agent starts clean.
       await rename(this.file, `${this.file}.corrupt-${Date.now()}`).catch(() => {});
+      return [];
     }
+    const orphans = this.data.accepted.map((a): CommandResult => ({
+      runId: a.runId,
+      status: 'lost',
+      exitCode: null,
+      signal: null,
+      startedAt: a.startedAt,
+      finishedAt: new Date().toISOString(),
+      error: 'the agent stopped while the command ran (it was restarted); the command may have been killed',
+    }));
+    this.data.accepted = [];
+    for (const result of orphans) this.record(result);
+    if (orphans.length) await this.save();
+    return orphans;
   }
 
   private get file() {
@@ -50,10 +78,22 @@ export class ResultSpool {
     return this.data.done.includes(runId);
   }
 
+  /** Before a run starts. */
+  async accept(runId: string, jobId: string, startedAt: string): Promise<void> {
+    this.data.accepted = [...this.data.accepted.filter((a) => a.runId !== runId), { runId, jobId, startedAt }];
+    await this.save();
+  }
+
+  /** Before a result is sent. */
   async add(result: CommandResult): Promise<void> {
+    this.record(result);
+    await this.save();
+  }
+
+  private record(result: CommandResult) {
+    this.data.accepted = this.data.accepted.filter((a) => a.runId !== result.runId);
     this.data.results = [...this.data.results.filter((r) => r.runId !== result.runId), result];
     this.data.done = [...this.data.done.filter((id) => id !== result.runId), result.runId].slice(-DONE_KEPT);
-    await this.save();
   }
 
   async acknowledge(runId: string): Promise<void> {
@@ -62,16 +102,20 @@ export class ResultSpool {
     if (this.data.results.length !== before) await this.save();
   }
 
+  /** Writes the state as it is when the write starts; saves asked for while one waits share it (coalesced). */
   private save(): Promise<void> {
     if (!this.dir) return Promise.resolve();
-    const snapshot = JSON.stringify(this.data);
+    if (this.queued) return this.queued;
     const tmp = `${this.file}.tmp`;
-    this.writing = this.writing
+    const next = this.writing
       .catch(() => {})
       .then(async () => {
-        await writeFile(tmp, snapshot, { mode: 0o600 });
+        this.queued = null;
+        await writeFile(tmp, JSON.stringify(this.data), { mode: 0o600 });
         await rename(tmp, this.file);
       });
-    return this.writing;
+    this.queued = next;
+    this.writing = next;
+    return next;
   }
 }

@@ -53,13 +53,16 @@ export async function resolveSession(
   const stored = await readStored(env);
   const controller = normalizeUrl(controllerFlag ?? stored?.controller ?? DEFAULT_CONTROLLER);
   let cached: string | undefined;
+  let renewAt = Infinity;
   return {
     controller,
     async token() {
-      if (cached) return cached;
+      if (cached && Date.now() < renewAt) return cached;
       if (env.OGENT_TOKEN) return (cached = env.OGENT_TOKEN);
       if (env.OGENT_USERNAME && env.OGENT_PASSWORD) {
-        return (cached = (await login(controller, env.OGENT_USERNAME, env.OGENT_PASSWORD)).access_token);
+        const res = await login(controller, env.OGENT_USERNAME, env.OGENT_PASSWORD);
+        renewAt = Date.now() + Math.max(0, res.expires_in - 30) * 1000;
+        return (cached = res.access_token);
       }
       if (env.OGENT_USERNAME || env.OGENT_PASSWORD) {
         throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');

@@ -49,10 +49,16 @@ export class JobStream {
   }
 
   private async connect(): Promise<ClientSocket> {
-    const token = await this.session.token();
+    await this.session.token();
     return io(`${this.session.controller}${NAMESPACE.clients}`, {
       transports: ['websocket'],
-      auth: { token },
+      // Asked again on every reconnect, so a session that logs in with OGENT_USERNAME/OGENT_PASSWORD can renew.
+      auth: (cb) => {
+        this.session.token().then(
+          (token) => cb({ token }),
+          () => cb({ token: '' }),
+        );
+      },
       reconnectionDelay: 250,
       reconnectionDelayMax: 3000,
     });
@@ -99,12 +105,24 @@ export class JobStream {
         if (ack.job.status !== 'running') done(null, ack.job);
       };
 
+      let createSent = false;
       socket.on('connect', () => {
         clearTimeout(awayTimer);
         awayTimer = undefined;
         const ack = (a: JobAck) => onAck(a);
         if (jobId) socket.emit(EV.jobSubscribe, { jobId }, ack);
-        else socket.emit(EV.jobCreate, target.create, ack);
+        else if (!createSent) {
+          createSent = true;
+          socket.emit(EV.jobCreate, target.create, ack);
+        } else {
+          // Sending it again could run the command twice: say so instead.
+          done(
+            unreachableError(
+              'the connection to the controller broke while the job was being created; it may or may not exist',
+              'check `ogent jobs list` before running it again',
+            ),
+          );
+        }
       });
       socket.on('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
         const code = err.data?.code;

@@ -64,8 +64,11 @@ export interface Run {
   stderr: string;
   stdoutTruncated?: boolean;
   stderrTruncated?: boolean;
-  /** Highest `command_progress` seq applied; clients use it to resume a stream without repeats. */
+  /** Highest `command_progress` seq stored; clients use it to resume a stream without repeats. */
   seq: number;
+  /** Bytes of full output stored (the output files hold exactly this much). */
+  stdoutBytes?: number;
+  stderrBytes?: number;
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;

@@ -33,6 +33,7 @@ export default class ControllerServe extends BaseCommand {
       helpValue: 'NAME',
     }),
     'token-ttl': durationFlag('How long a login token is valid.', '1h'),
+    'agent-grace': durationFlag('How long an agent may stay away mid-run before its runs are `lost`.', '2m'),
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
 
@@ -50,6 +51,7 @@ export default class ControllerServe extends BaseCommand {
         tokenTtlSeconds: Math.round(tokenTtlMs / 1000),
         adminPassword: process.env.OGENT_ADMIN_PASSWORD || undefined,
         localAgent: flags['local-agent'] ? { name: flags['local-agent-name'] } : false,
+        lostAfterMs: parseDuration(flags['agent-grace'] as string),
         log,
       });
     } catch (err) {

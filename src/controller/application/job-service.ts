@@ -32,6 +32,10 @@ export class JobService {
   private readonly active = new Map<string, Job>();
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
   private readonly lostTimers = new Map<string, NodeJS.Timeout>();
+  /** Highest seq received per run (stored ones are `run.seq`); repeats at or below it are dropped. */
+  private readonly received = new Map<string, number>();
+  /** Per run, output is stored in seq order: each chunk waits for the one before. */
+  private readonly outputChains = new Map<string, Promise<void>>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -46,6 +50,13 @@ export class JobService {
   async start(agents: Agent[]): Promise<void> {
     for (const job of await this.jobs.listRunning()) {
       this.active.set(job.id, job);
+      // Output files may hold bytes the job document never recorded (a crash between the two):
+      // cut them back; the agents re-send those chunks, with seqs above the recorded one.
+      for (const run of job.runs) {
+        if (isTerminal(run.status)) continue;
+        await this.output.truncate(job.id, run.id, 'stdout', run.stdoutBytes ?? 0);
+        await this.output.truncate(job.id, run.id, 'stderr', run.stderrBytes ?? 0);
+      }
       this.armDeadline(job);
     }
     for (const agent of agents) this.agentDisconnected(agent.name);
@@ -165,30 +176,42 @@ export class JobService {
     return this.output.read(jobId, runId, stream);
   }
 
-  /** A chunk of output from an agent; repeats (seq already seen) are dropped. */
+  /** A chunk of output from an agent; repeats (seq already seen) are dropped. Stored before it counts in the document. */
   progress(agentName: string, p: CommandProgress): void {
     const found = this.findActiveRun(p.runId);
-    if (!found || found.run.agent.name !== agentName || isTerminal(found.run.status) || p.seq <= found.run.seq) return;
+    if (!found || found.run.agent.name !== agentName || isTerminal(found.run.status)) return;
     const { job, run } = found;
-    run.seq = p.seq;
-    const field = p.stream;
-    const room = DOC_OUTPUT_CAP - run[field].length;
-    if (room >= p.data.length) run[field] += p.data;
-    else {
-      run[field] += p.data.slice(0, Math.max(0, room));
-      run[field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated'] = true;
-    }
+    if (p.seq <= (this.received.get(run.id) ?? run.seq)) return;
+    this.received.set(run.id, p.seq);
     if (run.status === 'dispatched') {
       run.status = 'running';
       run.startedAt ??= new Date().toISOString();
     }
-    this.output
-      .append(job.id, run.id, field, p.data)
-      .catch((err: Error) =>
-        this.log.error('output not written', { jobId: job.id, runId: run.id, error: err.message }),
-      );
     this.notifier.progress(job.id, agentName, p);
-    this.persistSoon(job);
+    const previous = this.outputChains.get(run.id) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.output.append(job.id, run.id, p.stream, p.data))
+      .then(
+        () => {
+          if (p.seq <= run.seq) return;
+          run.seq = p.seq;
+          const field = p.stream;
+          const bytes = field === 'stdout' ? 'stdoutBytes' : 'stderrBytes';
+          run[bytes] = (run[bytes] ?? 0) + Buffer.byteLength(p.data);
+          const room = DOC_OUTPUT_CAP - run[field].length;
+          if (room >= p.data.length) run[field] += p.data;
+          else {
+            run[field] += p.data.slice(0, Math.max(0, room));
+            run[field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated'] = true;
+          }
+          this.persistSoon(job);
+        },
+        (err: Error) => this.log.error('output not written', { jobId: job.id, runId: run.id, error: err.message }),
+      );
+    this.outputChains.set(run.id, next);
+    void next.then(() => {
+      if (this.outputChains.get(run.id) === next) this.outputChains.delete(run.id);
+    });
   }
 
   /** A run's result; applied once (the first wins), acknowledged after it is persisted. */
@@ -200,6 +223,9 @@ export class JobService {
       this.log.warn('result for a run of another agent refused', { runId: r.runId, agent: agentName });
       return { ok: false, error: 'not_your_run' };
     }
+    if (isTerminal(run.status)) return { ok: true };
+    // The output came before the result on the same connection: store all of it first.
+    await this.outputChains.get(run.id);
     if (isTerminal(run.status)) return { ok: true };
     run.exitCode = r.exitCode;
     run.signal = r.signal;
@@ -243,9 +269,17 @@ export class JobService {
     this.lostTimers.set(agentName, timer);
   }
 
+  /**
+   * An agent (re)connected: runs still `dispatched` to it may never have arrived (a crash, a cut): send them again.
+   * The agent de-duplicates by runId, so this re-reports and never re-runs.
+   */
   agentConnected(agentName: string): void {
     clearTimeout(this.lostTimers.get(agentName));
     this.lostTimers.delete(agentName);
+    for (const job of this.active.values()) {
+      for (const run of job.runs)
+        if (run.agent.name === agentName && run.status === 'dispatched') this.dispatch(job, run);
+    }
   }
 
   private hasUnfinishedRuns(agentName: string): boolean {
@@ -297,6 +331,7 @@ export class JobService {
     run.finishedAt = extra.finishedAt ?? new Date().toISOString();
     if (extra.error) run.error = extra.error;
     run.durationMs = run.startedAt ? Math.max(0, Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : null;
+    this.received.delete(run.id);
     this.refresh(job);
     await this.jobs.put(job);
     this.log.info('run finished', { jobId: job.id, runId: run.id, agent: run.agent.name, status });

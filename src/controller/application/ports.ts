@@ -31,6 +31,8 @@ export type OutputStream = 'stdout' | 'stderr';
 export interface OutputStore {
   append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void>;
   read(jobId: string, runId: string, stream: OutputStream): Promise<string>;
+  /** Cuts a file back to `bytes` (after a crash, to what the job document recorded). */
+  truncate(jobId: string, runId: string, stream: OutputStream, bytes: number): Promise<void>;
 }
 
 export interface Store {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { appendFile, chmod, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
@@ -183,6 +183,16 @@ class FileOutput implements OutputStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
       throw err;
+    }
+  }
+
+  async truncate(jobId: string, runId: string, stream: OutputStream, bytes: number) {
+    const path = this.path(jobId, runId, stream);
+    await this.tails.get(path);
+    try {
+      if ((await stat(path)).size > bytes) await truncate(path, bytes);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
 
