@@ -188,8 +188,19 @@ export class AgentManager {
       .sendResult(result)
       .then(
         async (ack) => {
+          if (!ack.ok && ack.error === 'not_persisted') {
+            // The controller could not store it (full or read-only disk): keep it and try again.
+            this.log.warn('controller could not persist the result; will retry', { runId: result.runId });
+            const retry = setTimeout(() => {
+              this.retries.delete(retry);
+              this.report(result);
+            }, RETRY_NOT_PERSISTED_MS);
+            this.retries.add(retry);
+            return;
+          }
           // ok, or refused for good (unknown run, not ours, invalid): either way nothing to re-send.
-          if (ack.ok || ack.error !== 'not_persisted') await this.spool.acknowledge(result.runId);
+          this.unacked.delete(result.runId);
+          await this.spool.acknowledge(result.runId);
           if (!ack.ok) this.log.warn('result refused by controller', { runId: result.runId, error: ack.error });
         },
         (err: Error) => this.log.debug('result not acknowledged yet', { runId: result.runId, error: err.message }),
