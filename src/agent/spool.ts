@@ -54,7 +54,7 @@ export class ResultSpool {
       signal: null,
       startedAt: a.startedAt,
       finishedAt: new Date().toISOString(),
-      error: 'the agent stopped while the command ran (it was restarted); the command may have been killed',
+      error: 'the agent stopped while the command ran; its outcome is unknown',
     }));
     this.data.accepted = [];
     for (const result of orphans) this.record(result);

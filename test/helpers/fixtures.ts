@@ -76,15 +76,16 @@ export class Fixtures {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
+type Falsy = false | null | undefined | 0 | '';
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   what: string,
   timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
+): Promise<Exclude<T, Falsy>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value as Exclude<T, Falsy>;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -30,8 +30,9 @@ const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), bef
 
 export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
-  const perAddress = new RateLimiter(30, 60_000);
-  const perUser = new RateLimiter(10, 60_000);
+  // Failed logins are counted; past the limit every attempt is refused for the rest of the window, right password or not.
+  const failuresPerAddress = new RateLimiter(50, 60_000);
+  const failuresPerUser = new RateLimiter(10, 60_000);
 
   const identify = async (req: Request): Promise<Identity> => {
     const header = req.headers.authorization ?? '';
@@ -48,11 +49,12 @@ export function buildApi(deps: ApiDeps): Router {
     .on('POST', '/token', async (req) => {
       const body = await req.body();
       const { username, password } = parse(loginCheck, body);
-      const wait = Math.max(perAddress.hit(req.address), perUser.hit(username));
+      const wait = Math.max(failuresPerAddress.blocked(req.address), failuresPerUser.blocked(username));
       if (wait > 0) {
+        log.warn('login refused: rate limited', { user: username, address: req.address });
         return {
           status: 429,
-          body: { error: 'too_many_requests', message: `too many login attempts; retry in ${wait}s` },
+          body: { error: 'too_many_requests', message: `too many failed logins; retry in ${wait}s` },
           headers: { 'retry-after': String(wait) },
         };
       }
@@ -61,6 +63,8 @@ export function buildApi(deps: ApiDeps): Router {
         log.info('login', { user: username, address: req.address });
         return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
       } catch (err) {
+        failuresPerAddress.hit(req.address);
+        failuresPerUser.hit(username);
         log.warn('login refused', { user: username, address: req.address });
         throw err;
       }

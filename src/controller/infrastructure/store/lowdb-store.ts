@@ -201,9 +201,24 @@ class FileOutput implements OutputStore {
   }
 }
 
+const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+
+/** A data dir the controller cannot write to stops it at start, with the reason. */
+function notWritable(dataDir: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (!NOT_WRITABLE.has(code)) return err;
+  const why = code === 'EROFS' ? 'read-only file system' : code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'permission denied';
+  return new StartupError(`data dir ${dataDir} is not writable (${code}: ${why}): fix it, or pass another --data-dir`);
+}
+
 export async function openLowdbStore(dataDir: string): Promise<Store & { secret: Buffer }> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const lock = await DataDirLock.acquire(dataDir);
+  let lock: DataDirLock;
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    lock = await DataDirLock.acquire(dataDir);
+  } catch (err) {
+    throw notWritable(dataDir, err);
+  }
   try {
     const users = await load(join(dataDir, 'users.json'), { users: [] as User[] });
     const agents = await load(join(dataDir, 'agents.json'), { agents: [] as Agent[] });
@@ -226,8 +241,8 @@ export async function openLowdbStore(dataDir: string): Promise<Store & { secret:
       },
     };
   } catch (err) {
-    await lock.release();
-    throw err;
+    await lock.release().catch(() => {});
+    throw notWritable(dataDir, err);
   }
 }
 

@@ -1,0 +1,249 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Agent, Job } from '../../src/domain/model.js';
+import { runCli, startDaemon, type Daemon } from '../helpers/cli.js';
+import { waitFor } from '../helpers/fixtures.js';
+import {
+  adminToken,
+  api,
+  controllerProcess,
+  createAgentUsers,
+  freePort,
+  startSwarm,
+  type ControllerProcess,
+} from '../helpers/processes.js';
+import { swarmPassword } from '../helpers/swarm.js';
+
+/** DESIGN §3.3 with real processes and real kills: nothing lost, nothing recorded twice. */
+describe('delivery guarantees (real processes, real kills)', function () {
+  this.timeout(120_000);
+  let root: string;
+  const stops: Array<() => Promise<unknown>> = [];
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ogent-delivery-'));
+  });
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const track = <T extends { stop(signal?: NodeJS.Signals): Promise<unknown> }>(d: T): T => {
+    stops.push(() => d.stop('SIGKILL'));
+    return d;
+  };
+  const agentsOnline = async (c: ControllerProcess, token: string, n: number) =>
+    waitFor(
+      async () =>
+        (await api<{ agents: Agent[] }>(c.url, token, '/api/v1/agents')).agents.filter((a) => a.status === 'online')
+          .length >= n,
+      `${n} agents online`,
+      30_000,
+    );
+  const createJob = (c: ControllerProcess, token: string, command: string, target: string[], timeoutMs = 60_000) =>
+    api<Job>(c.url, token, '/api/v1/jobs', 'POST', { command, target, timeoutMs });
+  const cli = (c: ControllerProcess, args: string[]) =>
+    runCli(args, {
+      env: {
+        OGENT_CONTROLLER: c.url,
+        OGENT_USERNAME: 'admin',
+        OGENT_PASSWORD: 'admin-password-1',
+        XDG_CONFIG_HOME: root,
+      },
+      timeoutMs: 60_000,
+    });
+
+  it('a controller killed with -9 mid-job and restarted records all 50 results exactly once, with their output', async () => {
+    const port = await freePort();
+    const data = join(root, 'data');
+    let controller = track(await controllerProcess(data, port));
+    await createAgentUsers(controller.url, 'n', 50);
+    track(await startSwarm(controller.url, 'n', 50, join(root, 'agents')));
+    let token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 50);
+
+    const job = await createJob(controller, token, 'sleep 2; echo ok', ['n-*']);
+    expect(job.runs).to.have.length(50);
+    await new Promise((r) => setTimeout(r, 1000));
+    await controller.stop('SIGKILL');
+
+    controller = track(await controllerProcess(data, port));
+    const waited = await cli(controller, ['jobs', 'wait', job.id, '--json']);
+    expect(waited.code, waited.stderr).to.equal(0);
+    const done = JSON.parse(waited.stdout) as Job;
+    expect(done.summary.succeeded).to.equal(50);
+    expect(done.runs.map((r) => r.stdout)).to.deep.equal(Array(50).fill('ok\n'));
+
+    // The full output files hold each line once, not twice (no replayed chunk was stored again).
+    token = await adminToken(controller.url);
+    for (const run of done.runs) {
+      const path = `/api/v1/jobs/${job.id}/runs/${run.id}/output?stream=stdout`;
+      const text = await (
+        await fetch(`${controller.url}${path}`, { headers: { authorization: `Bearer ${token}` } })
+      ).text();
+      expect(text, run.agent.name).to.equal('ok\n');
+    }
+  });
+
+  it('an agent killed with -9 mid-run is lost after the grace period; restarted, it runs nothing twice', async () => {
+    const port = await freePort();
+    const controller = track(await controllerProcess(join(root, 'data'), port, ['--agent-grace', '1s']));
+    await createAgentUsers(controller.url, 'k', 1);
+    const state = join(root, 'state');
+    const agentArgs = ['agent', 'run', '--controller', controller.url, '--name', 'k-1', '--state-dir', state];
+    const agentEnv = { OGENT_PASSWORD: swarmPassword('k-1') };
+    const agent = track(await startDaemon(agentArgs, /connected/, { env: { ...agentEnv, OGENT_LOG_LEVEL: 'info' } }));
+    const token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 1);
+
+    const marker = join(root, 'ran');
+    const job = await createJob(controller, token, `echo x >> ${marker}; sleep 30`, ['k-1']);
+    await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) === 'x\n', 'the command to start');
+    await agent.stop('SIGKILL');
+
+    const lost = await waitFor(async () => {
+      const j = await api<Job>(controller.url, token, `/api/v1/jobs/${job.id}`);
+      return j.status !== 'running' && j;
+    }, 'the run to be lost');
+    expect(lost.runs[0]?.status).to.equal('lost');
+    expect(lost.runs[0]?.error).to.match(/did not come back/);
+
+    // Restarted with its state dir, it reports the run it could not finish; the first verdict stands, nothing re-runs.
+    track(await startDaemon(agentArgs, /connected/, { env: { ...agentEnv, OGENT_LOG_LEVEL: 'info' } }));
+    await agentsOnline(controller, token, 1);
+    const spool = join(state, 'spool.json');
+    await waitFor(
+      async () => JSON.parse(await readFile(spool, 'utf8')).results.length === 0,
+      'the spool to be acknowledged',
+    );
+    const after = await api<Job>(controller.url, token, `/api/v1/jobs/${job.id}`);
+    expect(after.runs[0]?.status).to.equal('lost');
+    expect(after.runs[0]?.finishedAt).to.equal(lost.runs[0]?.finishedAt);
+    expect(await readFile(marker, 'utf8')).to.equal('x\n');
+    spawn('pkill', ['-f', `${marker}; sleep 30`]);
+  });
+
+  it('an agent restarted after a crash reports its unfinished run as lost at once, with the reason', async () => {
+    const port = await freePort();
+    const controller = track(await controllerProcess(join(root, 'data'), port, ['--agent-grace', '10m']));
+    await createAgentUsers(controller.url, 'r', 1);
+    const state = join(root, 'state');
+    const agentArgs = ['agent', 'run', '--controller', controller.url, '--name', 'r-1', '--state-dir', state];
+    const env = { OGENT_PASSWORD: swarmPassword('r-1'), OGENT_LOG_LEVEL: 'info' };
+    const agent = track(await startDaemon(agentArgs, /connected/, { env }));
+    const token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 1);
+    const marker = join(root, 'started');
+    const job = await createJob(controller, token, `touch ${marker}; sleep 20`, ['r-1']);
+    await waitFor(async () => (await readFile(marker).catch(() => null)) !== null, 'the command to start');
+    await agent.stop('SIGKILL');
+
+    track(await startDaemon(agentArgs, /connected/, { env }));
+    const finished = await waitFor(
+      async () => {
+        const j = await api<Job>(controller.url, token, `/api/v1/jobs/${job.id}`);
+        return j.status !== 'running' && j;
+      },
+      'the restarted agent to report',
+      15_000,
+    );
+    expect(finished.runs[0]?.status).to.equal('lost');
+    expect(finished.runs[0]?.error).to.match(/agent stopped while the command ran/);
+    spawn('pkill', ['-f', `${marker}; sleep 20`]);
+  });
+
+  it('agents reconnect after the controller was away longer than a backoff step, and take new jobs', async () => {
+    const port = await freePort();
+    const data = join(root, 'data');
+    let controller = track(await controllerProcess(data, port));
+    await createAgentUsers(controller.url, 'b', 5);
+    track(await startSwarm(controller.url, 'b', 5));
+    let token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 5);
+    await controller.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 3000));
+    controller = track(await controllerProcess(data, port));
+    token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 5);
+    const res = await cli(controller, ['exec', '-t', 'b-*', '--json', '--', 'echo back']);
+    expect(res.code, res.stderr).to.equal(0);
+    const job = JSON.parse(res.stdout) as Job;
+    expect(job.summary.succeeded).to.equal(5);
+  });
+
+  it('a token that expires during a long run does not stop its result, even across a controller restart', async () => {
+    const port = await freePort();
+    const data = join(root, 'data');
+    let controller = track(await controllerProcess(data, port, ['--token-ttl', '2s']));
+    await createAgentUsers(controller.url, 't', 1);
+    track(await startSwarm(controller.url, 't', 1, join(root, 'agents')));
+    let token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 1);
+    const job = await createJob(controller, token, 'sleep 4; echo finished', ['t-1']);
+    await new Promise((r) => setTimeout(r, 2500));
+    // The agent's token has expired: a reconnect now must fetch a new one.
+    await controller.stop('SIGKILL');
+    controller = track(await controllerProcess(data, port, ['--token-ttl', '2s']));
+    token = await adminToken(controller.url);
+    const done = await waitFor(
+      async () => {
+        const j = await api<Job>(controller.url, await adminToken(controller.url), `/api/v1/jobs/${job.id}`);
+        return j.status !== 'running' && j;
+      },
+      'the result',
+      20_000,
+    );
+    expect(done.runs[0]?.status).to.equal('succeeded');
+    expect(done.runs[0]?.stdout).to.equal('finished\n');
+  });
+
+  it('a corrupt store file stops the controller with a message naming it, and the file is untouched', async () => {
+    const data = join(root, 'data');
+    const first = await controllerProcess(data, 0);
+    await first.stop('SIGTERM');
+    const bad = '{"users": [ this is not json';
+    await writeFile(join(data, 'users.json'), bad);
+    const res = await runCli(['controller', 'serve', '--port', '0', '--data-dir', data]);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.include(join(data, 'users.json'));
+    expect(res.stderr).to.match(/corrupt/);
+    expect(await readFile(join(data, 'users.json'), 'utf8')).to.equal(bad);
+  });
+
+  it('a read-only data dir stops the controller with a message that says so', async () => {
+    const data = join(root, 'ro');
+    const script = `mkdir -p ${data} && mount -t tmpfs -o ro,size=1m tmpfs ${data} && exec "$0" "$@"`;
+    const res = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(
+        'unshare',
+        [
+          '-m',
+          'sh',
+          '-c',
+          script,
+          process.execPath,
+          'bin/run.js',
+          'controller',
+          'serve',
+          '--port',
+          '0',
+          '--data-dir',
+          data,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(res.code, res.stderr).to.equal(1);
+    expect(res.stderr).to.include(`data dir ${data} is not writable (EROFS: read-only file system)`);
+  });
+});
+
+export type { Daemon };
