@@ -18,6 +18,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   mode: OutputMode;
   async: boolean;
+  /** How long to wait for a controller that went away before exiting 4. */
+  patienceMs?: number;
 }
 
 export interface Io {
@@ -57,7 +59,7 @@ export async function runExec(options: ExecOptions, session: Session, io: Io): P
     io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
     return EXIT.ok;
   }
-  return follow(session, io, options.mode, (stream) => stream.create(request));
+  return follow(session, io, options.mode, (stream) => stream.create(request, { patienceMs: options.patienceMs }));
 }
 
 /** Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. */

@@ -48,4 +48,11 @@ export const durationFlag = (summary: string, defaultValue?: string) =>
 
 export { parseDuration };
 
+export const patienceFlag = Flags.string({
+  summary: 'How long to wait for the controller if it goes away mid-job before exiting 4 (the job goes on).',
+  helpValue: 'DURATION',
+  default: '1m',
+  env: 'OGENT_PATIENCE',
+});
+
 export const jsonFlag = Flags.boolean({ summary: 'Print JSON on stdout and nothing else.' });

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { resolveSession } from '../client/credentials.js';
 import { runExec } from '../client/exec-service.js';
 import { usageError } from '../lib/errors.js';
-import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration } from './base.js';
+import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration, patienceFlag } from './base.js';
 
 export default class Exec extends BaseCommand {
   static override summary = 'Run a command on a set of agents and watch it finish.';
@@ -38,6 +38,7 @@ export default class Exec extends BaseCommand {
     stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
     async: Flags.boolean({ summary: 'Print the job id and exit at once; follow it with `ogent jobs wait ID`.' }),
     'no-tui': Flags.boolean({ summary: 'Plain prefixed lines even on a terminal.' }),
+    patience: patienceFlag,
   };
 
   async run(): Promise<void> {
@@ -53,6 +54,7 @@ export default class Exec extends BaseCommand {
         env,
         mode: flags.json ? 'json' : flags.stream ? 'stream' : 'plain',
         async: flags.async,
+        patienceMs: parseDuration(flags.patience),
       },
       session,
       { stdout: process.stdout, stderr: process.stderr },

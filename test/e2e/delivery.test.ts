@@ -200,6 +200,61 @@ describe('delivery guarantees (real processes, real kills)', function () {
     expect(done.runs[0]?.stdout).to.equal('finished\n');
   });
 
+  /** `bin/run.js exec ...` running in the background, its output collected. */
+  const execInBackground = (c: ControllerProcess, args: string[]) => {
+    const child = spawn(process.execPath, ['bin/run.js', 'exec', ...args], {
+      env: {
+        ...process.env,
+        OGENT_CONTROLLER: c.url,
+        OGENT_USERNAME: 'admin',
+        OGENT_PASSWORD: 'admin-password-1',
+        XDG_CONFIG_HOME: root,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    stops.push(async () => child.kill('SIGKILL'));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    return { exited, out: () => stdout, err: () => stderr };
+  };
+
+  it('exec follows its job across a controller restart and prints every line exactly once', async () => {
+    const port = await freePort();
+    const data = join(root, 'data');
+    let controller = track(await controllerProcess(data, port));
+    await createAgentUsers(controller.url, 'c', 1);
+    track(await startSwarm(controller.url, 'c', 1, join(root, 'agents')));
+    await agentsOnline(controller, await adminToken(controller.url), 1);
+    const exec = execInBackground(controller, [
+      '-t',
+      'c-1',
+      '--',
+      'for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.4; done',
+    ]);
+    await waitFor(() => exec.out().includes('line-2'), 'output before the restart');
+    await controller.stop('SIGKILL');
+    controller = track(await controllerProcess(data, port));
+    const code = await exec.exited;
+    expect(code, exec.err()).to.equal(0);
+    expect(exec.out()).to.equal([1, 2, 3, 4, 5, 6].map((i) => `c-1: line-${i}\n`).join(''));
+  });
+
+  it('exec exits 4 and says how to resume when the controller stays away past --patience', async () => {
+    const port = await freePort();
+    const controller = track(await controllerProcess(join(root, 'data'), port));
+    await createAgentUsers(controller.url, 'p', 1);
+    track(await startSwarm(controller.url, 'p', 1));
+    await agentsOnline(controller, await adminToken(controller.url), 1);
+    const exec = execInBackground(controller, ['-t', 'p-1', '--patience', '2s', '--', 'echo started; sleep 20']);
+    await waitFor(() => exec.out().includes('started'), 'the job to start');
+    await controller.stop('SIGKILL');
+    expect(await exec.exited).to.equal(4);
+    expect(exec.err()).to.match(/cannot reach the controller .*resume with `ogent jobs wait j[0-9a-z]+`/);
+  });
+
   it('a corrupt store file stops the controller with a message naming it, and the file is untouched', async () => {
     const data = join(root, 'data');
     const first = await controllerProcess(data, 0);

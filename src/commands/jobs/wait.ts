@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { resolveSession } from '../../client/credentials.js';
 import { follow } from '../../client/exec-service.js';
-import { BaseCommand, connectionFlags, jsonFlag } from '../base.js';
+import { BaseCommand, connectionFlags, jsonFlag, parseDuration, patienceFlag } from '../base.js';
 
 export default class JobsWait extends BaseCommand {
   static override summary = 'Attach to a job, print its output until it ends, and exit with its code (as `exec`).';
@@ -14,12 +14,14 @@ export default class JobsWait extends BaseCommand {
     ...connectionFlags,
     json: jsonFlag,
     stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
+    patience: patienceFlag,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsWait);
     const session = await resolveSession(flags.controller);
     const mode = flags.json ? 'json' : flags.stream ? 'stream' : 'plain';
-    this.finish(await follow(session, process, mode, (stream) => stream.follow(args.id)));
+    const patienceMs = parseDuration(flags.patience);
+    this.finish(await follow(session, process, mode, (stream) => stream.follow(args.id, { patienceMs })));
   }
 }
