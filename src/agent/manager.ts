@@ -193,6 +193,8 @@ export class AgentManager {
             this.log.warn('controller could not persist the result; will retry', { runId: result.runId });
             const retry = setTimeout(() => {
               this.retries.delete(retry);
+              // Output first (the controller keeps only what it has not stored), then the result.
+              for (const chunk of this.unacked.get(result.runId)?.list ?? []) this.link?.sendProgress(chunk);
               this.report(result);
             }, RETRY_NOT_PERSISTED_MS);
             this.retries.add(retry);

@@ -255,6 +255,76 @@ describe('delivery guarantees (real processes, real kills)', function () {
     expect(exec.err()).to.match(/cannot reach the controller .*resume with `ogent jobs wait j[0-9a-z]+`/);
   });
 
+  it('a full disk: results and output wait in the agent until the controller can store them, then arrive once', async () => {
+    const port = await freePort();
+    const data = join(root, 'small');
+    // The controller runs in its own mount namespace with its data dir on a 4 MiB tmpfs that the test fills up.
+    const script = `mkdir -p ${data} && mount -t tmpfs -o size=4m tmpfs ${data} && exec "$0" "$@"`;
+    const child = spawn(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        script,
+        process.execPath,
+        'bin/run.js',
+        'controller',
+        'serve',
+        '--port',
+        String(port),
+        '--data-dir',
+        data,
+        '--log-level',
+        'error',
+      ],
+      { env: { ...process.env, OGENT_ADMIN_PASSWORD: 'admin-password-1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    stops.push(async () => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const url = (await waitFor(() => /listening on (http:\/\/\S+)/.exec(out)?.[1], 'the controller')) as string;
+    const inNamespace = (command: string) =>
+      new Promise<void>((resolve) =>
+        spawn('nsenter', ['-t', String(child.pid), '-m', '--', 'sh', '-c', command], { stdio: 'ignore' }).on(
+          'close',
+          () => resolve(),
+        ),
+      );
+    const controller = { url } as ControllerProcess;
+    await createAgentUsers(url, 'f', 1);
+    const state = join(root, 'agents');
+    track(await startSwarm(url, 'f', 1, state));
+    const token = await adminToken(url);
+    await agentsOnline(controller, token, 1);
+
+    const job = await createJob(controller, token, 'sleep 1; echo stored-later', ['f-1']);
+    await inNamespace(`dd if=/dev/zero of=${data}/fill bs=64k 2>/dev/null; true`);
+    const spool = join(state, 'f-1', 'spool.json');
+    await waitFor(
+      async () => JSON.parse(await readFile(spool, 'utf8').catch(() => '{}')).results?.length === 1,
+      'the result in the spool',
+      15_000,
+    );
+    expect((await api<Job>(url, token, `/api/v1/jobs/${job.id}`)).status).to.equal('running');
+
+    await inNamespace(`rm -f ${data}/fill`);
+    const done = await waitFor(
+      async () => {
+        const j = await api<Job>(url, token, `/api/v1/jobs/${job.id}`);
+        return j.status !== 'running' && j;
+      },
+      'the result after space is back',
+      20_000,
+    );
+    expect(done.runs[0]?.status).to.equal('succeeded');
+    expect(done.runs[0]?.stdout).to.equal('stored-later\n');
+    await waitFor(
+      async () => JSON.parse(await readFile(spool, 'utf8')).results.length === 0,
+      'the spool to be acknowledged',
+    );
+  });
+
   it('a corrupt store file stops the controller with a message naming it, and the file is untouched', async () => {
     const data = join(root, 'data');
     const first = await controllerProcess(data, 0);

@@ -36,6 +36,10 @@ export class JobService {
   private readonly received = new Map<string, number>();
   /** Per run, output is stored in seq order: each chunk waits for the one before. */
   private readonly outputChains = new Map<string, Promise<void>>();
+  /** Runs with output that could not be stored, waiting for the agent to send it again. */
+  private readonly brokenOutput = new Set<string>();
+  /** Runs whose terminal status is being stored. */
+  private readonly finishing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -182,32 +186,42 @@ export class JobService {
     if (!found || found.run.agent.name !== agentName || isTerminal(found.run.status)) return;
     const { job, run } = found;
     if (p.seq <= (this.received.get(run.id) ?? run.seq)) return;
-    this.received.set(run.id, p.seq);
+    // While storage is failing, only the stored seq counts, so the agent's re-sends fill the gap.
+    if (!this.brokenOutput.has(run.id)) this.received.set(run.id, p.seq);
     if (run.status === 'dispatched') {
       run.status = 'running';
       run.startedAt ??= new Date().toISOString();
     }
     this.notifier.progress(job.id, agentName, p);
     const previous = this.outputChains.get(run.id) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.output.append(job.id, run.id, p.stream, p.data))
-      .then(
-        () => {
-          if (p.seq <= run.seq) return;
-          run.seq = p.seq;
-          const field = p.stream;
-          const bytes = field === 'stdout' ? 'stdoutBytes' : 'stderrBytes';
-          run[bytes] = (run[bytes] ?? 0) + Buffer.byteLength(p.data);
-          const room = DOC_OUTPUT_CAP - run[field].length;
-          if (room >= p.data.length) run[field] += p.data;
-          else {
-            run[field] += p.data.slice(0, Math.max(0, room));
-            run[field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated'] = true;
-          }
-          this.persistSoon(job);
-        },
-        (err: Error) => this.log.error('output not written', { jobId: job.id, runId: run.id, error: err.message }),
-      );
+    const next = previous.then(async () => {
+      if (p.seq <= run.seq) return;
+      if (this.brokenOutput.has(run.id) && p.seq !== run.seq + 1) return;
+      try {
+        await this.output.append(job.id, run.id, p.stream, p.data);
+      } catch (err) {
+        this.brokenOutput.add(run.id);
+        this.received.set(run.id, run.seq);
+        this.log.error('output not stored; waiting for the agent to send it again', {
+          jobId: job.id,
+          runId: run.id,
+          error: (err as Error).message,
+        });
+        return;
+      }
+      this.brokenOutput.delete(run.id);
+      run.seq = p.seq;
+      const field = p.stream;
+      const bytes = field === 'stdout' ? 'stdoutBytes' : 'stderrBytes';
+      run[bytes] = (run[bytes] ?? 0) + Buffer.byteLength(p.data);
+      const room = DOC_OUTPUT_CAP - run[field].length;
+      if (room >= p.data.length) run[field] += p.data;
+      else {
+        run[field] += p.data.slice(0, Math.max(0, room));
+        run[field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated'] = true;
+      }
+      this.persistSoon(job);
+    });
     this.outputChains.set(run.id, next);
     void next.then(() => {
       if (this.outputChains.get(run.id) === next) this.outputChains.delete(run.id);
@@ -223,14 +237,22 @@ export class JobService {
       this.log.warn('result for a run of another agent refused', { runId: r.runId, agent: agentName });
       return { ok: false, error: 'not_your_run' };
     }
+    // A copy of this result may be being stored right now: its outcome decides (first wins, once stored).
+    await this.finishing.get(run.id)?.catch(() => {});
     if (isTerminal(run.status)) return { ok: true };
     // The output came before the result on the same connection: store all of it first.
     await this.outputChains.get(run.id);
+    // Some output could not be stored: refuse the result for now; the agent re-sends output, then the result.
+    if (this.brokenOutput.has(run.id)) return { ok: false, error: 'not_persisted' };
+    await this.finishing.get(run.id)?.catch(() => {});
     if (isTerminal(run.status)) return { ok: true };
-    run.exitCode = r.exitCode;
-    run.signal = r.signal;
-    run.startedAt = r.startedAt;
-    await this.finishRun(job, run, r.status, { finishedAt: r.finishedAt, error: r.error });
+    await this.finishRun(job, run, r.status, {
+      finishedAt: r.finishedAt,
+      error: r.error,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      startedAt: r.startedAt,
+    });
     this.notifier.result(job.id, agentName, r);
     return { ok: true };
   }
@@ -324,16 +346,34 @@ export class JobService {
     job: Job,
     run: Run,
     status: RunStatus,
-    extra: { finishedAt?: string; error?: string },
+    extra: { finishedAt?: string; error?: string; exitCode?: number | null; signal?: string | null; startedAt?: string },
   ): Promise<void> {
     if (!canTransition(run.status, status)) return;
+    const runBefore = { ...run };
+    const jobBefore = { status: job.status, summary: job.summary, finishedAt: job.finishedAt };
+    if (extra.exitCode !== undefined) run.exitCode = extra.exitCode;
+    if (extra.signal !== undefined) run.signal = extra.signal;
+    if (extra.startedAt) run.startedAt = extra.startedAt;
     run.status = status;
     run.finishedAt = extra.finishedAt ?? new Date().toISOString();
     if (extra.error) run.error = extra.error;
     run.durationMs = run.startedAt ? Math.max(0, Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : null;
-    this.received.delete(run.id);
     this.refresh(job);
-    await this.jobs.put(job);
+    const stored = this.jobs.put(job);
+    this.finishing.set(run.id, stored);
+    try {
+      await stored;
+    } catch (err) {
+      // Not stored (full or read-only disk): undo, so the agent's retry of this result is applied later.
+      for (const key of Object.keys(run) as Array<keyof Run>) if (!(key in runBefore)) delete run[key];
+      Object.assign(run, runBefore);
+      Object.assign(job, jobBefore);
+      throw err;
+    } finally {
+      if (this.finishing.get(run.id) === stored) this.finishing.delete(run.id);
+    }
+    this.received.delete(run.id);
+    this.brokenOutput.delete(run.id);
     this.log.info('run finished', { jobId: job.id, runId: run.id, agent: run.agent.name, status });
     this.notifier.runUpdate(job, run.id);
     if (job.status !== 'running' && this.active.delete(job.id)) {
