@@ -346,7 +346,13 @@ export class JobService {
     job: Job,
     run: Run,
     status: RunStatus,
-    extra: { finishedAt?: string; error?: string; exitCode?: number | null; signal?: string | null; startedAt?: string },
+    extra: {
+      finishedAt?: string;
+      error?: string;
+      exitCode?: number | null;
+      signal?: string | null;
+      startedAt?: string;
+    },
   ): Promise<void> {
     if (!canTransition(run.status, status)) return;
     const runBefore = { ...run };

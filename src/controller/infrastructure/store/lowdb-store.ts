@@ -207,7 +207,12 @@ const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
 function notWritable(dataDir: string, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (!NOT_WRITABLE.has(code)) return err;
-  const why = code === 'EROFS' ? 'read-only file system' : code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : 'permission denied';
+  const why =
+    code === 'EROFS'
+      ? 'read-only file system'
+      : code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'disk full'
+        : 'permission denied';
   return new StartupError(`data dir ${dataDir} is not writable (${code}: ${why}): fix it, or pass another --data-dir`);
 }
 
