@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { resolveSession } from '../../client/credentials.js';
-import { follow } from '../../client/exec-service.js';
+import { attachJob } from '../../client/exec-service.js';
 import { BaseCommand, connectionFlags, jsonFlag, parseDuration, patienceFlag } from '../base.js';
 
 export default class JobsWait extends BaseCommand {
@@ -15,13 +15,18 @@ export default class JobsWait extends BaseCommand {
     json: jsonFlag,
     stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
     patience: patienceFlag,
+    'no-tui': Flags.boolean({ summary: 'Plain prefixed lines even on a terminal.' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsWait);
     const session = await resolveSession(flags.controller);
-    const mode = flags.json ? 'json' : flags.stream ? 'stream' : 'plain';
-    const patienceMs = parseDuration(flags.patience);
-    this.finish(await follow(session, process, mode, (stream) => stream.follow(args.id, { patienceMs })));
+    const options = {
+      json: flags.json,
+      stream: flags.stream,
+      noTui: flags['no-tui'],
+      patienceMs: parseDuration(flags.patience),
+    };
+    this.finish(await attachJob(session, args.id, options));
   }
 }
