@@ -161,7 +161,9 @@ export function renderUnit(options: UnitOptions): string {
       'RestartSec=5s',
       '# 2: a bad flag, 3: a wrong password. Restarting would not help.',
       'RestartPreventExitStatus=2 3',
-      'TimeoutStopSec=30s',
+      // SIGTERM to the agent alone: running commands get its --shutdown-grace (30s) to finish; KILL for all after.
+      'KillMode=mixed',
+      'TimeoutStopSec=45s',
       '# No sandbox: the agent exists to run what operators send, with the rights of its user.',
       '# Use --user (and sudo rules) to give it fewer.',
     );

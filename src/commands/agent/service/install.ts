@@ -1,0 +1,89 @@
+import { Flags } from '@oclif/core';
+import { resolve } from 'node:path';
+import { readPassword } from '../../../client/prompt.js';
+import { usageError } from '../../../lib/errors.js';
+import { flagArgs, installService, passthroughFlags, renderUnit, selfCommand } from '../../../lib/service.js';
+import { agentNameCheck, labelsCheck } from '../../../protocol/events.js';
+import { parse } from '../../../protocol/validate.js';
+import { BaseCommand } from '../../base.js';
+import { serviceFlags } from '../../service-flags.js';
+import AgentRun from '../run.js';
+
+const runFlags = passthroughFlags(AgentRun.flags, 'AGENT RUN');
+
+export default class AgentServiceInstall extends BaseCommand {
+  static override summary = 'Install the agent as a systemd service (ogent-agent.service).';
+  static override description =
+    'Writes /etc/systemd/system/ogent-agent.service, which starts `ogent agent run` with the agent run flags given ' +
+    'here, as root unless --user, restarted on failure, with its spool in /var/lib/ogent-agent; and ' +
+    '/etc/ogent/agent.env (mode 0600) with OGENT_PASSWORD, taken from the environment or --password-stdin. ' +
+    'Then: systemctl daemon-reload && systemctl enable --now ogent-agent.';
+  static override examples = [
+    {
+      description: 'See the unit, write nothing',
+      command:
+        '<%= config.bin %> agent service install --print --controller http://ctl:8600 --name web-1 --label role=web',
+    },
+    {
+      description: 'Install it, with the password of the agent user web-1 on standard input',
+      command:
+        'printf %s "$PW" | sudo <%= config.bin %> agent service install --password-stdin --controller http://ctl:8600 --name web-1',
+    },
+    {
+      description: 'Then start it',
+      command: 'sudo systemctl daemon-reload && sudo systemctl enable --now ogent-agent',
+    },
+  ];
+  static override flags = {
+    ...runFlags,
+    ...serviceFlags('agent'),
+    'password-stdin': Flags.boolean({ summary: "Read the agent user's password from standard input." }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(AgentServiceInstall);
+    if (flags.name !== undefined) {
+      try {
+        parse(agentNameCheck, flags.name);
+      } catch {
+        throw usageError(`invalid agent name "${flags.name}": letters, digits, . _ - (max 63)`);
+      }
+    }
+    const labels = Object.fromEntries(
+      (flags.label ?? []).map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw usageError(`invalid --label "${pair}": use key=value`);
+        return [pair.slice(0, eq), pair.slice(eq + 1)];
+      }),
+    );
+    try {
+      parse(labelsCheck, labels);
+    } catch (err) {
+      throw usageError(`invalid --label: ${(err as Error).message}`);
+    }
+    const unit = renderUnit({
+      kind: 'agent',
+      executable: flags.executable ? [resolve(flags.executable)] : selfCommand(),
+      args: flagArgs(runFlags, flags),
+      user: flags.user,
+      envFile: resolve(flags['environment-file']),
+      version: this.config.version,
+    });
+    if (flags.print) {
+      process.stdout.write(unit);
+      return;
+    }
+    const password = flags['password-stdin']
+      ? await readPassword({ fromStdin: true, prompt: '' })
+      : process.env.OGENT_PASSWORD || undefined;
+    const done = await installService({
+      kind: 'agent',
+      unit,
+      unitDir: resolve(flags['unit-dir']),
+      envFile: resolve(flags['environment-file']),
+      secrets: password ? { OGENT_PASSWORD: password } : {},
+    });
+    if (done.envFileWritten) process.stdout.write(`wrote ${done.envFile} (OGENT_PASSWORD, mode 0600)\n`);
+    process.stdout.write(`wrote ${done.unitPath}\nstart it: ${done.next}\n`);
+  }
+}
