@@ -1,0 +1,46 @@
+import { Flags } from '@oclif/core';
+import { readFile } from 'node:fs/promises';
+import { runDoctor } from '../client/doctor.js';
+import { usageError } from '../lib/errors.js';
+import { doctorReport } from '../ui/doctor-report.js';
+import { colorWanted } from '../ui/theme.js';
+import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration } from './base.js';
+
+export default class Doctor extends BaseCommand {
+  static override summary = 'Check the way to the controller and say what is wrong, in plain words.';
+  static override description =
+    'Checks the controller URL, reaching it, TLS, what answers, versions, clock skew and your credentials. ' +
+    'Exit 0 when nothing fails (warnings allowed), 4 when the controller cannot be reached or trusted, ' +
+    '3 when the credentials are refused, 1 for other problems.';
+  static override examples = [
+    '<%= config.bin %> doctor',
+    '<%= config.bin %> doctor --controller https://ctl.example:8600 --ca /etc/ogent/ca.pem',
+    '<%= config.bin %> doctor --json',
+  ];
+  static override flags = {
+    ...connectionFlags,
+    ca: Flags.string({
+      summary: 'Trust this CA (or self-signed) certificate for an https:// controller.',
+      env: 'OGENT_CA',
+      helpValue: 'FILE',
+    }),
+    timeout: durationFlag('How long to wait for each answer.', '5s'),
+    json: jsonFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Doctor);
+    const timeoutMs = parseDuration(flags.timeout as string);
+    let ca: string | undefined;
+    if (flags.ca) {
+      const path = flags.ca;
+      ca = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw usageError(`cannot read --ca ${path} (${err.code ?? err.message})`);
+      });
+    }
+    const report = await runDoctor({ controller: flags.controller, ca, timeoutMs });
+    const color = process.stdout.isTTY && colorWanted(process.env, process.stdout);
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : doctorReport(report, color));
+    this.finish(report.exit);
+  }
+}
