@@ -1,0 +1,148 @@
+import { join } from 'node:path';
+import type { Job } from '../../src/domain/model.js';
+import { interleave, type Benchmark } from './lib/bench.js';
+import { AGENT_PASSWORD, api, cliEnv, prepareDataDir, startController, tokenIssuer, waitOnline } from './lib/fleet.js';
+import { spread, type Figure } from './lib/figures.js';
+import { BIN, profileArgs, ROOT, RssSampler, node, rssMb, start, stop, timed } from './lib/proc.js';
+
+/** 99 characters and a newline: log-like lines, 1,000,000 of them in 100 MB. */
+const LINE = 'x'.repeat(99);
+
+/** One run writing 100 MB to stdout, through the real agent and controller, to a live `exec` and to `jobs logs`. */
+export const stream: Benchmark = {
+  name: 'stream',
+  summary: 'one run writing 100 MB: live `exec` and `jobs logs` throughput, controller RSS growth',
+  async run(ctx) {
+    const size = ctx.smoke ? 1_000_000 : 100_000_000;
+    const mb = size / 1e6;
+    const command = `yes ${LINE} | head -c ${size}`;
+    const dataDir = await ctx.sub('data');
+    const secret = await prepareDataDir(dataDir, ['st-1']);
+    const controller = await startController(dataDir);
+    const agent = start(
+      process.execPath,
+      [
+        ...profileArgs('agent'),
+        BIN,
+        'agent',
+        'run',
+        '--controller',
+        controller.url,
+        '--name',
+        'st-1',
+        '--state-dir',
+        join(ctx.dir, 'state'),
+      ],
+      { cwd: ROOT, env: { ...process.env, OGENT_PASSWORD: AGENT_PASSWORD, OGENT_LOG_LEVEL: 'error' } },
+    );
+    try {
+      const token = await tokenIssuer(secret)('admin', 'admin');
+      await waitOnline(controller.url, token, 1);
+      const env = cliEnv(controller.url, token);
+      const floor: number[] = [];
+      const live: number[] = [];
+      const stored: number[] = [];
+      const logs: number[] = [];
+      const growth: number[] = [];
+      const agentPeak: number[] = [];
+      let jobId = '';
+
+      const liveRun = async () => {
+        const before = rssMb(controller.pid);
+        const rss = new RssSampler(controller.pid, 20);
+        const agentRss = new RssSampler(agent.pid as number, 50);
+        let bytes = 0;
+        let lines = 0;
+        const r = await node([...profileArgs('exec'), BIN, 'exec', '-t', 'st-1', '--no-tui', '--', command], {
+          cwd: ROOT,
+          env,
+          keep: 0,
+          timeoutMs: 600_000,
+          onStdout: (chunk) => {
+            bytes += chunk.length;
+            for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+          },
+        });
+        const peak = rss.stop().peak;
+        agentPeak.push(agentRss.stop().peak);
+        if (r.code !== 0 || lines !== size / 100) {
+          throw new Error(`exec exited ${r.code} after ${lines} lines (${bytes} bytes): ${r.stderr.slice(-2000)}`);
+        }
+        live.push(mb / (r.ms / 1000));
+        growth.push(peak - before);
+        const { body } = await api<{ jobs: Job[] }>(controller.url, token, '/api/v1/jobs?limit=1');
+        const job = body.jobs[0] as Job;
+        const run = job.runs[0];
+        jobId = job.id;
+        if (run?.startedAt && run.finishedAt) {
+          stored.push(mb / ((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000));
+        }
+      };
+      const logsRun = async () => {
+        let bytes = 0;
+        const r = await node([...profileArgs('logs'), BIN, 'jobs', 'logs', jobId, '--agent', 'st-1'], {
+          cwd: ROOT,
+          env,
+          keep: 0,
+          timeoutMs: 600_000,
+          onStdout: (chunk) => (bytes += chunk.length),
+        });
+        if (r.code !== 0 || bytes !== size)
+          throw new Error(`jobs logs exited ${r.code} with ${bytes} of ${size} bytes`);
+        logs.push(mb / (r.ms / 1000));
+      };
+      const floorRun = async () => {
+        const r = await timed('sh', ['-c', `${command} > /dev/null`]);
+        floor.push(mb / (r.ms / 1000));
+      };
+      const reps = ctx.reps(3);
+      ctx.log(`${reps} interleaved rounds: ${mb} MB locally to /dev/null, live exec, jobs logs`);
+      await interleave(reps, [floorRun, liveRun, logsRun]);
+      const floorFig = { label: `yes | head -c ${mb}M > /dev/null`, value: spread(floor) };
+      const liveS = spread(live);
+      const logsS = spread(logs);
+      const growthS = spread(growth);
+      return [
+        {
+          key: 'stream.live_mb_s',
+          label: `${mb} MB run → live exec --no-tui (whole CLI process, ${size / 100} lines)`,
+          unit: 'MB/s',
+          value: liveS,
+          floor: floorFig,
+          goal: { text: '≥ 50 MB/s', met: liveS.median >= 50 },
+        },
+        {
+          key: 'stream.stored_mb_s',
+          label: `${mb} MB run: started → result stored (agent → controller → disk)`,
+          unit: 'MB/s',
+          value: spread(stored),
+          floor: floorFig,
+        },
+        {
+          key: 'stream.logs_mb_s',
+          label: `jobs logs of the ${mb} MB run (whole CLI process)`,
+          unit: 'MB/s',
+          value: logsS,
+          floor: floorFig,
+          goal: { text: '≥ 50 MB/s', met: logsS.median >= 50 },
+        },
+        {
+          key: 'stream.controller_rss_growth_mb',
+          label: 'controller RSS growth during the live run',
+          unit: 'MB',
+          value: growthS,
+          goal: { text: '≤ 100 MB (worst round)', met: growthS.max <= 100 },
+        },
+        {
+          key: 'stream.agent_peak_rss_mb',
+          label: 'agent peak RSS during the run',
+          unit: 'MB',
+          value: spread(agentPeak),
+        },
+      ] satisfies Figure[];
+    } finally {
+      await stop(agent);
+      await controller.stop();
+    }
+  },
+};
