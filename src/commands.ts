@@ -1,9 +1,13 @@
 import AgentRun from './commands/agent/run.js';
+import AgentServiceInstall from './commands/agent/service/install.js';
 import Agents from './commands/agents/index.js';
 import AgentsRemove from './commands/agents/remove.js';
 import AgentsShow from './commands/agents/show.js';
 import ControllerServe from './commands/controller/serve.js';
+import ControllerServiceInstall from './commands/controller/service/install.js';
+import Doctor from './commands/doctor.js';
 import Exec from './commands/exec.js';
+import Help from './commands/help.js';
 import JobsCancel from './commands/jobs/cancel.js';
 import JobsList from './commands/jobs/list.js';
 import JobsLogs from './commands/jobs/logs.js';
@@ -19,11 +23,15 @@ import UsersRemove from './commands/users/remove.js';
 /** Every command, listed by hand (oclif explicit strategy) so the CLI can be bundled into one file. */
 export const COMMANDS = {
   'agent:run': AgentRun,
+  'agent:service:install': AgentServiceInstall,
   agents: Agents,
   'agents:remove': AgentsRemove,
   'agents:show': AgentsShow,
   'controller:serve': ControllerServe,
+  'controller:service:install': ControllerServiceInstall,
+  doctor: Doctor,
   exec: Exec,
+  help: Help,
   'jobs:cancel': JobsCancel,
   'jobs:list': JobsList,
   'jobs:logs': JobsLogs,

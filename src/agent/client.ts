@@ -11,6 +11,7 @@ import type { AgentInfo } from '../domain/model.js';
 import { parse } from '../protocol/validate.js';
 import type { Logger } from '../lib/log.js';
 import type { AgentManager } from './manager.js';
+import type { AgentMetrics } from './metrics.js';
 
 export interface TokenSource {
   /** A valid token, fetching a new one when `refresh` is set or the cached one is near expiry. */
@@ -26,9 +27,12 @@ export interface AgentClientOptions {
   /** Backoff cap between reconnection attempts. */
   maxDelayMs?: number;
   minDelayMs?: number;
+  metrics?: AgentMetrics;
 }
 
 const RESULT_ACK_TIMEOUT_MS = 20_000;
+/** Packets queued in the engine beyond which the agent stops reading command output until it drains. */
+const BACKLOG_PACKETS = 64;
 
 /** The agent's connection: authenticate, connect out to /agents, reconnect forever with backoff and jitter. */
 export class AgentClient {
@@ -66,7 +70,9 @@ export class AgentClient {
     this.socket = socket;
 
     socket.on('connect', () => {
+      const connection = socket.id;
       this.attempt = 0;
+      this.options.metrics?.connected();
       const info = this.options.info();
       socket
         .timeout(RESULT_ACK_TIMEOUT_MS)
@@ -83,13 +89,33 @@ export class AgentClient {
               if (socket.connected) socket.emit(EV.commandProgress, p);
             },
             sendResult: (r) => socket.timeout(RESULT_ACK_TIMEOUT_MS).emitWithAck(EV.commandResult, r),
+            backlogged: () => socket.io.engine.writeBuffer.length > BACKLOG_PACKETS,
+            drained: () =>
+              new Promise<void>((resolve) => {
+                const engine = socket.io.engine;
+                const done = () => {
+                  engine.off('drain', done);
+                  engine.off('close', done);
+                  resolve();
+                };
+                engine.on('drain', done);
+                engine.on('close', done);
+              }),
           });
           this.readyResolvers.splice(0).forEach((r) => r());
         })
-        .catch((err: Error) => log.warn('agent_info not acknowledged', { error: err.message }));
+        .catch((err: Error) => {
+          log.warn('agent_info not acknowledged; connecting again', { error: err.message });
+          // Connected but never registered is worse than offline: runs would be dispatched and never reported.
+          if (!this.stopped && socket.connected && socket.id === connection) {
+            socket.disconnect();
+            this.scheduleReconnect();
+          }
+        });
     });
     socket.on('disconnect', (reason) => {
       this.options.manager.detach();
+      this.options.metrics?.disconnected();
       if (this.stopped) return;
       log.warn('disconnected', { reason });
       // The server closed us on purpose (e.g. replaced, removed): socket.io will not retry by itself.
@@ -114,6 +140,9 @@ export class AgentClient {
       } catch (err) {
         ack({ accepted: false, reason: `invalid execute_command: ${(err as Error).message}` });
       }
+    });
+    socket.on(EV.serverShutdown, (notice) => {
+      log.info('controller shutting down; will reconnect', { reason: notice?.reason });
     });
     socket.on(EV.cancelCommand, (raw, ack) => {
       try {

@@ -1,8 +1,10 @@
 import { login } from '../client/http.js';
-import type { Logger } from '../lib/log.js';
+import { withFields, type Logger } from '../lib/log.js';
 import { AgentClient, type TokenSource } from './client.js';
+import { buildExecutors, type ExecutorSettings } from './executors/index.js';
 import { hostFacts } from './facts.js';
 import { AgentManager } from './manager.js';
+import { PromAgentMetrics, serveAgentMetrics, type MetricsServer } from './metrics.js';
 import { ResultSpool } from './spool.js';
 
 export interface AgentOptions {
@@ -15,14 +17,36 @@ export interface AgentOptions {
   log: Logger;
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** ssh hosts and client settings; shell, exec and script need none. */
+  executors?: ExecutorSettings;
+  /** Serve Prometheus metrics on this port (`agent run --metrics-port`); 0 picks a free one. */
+  metricsPort?: number;
+  /** Address for the metrics (default: loopback). */
+  metricsHost?: string;
 }
+
+export interface StopOptions {
+  /** How long running commands may go on before they are cancelled (default: 0, at once). */
+  graceMs?: number;
+}
+
+/** How long a stopping agent waits for the controller to acknowledge its last results (the rest stay spooled). */
+const REPORT_WAIT_MS = 5000;
+/** The same when stopped without grace (tests, the controller's local agent): acks come fast or not at all. */
+const REPORT_WAIT_NO_GRACE_MS = 1000;
 
 export interface RunningAgent {
   client: AgentClient;
   manager: AgentManager;
   /** Resolves once registered with the controller the first time. */
   ready: Promise<void>;
-  stop(): Promise<void>;
+  /** Where `GET /metrics` answers, when `metricsPort` was given. */
+  metricsUrl?: string;
+  /**
+   * Stops taking runs, lets running ones finish within `graceMs` (then cancels them), reports or spools every result,
+   * then disconnects. A second call with `graceMs: 0` cuts the grace short.
+   */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /** Tokens from `POST /token` with a user name and password, renewed before they expire. */
@@ -41,24 +65,49 @@ export function passwordTokens(controller: string, username: string, password: s
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const spool = new ResultSpool(options.stateDir);
   await spool.open();
-  const manager = new AgentManager(spool, options.log);
+  const metrics =
+    options.metricsPort === undefined
+      ? undefined
+      : new PromAgentMetrics({ running: (): number => manager.running, spooled: () => spool.pending().length });
+  // Every line names the agent: many agents' logs end up in one place (or one process, for --local-agent).
+  const log = withFields(options.log, { agent: options.name });
+  const manager: AgentManager = new AgentManager(spool, log, buildExecutors(options.executors), metrics);
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && options.metricsPort !== undefined) {
+    metricsServer = await serveAgentMetrics(metrics.registry, options.metricsPort, options.metricsHost);
+  }
+  const sshHosts = manager.executorNames.includes('ssh') ? Object.keys(options.executors?.sshHosts ?? {}) : [];
   const client = new AgentClient({
     url: options.controller,
     tokens: options.tokens,
-    info: () => hostFacts(options.name, options.labels, manager.executorNames),
+    info: () => hostFacts(options.name, options.labels, manager.executorNames, sshHosts),
     manager,
-    log: options.log,
+    log,
     minDelayMs: options.minDelayMs,
     maxDelayMs: options.maxDelayMs,
+    metrics,
   });
   const ready = client.start();
+  let stopping: Promise<void> | undefined;
   return {
     client,
     manager,
     ready,
-    async stop() {
-      await client.stop();
-      await manager.stopAll();
+    metricsUrl: metricsServer?.url,
+    stop({ graceMs = 0 }: StopOptions = {}) {
+      if (stopping) {
+        if (graceMs === 0) void manager.drain(0);
+        return stopping;
+      }
+      stopping = (async () => {
+        await manager.drain(graceMs);
+        await manager.whenReported(graceMs > 0 ? REPORT_WAIT_MS : REPORT_WAIT_NO_GRACE_MS);
+        await manager.keepUnreported();
+        await client.stop();
+        manager.close();
+        await metricsServer?.close();
+      })();
+      return stopping;
     },
   };
 }

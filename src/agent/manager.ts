@@ -1,7 +1,9 @@
 import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand, ResultAck } from '../protocol/events.js';
 import type { Logger } from '../lib/log.js';
 import type { Spawned } from '../lib/process.js';
-import { EXECUTORS, type Executor } from './executors/shell.js';
+import { buildExecutors, type Executor } from './executors/index.js';
+import { jobIdOfRun } from '../domain/ids.js';
+import { noAgentMetrics, type AgentMetrics } from './metrics.js';
 import type { ResultSpool } from './spool.js';
 
 /** What the manager needs from the connection. */
@@ -9,11 +11,16 @@ export interface AgentLink {
   sendProgress(progress: CommandProgress): void;
   /** Resolves with the controller's ack, or rejects when there is none (disconnected, timeout). */
   sendResult(result: CommandResult): Promise<ResultAck>;
+  /** True while the connection has more queued than it can send: output readers should pause until `drained`. */
+  backlogged?(): boolean;
+  drained?(): Promise<void>;
 }
 
 interface Active {
   spawned?: Spawned;
   reason?: 'timed_out' | 'cancelled';
+  /** Why it was cancelled when no user asked (the agent stopping). */
+  note?: string;
 }
 
 /** Output sent but not yet covered by an acknowledged result, kept to re-send after a reconnect. */
@@ -33,12 +40,23 @@ export class AgentManager {
   private readonly unacked = new Map<string, Unacked>();
   private link: AgentLink | null = null;
   private readonly retries = new Set<NodeJS.Timeout>();
+  /** Stopping: new runs are refused. */
+  private draining = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private readonly idleWaiters = new Set<() => void>();
+  private readonly reportedWaiters = new Set<() => void>();
 
   constructor(
     private readonly spool: ResultSpool,
     private readonly log: Logger,
-    private readonly executors: Record<string, Executor> = EXECUTORS,
-  ) {}
+    private readonly executors: Record<string, Executor> = buildExecutors(),
+    private readonly metrics: AgentMetrics = noAgentMetrics,
+  ) {
+    // Output a previous run of the agent kept with its unacknowledged results: re-sent with them.
+    for (const [runId, list] of spool.output()) {
+      this.unacked.set(runId, { list, bytes: list.reduce((n, c) => n + c.data.length, 0) });
+    }
+  }
 
   get executorNames(): string[] {
     return Object.keys(this.executors);
@@ -57,6 +75,7 @@ export class AgentManager {
 
   detach(): void {
     this.link = null;
+    for (const done of [...this.reportedWaiters]) done();
   }
 
   execute(cmd: ExecuteCommand): ExecuteAck {
@@ -67,8 +86,11 @@ export class AgentManager {
       return { accepted: true };
     }
     if (this.spool.isDone(cmd.runId)) return { accepted: true };
+    if (this.draining) return { accepted: false, reason: 'the agent is shutting down' };
     const executor = this.executors[cmd.executor];
     if (!executor) return { accepted: false, reason: `executor "${cmd.executor}" is not available on this agent` };
+    const refusal = executor.refuse?.(cmd);
+    if (refusal) return { accepted: false, reason: refusal };
     const run: Active = {};
     this.active.set(cmd.runId, run);
     const startedAt = new Date().toISOString();
@@ -76,7 +98,11 @@ export class AgentManager {
     this.spool.accept(cmd.runId, cmd.jobId, startedAt).then(
       () => this.start(cmd, executor, run, startedAt),
       (err: Error) => {
-        this.log.error('run not recorded in the spool; refusing it', { runId: cmd.runId, error: err.message });
+        this.log.error('run not recorded in the spool; refusing it', {
+          jobId: cmd.jobId,
+          runId: cmd.runId,
+          error: err.message,
+        });
         void this.finish(cmd, run, startedAt, { exitCode: null, signal: null, error: `agent spool: ${err.message}` });
       },
     );
@@ -90,15 +116,52 @@ export class AgentManager {
     run.spawned?.killTree();
   }
 
-  /** Cancels every run and waits for their results to be spooled. */
-  async stopAll(): Promise<void> {
-    for (const t of this.retries) clearTimeout(t);
-    const waits = [...this.active.values()].map((run) => {
-      run.reason ??= 'cancelled';
-      run.spawned?.killTree(500);
-      return run.spawned?.done;
+  /**
+   * Graceful stop: refuses new runs, gives the running ones `graceMs` to finish, then cancels them; resolves when
+   * every result is spooled. Called again with a shorter grace (a second signal), it cancels sooner.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    clearTimeout(this.graceTimer);
+    if (this.active.size === 0) return;
+    this.graceTimer = setTimeout(() => {
+      for (const run of this.active.values()) {
+        if (run.reason) continue;
+        run.reason = 'cancelled';
+        run.note = 'the agent was stopped before the command finished';
+        run.spawned?.killTree(500);
+      }
+    }, graceMs);
+    await new Promise<void>((resolve) => this.idleWaiters.add(resolve));
+    clearTimeout(this.graceTimer);
+  }
+
+  /** Resolves once the controller acknowledged every spooled result, or the link is gone, or after `timeoutMs`. */
+  whenReported(timeoutMs: number): Promise<void> {
+    if (!this.link || this.spool.pending().length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.reportedWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.reportedWaiters.add(done);
     });
-    await Promise.allSettled(waits);
+  }
+
+  /** Before the agent exits: the output of results not acknowledged yet goes to the spool with them. */
+  async keepUnreported(): Promise<void> {
+    const pending = new Set(this.spool.pending().map((r) => r.runId));
+    const kept: Record<string, CommandProgress[]> = {};
+    for (const [runId, chunks] of this.unacked) if (pending.has(runId) && chunks.list.length) kept[runId] = chunks.list;
+    await this.spool.keepOutput(kept);
+  }
+
+  /** Stops the retry timers (after `drain`). */
+  close(): void {
+    for (const t of this.retries) clearTimeout(t);
+    clearTimeout(this.graceTimer);
   }
 
   private start(cmd: ExecuteCommand, executor: Executor, run: Active, startedAt: string): void {
@@ -106,7 +169,7 @@ export class AgentManager {
       void this.finish(cmd, run, startedAt, { exitCode: null, signal: null });
       return;
     }
-    const spawned = executor({ command: cmd.command, env: cmd.env, cwd: cmd.cwd });
+    const spawned = executor.start(cmd);
     run.spawned = spawned;
     this.log.debug('run started', { runId: cmd.runId, jobId: cmd.jobId, pid: spawned.pid });
 
@@ -129,7 +192,18 @@ export class AgentManager {
       }
       queue = [];
       queued = 0;
+      // Backpressure: a slow connection pauses the command's output (its pipe fills, the command waits).
+      const link = this.link;
+      if (!paused && link?.backlogged?.() && link.drained) {
+        paused = true;
+        spawned.pause();
+        void link.drained().then(() => {
+          paused = false;
+          spawned.resume();
+        });
+      }
     };
+    let paused = false;
     spawned.onOutput((stream, data) => {
       const last = queue.at(-1);
       if (last?.stream === stream) last.data += data;
@@ -170,27 +244,35 @@ export class AgentManager {
         ? { error: exit.error.slice(0, 4000) }
         : status === 'timed_out'
           ? { error: `timed out after ${cmd.timeoutMs} ms` }
-          : {}),
+          : run.note
+            ? { error: run.note }
+            : {}),
     };
     try {
       await this.spool.add(result);
     } catch (err) {
-      this.log.error('result not spooled', { runId: cmd.runId, error: (err as Error).message });
+      this.log.error('result not spooled', { jobId: cmd.jobId, runId: cmd.runId, error: (err as Error).message });
     }
     this.active.delete(cmd.runId);
+    this.metrics.runFinished(status);
+    if (this.active.size === 0) {
+      for (const idle of this.idleWaiters) idle();
+      this.idleWaiters.clear();
+    }
     this.report(result);
   }
 
   private report(result: CommandResult): void {
     const link = this.link;
     if (!link) return;
+    const ids = { jobId: jobIdOfRun(result.runId), runId: result.runId };
     link
       .sendResult(result)
       .then(
         async (ack) => {
           if (!ack.ok && ack.error === 'not_persisted') {
             // The controller could not store it (full or read-only disk): keep it and try again.
-            this.log.warn('controller could not persist the result; will retry', { runId: result.runId });
+            this.log.warn('controller could not persist the result; will retry', ids);
             const retry = setTimeout(() => {
               this.retries.delete(retry);
               // Output first (the controller keeps only what it has not stored), then the result.
@@ -203,10 +285,11 @@ export class AgentManager {
           // ok, or refused for good (unknown run, not ours, invalid): either way nothing to re-send.
           this.unacked.delete(result.runId);
           await this.spool.acknowledge(result.runId);
-          if (!ack.ok) this.log.warn('result refused by controller', { runId: result.runId, error: ack.error });
+          if (this.spool.pending().length === 0) for (const done of [...this.reportedWaiters]) done();
+          if (!ack.ok) this.log.warn('result refused by controller', { ...ids, error: ack.error });
         },
-        (err: Error) => this.log.debug('result not acknowledged yet', { runId: result.runId, error: err.message }),
+        (err: Error) => this.log.debug('result not acknowledged yet', { ...ids, error: err.message }),
       )
-      .catch((err: Error) => this.log.error('spool not updated', { runId: result.runId, error: err.message }));
+      .catch((err: Error) => this.log.error('spool not updated', { ...ids, error: err.message }));
   }
 }

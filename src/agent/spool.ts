@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CommandResult } from '../protocol/events.js';
+import type { CommandProgress, CommandResult } from '../protocol/events.js';
 
 interface Accepted {
   runId: string;
@@ -15,6 +15,8 @@ interface SpoolFile {
   results: CommandResult[];
   /** Recently finished run ids, so a repeated execute_command re-reports instead of re-running. */
   done: string[];
+  /** Output of unacknowledged results that the controller may not have stored, kept by an agent that stopped. */
+  output?: Record<string, CommandProgress[]>;
 }
 
 const DONE_KEPT = 5000;
@@ -40,6 +42,7 @@ export class ResultSpool {
         accepted: Array.isArray(parsed.accepted) ? parsed.accepted : [],
         results: Array.isArray(parsed.results) ? parsed.results : [],
         done: Array.isArray(parsed.done) ? parsed.done : [],
+        ...(parsed.output && typeof parsed.output === 'object' ? { output: parsed.output } : {}),
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -99,7 +102,21 @@ export class ResultSpool {
   async acknowledge(runId: string): Promise<void> {
     const before = this.data.results.length;
     this.data.results = this.data.results.filter((r) => r.runId !== runId);
-    if (this.data.results.length !== before) await this.save();
+    const hadOutput = this.data.output?.[runId] !== undefined;
+    if (hadOutput) delete this.data.output?.[runId];
+    if (this.data.results.length !== before || hadOutput) await this.save();
+  }
+
+  /** Output kept with unacknowledged results by `keepOutput`, by run id. */
+  output(): Array<[string, CommandProgress[]]> {
+    return Object.entries(this.data.output ?? {});
+  }
+
+  /** Before the agent exits: the output of its unacknowledged results, to re-send after the next start. */
+  async keepOutput(output: Record<string, CommandProgress[]>): Promise<void> {
+    if (!Object.keys(output).length && !this.data.output) return;
+    this.data.output = output;
+    await this.save();
   }
 
   /** Writes the state as it is when the write starts; saves asked for while one waits share it (coalesced). */

@@ -1,7 +1,9 @@
+import { Readable } from 'node:stream';
 import type { Agent, Job } from '../domain/model.js';
+import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
 import type { JobRequest } from '../protocol/events.js';
 import type { Session } from './credentials.js';
-import { apiError, request } from './http.js';
+import { apiError, openStream, request } from './http.js';
 
 /** The REST API (DESIGN §3.1) as the CLI commands use it. */
 export class ApiClient {
@@ -21,8 +23,13 @@ export class ApiClient {
   async agents(): Promise<Agent[]> {
     return (await this.call<{ agents: Agent[] }>('GET', '/api/v1/agents', 'list agents')).agents;
   }
-  agent(idOrName: string): Promise<Agent> {
+  agent(idOrName: string): Promise<AgentDetails> {
     return this.call('GET', `/api/v1/agents/${encodeURIComponent(idOrName)}`, 'show agent');
+  }
+  /** The agent's newest runs, newest first. */
+  async agentRuns(idOrName: string, limit: number): Promise<AgentRunSummary[]> {
+    const path = `/api/v1/agents/${encodeURIComponent(idOrName)}/runs?limit=${limit}`;
+    return (await this.call<{ runs: AgentRunSummary[] }>('GET', path, 'list agent runs')).runs;
   }
   removeAgent(idOrName: string): Promise<Agent> {
     return this.call('DELETE', `/api/v1/agents/${encodeURIComponent(idOrName)}`, 'remove agent');
@@ -40,12 +47,22 @@ export class ApiClient {
   cancelJob(id: string): Promise<Job> {
     return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/cancel`, 'cancel job');
   }
-  async output(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<string> {
+  /** A run's full output as a stream (any size, with backpressure). */
+  async output(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<Readable> {
     const token = await this.session.token();
     const path = `/api/v1/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(runId)}/output?stream=${stream}`;
-    const res = await request<never>(this.session.controller, path, { token, timeoutMs: 300_000 });
-    if (res.status !== 200) throw apiError(res.status, res.body, 'read output');
-    return res.text;
+    const res = await openStream(this.session.controller, path, token);
+    if (res.status !== 200 || !res.body) {
+      const text = await res.text();
+      let body: { error?: string; message?: string } | undefined;
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        body = undefined;
+      }
+      throw apiError(res.status, body, 'read output');
+    }
+    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
   }
   async users(): Promise<Array<{ name: string; role: string; createdAt: string }>> {
     return (

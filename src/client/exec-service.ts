@@ -1,4 +1,3 @@
-import type { Job } from '../domain/model.js';
 import { jobExitCode } from '../domain/run-state.js';
 import { parseSelector, SelectorError } from '../domain/selector.js';
 import { EXIT, usageError, type ExitCode } from '../lib/errors.js';
@@ -7,8 +6,11 @@ import { NdjsonRenderer, PlainRenderer, type Out } from '../ui/plain.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
 import { JobStream } from './job-stream.js';
+import { runPlan, type AiOptions } from './exec-plan.js';
+import { executorFields, type ExecutorOptions } from './executor-request.js';
+import { followLive, outputMode, type StartJob } from './live-follow.js';
 
-export type OutputMode = 'plain' | 'json' | 'stream';
+export type OutputMode = 'plain' | 'json' | 'stream' | 'tui';
 
 export interface ExecOptions {
   command: string;
@@ -20,6 +22,12 @@ export interface ExecOptions {
   async: boolean;
   /** How long to wait for a controller that went away before exiting 4. */
   patienceMs?: number;
+  /** `--max-concurrency`, `--max-errors`, `--deliver-within`. */
+  rollout?: Pick<JobRequest, 'maxConcurrency' | 'maxErrors' | 'deliverWithinMs'>;
+  /** `--executor`, `--script`, `--cwd`, `--ssh-target`, `--via`; default: shell. */
+  executor?: ExecutorOptions;
+  /** `--ai` / `--review`: the command is (or is checked by) a model's, shown and confirmed first. */
+  ai?: AiOptions;
 }
 
 export interface Io {
@@ -29,11 +37,14 @@ export interface Io {
 
 /** Checks the selector before anything is sent (exit 2 on bad input). */
 export function buildJobRequest(
-  options: Pick<ExecOptions, 'command' | 'targets' | 'all' | 'timeoutMs' | 'env'>,
+  options: Pick<ExecOptions, 'command' | 'targets' | 'all' | 'timeoutMs' | 'env' | 'executor'>,
 ): JobRequest {
-  if (options.command.trim() === '') throw usageError('no command given', 'ogent exec -t NAME -- COMMAND');
+  if (options.command.trim() === '' && !options.executor?.script) {
+    throw usageError('no command given', 'ogent exec -t NAME -- COMMAND');
+  }
   if (options.all && options.targets.length) throw usageError('--all and -t cannot be combined');
-  if (!options.all && !options.targets.length) {
+  const fields = executorFields(options.command, options.executor, options.all || options.targets.length > 0);
+  if (!options.all && !options.targets.length && !fields.sshTarget) {
     throw usageError('no target: pass -t SELECTOR or --all', "ogent exec -t 'web-*' -- uptime");
   }
   try {
@@ -43,9 +54,8 @@ export function buildJobRequest(
     throw err;
   }
   return {
-    command: options.command,
+    ...fields,
     target: options.targets,
-    executor: 'shell',
     timeoutMs: options.timeoutMs,
     ...(options.env ? { env: options.env } : {}),
   };
@@ -53,22 +63,24 @@ export function buildJobRequest(
 
 /** Runs a job and renders it; returns the exit code of DESIGN §5.6. */
 export async function runExec(options: ExecOptions, session: Session, io: Io): Promise<ExitCode> {
-  const request = buildJobRequest(options);
+  const request: JobRequest = { ...buildJobRequest(options), ...options.rollout };
+  const planned = options.ai ? await runPlan(request, options.ai, session, io, options.mode) : undefined;
+  if (typeof planned === 'number') return planned;
   if (options.async) {
-    const job = await new ApiClient(session).createJob(request);
+    const job = planned ?? (await new ApiClient(session).createJob(request));
     io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
     return EXIT.ok;
   }
-  return follow(session, io, options.mode, (stream) => stream.create(request, { patienceMs: options.patienceMs }));
+  return follow(session, io, options.mode, (stream, opts) =>
+    planned
+      ? stream.follow(planned.id, { ...opts, patienceMs: options.patienceMs })
+      : stream.create(request, { ...opts, patienceMs: options.patienceMs }),
+  );
 }
 
 /** Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. */
-export async function follow(
-  session: Session,
-  io: Io,
-  mode: OutputMode,
-  start: (stream: JobStream) => Promise<Job>,
-): Promise<ExitCode> {
+export async function follow(session: Session, io: Io, mode: OutputMode, start: StartJob): Promise<ExitCode> {
+  if (mode === 'tui') return followLive(session, start);
   const renderer =
     mode === 'plain'
       ? new PlainRenderer(io.stdout, io.stderr)
@@ -76,8 +88,19 @@ export async function follow(
         ? new NdjsonRenderer(io.stdout)
         : null;
   const stream = new JobStream(session, renderer ?? { output() {}, runStatus() {} });
-  const job = await start(stream);
+  const job = await start(stream, {});
   if (renderer) renderer.finished(job);
   else io.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
   return jobExitCode(job);
+}
+
+/** `jobs wait ID` and `jobs show ID --follow`: attach to a job in the mode its flags ask for; exit code as `exec`. */
+export function attachJob(
+  session: Session,
+  jobId: string,
+  options: { json: boolean; stream: boolean; noTui: boolean; patienceMs: number },
+  io: Io = process,
+): Promise<ExitCode> {
+  const mode = outputMode({ json: options.json, stream: options.stream, noTui: options.noTui });
+  return follow(session, io, mode, (stream, opts) => stream.follow(jobId, { ...opts, patienceMs: options.patienceMs }));
 }

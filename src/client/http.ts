@@ -102,6 +102,15 @@ export function apiError(status: number, body: ApiErrorBody | undefined, what: s
   return new UserError(`${what}: ${message}`, { code: 'ERR_API', exit: EXIT.runsFailed });
 }
 
+/** A GET whose body the caller streams. */
+export async function openStream(base: string, path: string, token: string): Promise<Response> {
+  try {
+    return await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  } catch (err) {
+    throw networkError(base, err);
+  }
+}
+
 export async function login(base: string, username: string, password: string): Promise<TokenResponse> {
   const res = await request<TokenResponse & ApiErrorBody>(base, '/token', { form: { username, password } });
   if (res.status !== 200) throw apiError(res.status, res.body, 'login');

@@ -90,9 +90,10 @@ export class JobStream {
           );
         }, patience);
       };
-      options.signal?.addEventListener('abort', () =>
-        done(new UserError('detached', { code: 'ERR_DETACHED', exit: 1 })),
-      );
+      const detached = () => done(new UserError('detached', { code: 'ERR_DETACHED', exit: 1 }));
+      // The user may detach while the socket is still connecting.
+      if (options.signal?.aborted) detached();
+      options.signal?.addEventListener('abort', detached, { once: true });
 
       const onAck = (ack: JobAck) => {
         if (!ack.ok) {

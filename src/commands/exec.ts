@@ -1,6 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { resolveSession } from '../client/credentials.js';
 import { runExec } from '../client/exec-service.js';
+import { aiOptions } from '../client/exec-plan.js';
+import { executorOptions } from '../client/executor-request.js';
+import { EXECUTORS } from '../domain/model.js';
+import { outputMode } from '../client/live-follow.js';
+import { parseLimit } from '../domain/limits.js';
 import { usageError } from '../lib/errors.js';
 import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration, patienceFlag } from './base.js';
 
@@ -8,7 +13,8 @@ export default class Exec extends BaseCommand {
   static override summary = 'Run a command on a set of agents and watch it finish.';
   static override description =
     'Exit codes: 0 every run succeeded, 1 a run did not succeed, 2 usage error, 3 authentication refused, ' +
-    '4 controller unreachable, 5 the selector matched no agent.';
+    '4 controller unreachable, 5 the selector matched no agent. On a terminal it shows a live view: ' +
+    '↑/↓ select an agent, Enter widens its output, c cancels the job, q detaches (exit 1; the job goes on).';
   static override strict = false;
   static override examples = [
     { description: 'Every agent', command: '<%= config.bin %> exec --all -- uptime' },
@@ -17,6 +23,27 @@ export default class Exec extends BaseCommand {
       command: "<%= config.bin %> exec -t 'role=web' -t '!web-3' --json -- df -h /",
     },
     { description: 'Start and return at once', command: '<%= config.bin %> exec -t db-1 --async -- backup.sh' },
+    {
+      description: 'Two hosts at a time; stop after the first failure; wait 10 minutes for hosts that are offline',
+      command:
+        "<%= config.bin %> exec -t 'role=web' --max-concurrency 2 --max-errors 0 --deliver-within 10m -- ./upgrade.sh",
+    },
+    {
+      description: 'A program and its arguments, no shell',
+      command: '<%= config.bin %> exec --executor exec -t db-1 -- ls -la /tmp',
+    },
+    {
+      description: 'A local script, with arguments',
+      command: '<%= config.bin %> exec -t "role=web" --script ./deploy.sh -- v2.1',
+    },
+    {
+      description: 'An agentless host behind the agent gw-1',
+      command: '<%= config.bin %> exec --executor ssh --via gw-1 --ssh-target admin@10.0.0.5 -- uptime',
+    },
+    {
+      description: 'Let the AI write the command; see it and confirm',
+      command: '<%= config.bin %> exec --all --ai "show the 5 largest files in /var/log"',
+    },
     {
       description: 'Give up after 30 seconds',
       command: "<%= config.bin %> exec -t 'web-*' --timeout 30s -- 'systemctl restart nginx'",
@@ -28,17 +55,55 @@ export default class Exec extends BaseCommand {
     target: Flags.string({
       char: 't',
       multiple: true,
+      // One value per -t, so `exec -t web-1 uptime` leaves `uptime` as the command.
+      multipleNonGreedy: true,
       summary: 'Selector: comma-separated name globs or key=value labels (OR), `!` negates; repeat for AND.',
       helpValue: 'SELECTOR',
     }),
     all: Flags.boolean({ char: 'a', summary: 'Every known agent.' }),
     timeout: durationFlag('Kill the command on an agent after this long.', '5m'),
-    env: Flags.string({ multiple: true, summary: 'Environment variable for the command.', helpValue: 'K=V' }),
+    env: Flags.string({
+      multiple: true,
+      multipleNonGreedy: true,
+      summary: 'Environment variable for the command.',
+      helpValue: 'K=V',
+    }),
     json: jsonFlag,
     stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
     async: Flags.boolean({ summary: 'Print the job id and exit at once; follow it with `ogent jobs wait ID`.' }),
     'no-tui': Flags.boolean({ summary: 'Plain prefixed lines even on a terminal.' }),
     patience: patienceFlag,
+    'max-concurrency': Flags.string({
+      summary: 'At most this many runs at once, a count or a share of the targets (25%); the next starts as one ends.',
+      helpValue: 'N|N%',
+    }),
+    'max-errors': Flags.string({
+      summary: 'Once more runs than this have not succeeded, skip the runs not yet started (N or N%).',
+      helpValue: 'N|N%',
+    }),
+    'deliver-within': durationFlag('Wait this long for offline agents to connect instead of marking them unreachable.'),
+    executor: Flags.string({
+      summary: 'How agents run it: shell (default), exec (argv, no shell), script (see --script), ssh.',
+      options: [...EXECUTORS],
+    }),
+    script: Flags.string({
+      summary: "Run this file's content (it needs a shebang line); the words after -- are its arguments.",
+      helpValue: 'FILE',
+    }),
+    cwd: Flags.string({ summary: 'Working directory of the command on the target.', helpValue: 'DIR' }),
+    'ssh-target': Flags.string({
+      summary: 'With --executor ssh: run on this agentless host, through the agent --via names.',
+      helpValue: '[USER@]HOST[:PORT]',
+    }),
+    via: Flags.string({ summary: 'The agent that connects to --ssh-target.', helpValue: 'AGENT' }),
+    ai: Flags.boolean({ summary: 'The words are a request: the AI writes the command for each OS; you confirm it.' }),
+    review: Flags.boolean({
+      summary: "Have the AI review the command's risk first; you confirm it.",
+      exclusive: ['ai'],
+    }),
+    'dry-run': Flags.boolean({ summary: 'With --ai or --review: show the plan, run nothing.' }),
+    'allow-high-risk': Flags.boolean({ summary: 'With --ai or --review: a high-risk plan may run.' }),
+    yes: Flags.boolean({ char: 'y', summary: 'With --ai or --review: run the plan without asking (scripts).' }),
   };
 
   async run(): Promise<void> {
@@ -52,9 +117,18 @@ export default class Exec extends BaseCommand {
         all: flags.all,
         timeoutMs: parseDuration(flags.timeout as string),
         env,
-        mode: flags.json ? 'json' : flags.stream ? 'stream' : 'plain',
+        mode: outputMode({ json: flags.json, stream: flags.stream, noTui: flags['no-tui'] }),
         async: flags.async,
         patienceMs: parseDuration(flags.patience),
+        executor: await executorOptions(flags, argv as string[]),
+        ai: aiOptions(flags),
+        rollout: {
+          ...(flags['max-concurrency']
+            ? { maxConcurrency: parseLimit(flags['max-concurrency'], '--max-concurrency') }
+            : {}),
+          ...(flags['max-errors'] ? { maxErrors: parseLimit(flags['max-errors'], '--max-errors') } : {}),
+          ...(flags['deliver-within'] ? { deliverWithinMs: parseDuration(flags['deliver-within']) } : {}),
+        },
       },
       session,
       { stdout: process.stdout, stderr: process.stderr },

@@ -3,16 +3,22 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { startAgent, type RunningAgent } from '../agent/index.js';
 import { defaultAgentName } from '../agent/facts.js';
-import { LIMITS } from '../protocol/events.js';
+import { LIMITS, NAMESPACE } from '../protocol/events.js';
 import { StartupError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { AgentService } from './application/agent-service.js';
 import { AuthService } from './application/auth-service.js';
 import { JobService } from './application/job-service.js';
+import { PlanService } from './application/plan-service.js';
+import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastructure/ai/chat-completions.js';
 import { generatePassword } from './application/passwords.js';
 import { buildApi } from './infrastructure/http/api.js';
+import { addOpsRoutes } from './infrastructure/http/ops.js';
+import { ControllerMetrics } from './infrastructure/metrics.js';
+import { drained } from './infrastructure/socket/drain.js';
 import { AgentSockets, ClientSockets } from './infrastructure/socket/sockets.js';
 import { openLowdbStore } from './infrastructure/store/lowdb-store.js';
+import { probeDataDir } from './infrastructure/store/probe.js';
 import { JoseTokenService } from './infrastructure/tokens.js';
 
 export interface ControllerOptions {
@@ -26,7 +32,18 @@ export interface ControllerOptions {
   /** Wait this long for a vanished agent before its runs are lost. */
   lostAfterMs?: number;
   resultGraceMs?: number;
+  /** An OpenAI-compatible endpoint for `exec --ai` and `--review`; without it they fail with how to configure one. */
+  ai?: ChatCompletionsOptions;
+  retainJobs?: number;
+  retainDays?: number;
+  /** Serve `GET /metrics` (default true; `controller serve --no-metrics` turns it off). */
+  metrics?: boolean;
 }
+
+/** In-flight HTTP requests get this long to finish during a graceful shutdown. */
+const IN_FLIGHT_GRACE_MS = 2000;
+/** And the shutdown notice this long to leave the connections' buffers. */
+const NOTICE_FLUSH_MS = 1000;
 
 export interface RunningController {
   url: string;
@@ -36,7 +53,12 @@ export interface RunningController {
   auth: AuthService;
   jobs: JobService;
   agents: AgentService;
+  plans: PlanService;
   localAgent?: RunningAgent;
+  /**
+   * Graceful shutdown: refuses new jobs (503), cancels the local agent's runs, tells every connection, closes the
+   * sockets (agents and clients reconnect), writes what is pending, releases the store.
+   */
   close(): Promise<void>;
 }
 
@@ -61,13 +83,49 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const getJobs = () => jobs;
     const agentSockets = new AgentSockets(io, auth, agents, getJobs, log);
     const clientSockets = new ClientSockets(io, auth, agents, getJobs, log);
-    const jobs: JobService = new JobService(store.jobs, store.output, agentSockets, clientSockets, log, {
-      lostAfterMs: options.lostAfterMs ?? 120_000,
-      resultGraceMs: options.resultGraceMs ?? 60_000,
-    });
+    const metrics = options.metrics === false ? undefined : new ControllerMetrics();
+    const jobs: JobService = new JobService(
+      store.jobs,
+      store.output,
+      agentSockets,
+      clientSockets,
+      log,
+      {
+        lostAfterMs: options.lostAfterMs ?? 120_000,
+        resultGraceMs: options.resultGraceMs ?? 60_000,
+        retainJobs: options.retainJobs,
+        retainDays: options.retainDays,
+      },
+      metrics,
+    );
     await jobs.start(await agents.list());
+    metrics?.observe({
+      agents: () => agents.list(),
+      connectedAgents: () => agentSockets.connected,
+      sockets: () => ({
+        [NAMESPACE.agents]: io.of(NAMESPACE.agents).sockets.size,
+        [NAMESPACE.clients]: io.of(NAMESPACE.clients).sockets.size,
+      }),
+      activeCounts: () => jobs.activeCounts(),
+      dataDir: options.dataDir,
+    });
 
-    const api = buildApi({ auth, agents, jobs, log, onAgentRemoved: (id) => agentSockets.disconnect(id) });
+    const plans = new PlanService(options.ai ? new ChatCompletionsClient(options.ai) : null, jobs, log);
+    const api = buildApi({
+      auth,
+      agents,
+      jobs,
+      plans,
+      log,
+      onAgentRemoved: (id) => agentSockets.disconnect(id),
+      agentConnection: (id) => agentSockets.connection(id),
+    });
+    let closing: Promise<void> | undefined;
+    addOpsRoutes(api, {
+      metrics,
+      checks: [{ name: 'store', check: () => probeDataDir(options.dataDir) }],
+      shuttingDown: () => closing !== undefined,
+    });
     http.on('request', (req, res) => {
       // socket.io answers its own path on the same server
       if (req.url?.startsWith('/socket.io/')) return;
@@ -113,7 +171,23 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await localAgent.ready;
     }
 
-    let closed = false;
+    const shutdown = async () => {
+      log.info('controller shutting down');
+      jobs.stop();
+      await localAgent?.stop();
+      const reason = 'the controller is shutting down';
+      agentSockets.shutdown(reason);
+      clientSockets.shutdown(reason);
+      await drained(io, [NAMESPACE.agents, NAMESPACE.clients], NOTICE_FLUSH_MS);
+      const ioClosed = new Promise<void>((resolve) => io.close(() => resolve()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), IN_FLIGHT_GRACE_MS);
+      await ioClosed;
+      clearTimeout(cut);
+      await jobs.flush();
+      await store.close();
+      log.info('controller stopped');
+    };
     return {
       url,
       port,
@@ -121,18 +195,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
       auth,
       jobs,
       agents,
+      plans,
       localAgent,
-      async close() {
-        if (closed) return;
-        closed = true;
-        await localAgent?.stop();
-        jobs.stop();
-        agentSockets.disconnectAll();
-        clientSockets.disconnectAll();
-        await new Promise<void>((resolve) => io.close(() => resolve()));
-        server.closeAllConnections();
-        await store.close();
-        log.info('controller stopped');
+      close() {
+        closing ??= shutdown();
+        return closing;
       },
     };
   } catch (err) {

@@ -3,7 +3,7 @@
 export const ROLES = ['admin', 'operator', 'viewer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const EXECUTORS = ['shell'] as const;
+export const EXECUTORS = ['shell', 'exec', 'script', 'ssh'] as const;
 export type Executor = (typeof EXECUTORS)[number];
 
 export const TERMINAL_RUN_STATUSES = [
@@ -43,6 +43,11 @@ export interface AgentInfo {
   version: string;
   labels: Record<string, string>;
   executors: string[];
+  /** The operating system by name (`Debian GNU/Linux 12 (bookworm)`, `macOS`); Linux's os-release ID in `distro`. */
+  os?: string;
+  distro?: string;
+  /** Names of the agentless hosts this agent reaches with the `ssh` executor (`agent run --ssh-host`). */
+  sshHosts?: string[];
 }
 
 export interface Agent {
@@ -69,10 +74,16 @@ export interface Run {
   /** Bytes of full output stored (the output files hold exactly this much). */
   stdoutBytes?: number;
   stderrBytes?: number;
+  /** When the controller sent it to the agent. */
+  dispatchedAt?: string;
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
   error?: string;
+  /** The agent that runs it when the target is not an agent itself (an ssh host behind it). */
+  via?: { id: string; name: string };
+  /** This run's command when it differs from the job's (AI jobs over several OS families). */
+  command?: string;
 }
 
 export type Summary = Record<'total' | TerminalRunStatus, number>;
@@ -84,6 +95,22 @@ export interface Job {
   target: string[];
   timeoutMs: number;
   env?: Record<string, string>;
+  cwd?: string;
+  /** `exec`: the argv; `script`: the script's arguments. */
+  args?: string[];
+  /** `script`: the file's content. */
+  script?: string;
+  /** `ssh` to a host given on the command line (`--ssh-target`), through the agent `via` selects. */
+  sshTarget?: string;
+  via?: string[];
+  /** Set when AI generated or reviewed the command (DESIGN §7). */
+  ai?: JobAi;
+  /** At most this many runs in flight (resolved from `--max-concurrency` when the job was created). */
+  maxConcurrency?: number;
+  /** Runs that may not succeed before the rest are skipped (resolved from `--max-errors`). */
+  maxErrors?: number;
+  /** Offline agents' runs wait this long after creation before they are unreachable. */
+  deliverWithinMs?: number;
   status: JobStatus;
   cancelRequested?: boolean;
   createdBy: string;
@@ -91,4 +118,49 @@ export interface Job {
   finishedAt: string | null;
   runs: Run[];
   summary: Summary;
+}
+
+export const RISKS = ['low', 'medium', 'high'] as const;
+export type Risk = (typeof RISKS)[number];
+
+/** What the AI proposed (or found, reviewing a given command) for the targets of one OS family. */
+export interface AiProposal {
+  /** The OS family, as the model was told (`linux/debian: Debian GNU/Linux 12 (bookworm)`). */
+  os: string;
+  /** Names of the targets it is for. */
+  agents: string[];
+  command: string;
+  explanation: string;
+  risk: Risk;
+  risks: string[];
+}
+
+/** The AI record of a job: what was asked, what came back, who confirmed it and how. */
+export interface JobAi {
+  mode: 'generate' | 'review';
+  /** `generate`: the user's request in their words. */
+  request?: string;
+  model: string;
+  proposals: AiProposal[];
+  confirmedBy: string;
+  confirmedAt: string;
+  /** `prompt`: answered yes on a terminal; `yes`: the `--yes` flag. */
+  confirmedWith: 'prompt' | 'yes';
+  allowHighRisk: boolean;
+}
+
+/** A proposal waiting for confirmation (`POST /api/v1/plans`); it runs with `POST /api/v1/plans/:id/run`. */
+export interface Plan {
+  id: string;
+  mode: JobAi['mode'];
+  request?: string;
+  model: string;
+  executor: Executor;
+  target: string[];
+  proposals: AiProposal[];
+  /** The highest risk of its proposals. */
+  risk: Risk;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
 }

@@ -83,6 +83,8 @@ export function createLogger(
   const p = pino(
     {
       level,
+      // No pid/hostname on every line: log shippers add the host, and `pid` is a field of ours (a command's).
+      base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: {

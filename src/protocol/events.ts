@@ -1,5 +1,6 @@
+import { isLimit, parseLimit, type Limit } from '../domain/limits.js';
 import { EXECUTORS, type AgentInfo, type Job, type Run, type RunStatus } from '../domain/model.js';
-import { array, int, nullable, object, oneOf, optional, record, str, type Check } from './validate.js';
+import { array, int, nullable, object, oneOf, optional, PayloadError, record, str, type Check } from './validate.js';
 
 /** Event names fixed by the original design (DESIGN §3.2). */
 export const EV = {
@@ -13,6 +14,7 @@ export const EV = {
   jobUnsubscribe: 'job_unsubscribe',
   jobUpdate: 'job_update',
   jobFinished: 'job_finished',
+  serverShutdown: 'server_shutdown',
 } as const;
 
 export const NAMESPACE = { agents: '/agents', clients: '/clients' } as const;
@@ -43,6 +45,9 @@ export const agentInfoCheck: Check<AgentInfo> = object({
   version: str({ max: 64 }),
   labels: labelsCheck,
   executors: array(str({ max: 32 }), { max: 16 }),
+  os: optional(str({ max: 255 })),
+  distro: optional(str({ max: 64 })),
+  sshHosts: optional(array(agentNameCheck, { max: 1024 })),
 });
 
 export interface ExecuteCommand {
@@ -53,7 +58,19 @@ export interface ExecuteCommand {
   timeoutMs: number;
   env?: Record<string, string>;
   cwd?: string;
+  /** `exec`: the argv (no shell); `script`: the script's arguments. */
+  args?: string[];
+  /** `script`: the file's content, starting with a shebang line. */
+  script?: string;
+  /** `ssh`: the name of a host configured on the agent (`agent run --ssh-host NAME=…`). */
+  sshHost?: string;
+  /** `ssh`: a destination, `[user@]host[:port]` (`exec --ssh-target`). */
+  sshTarget?: string;
 }
+/** No NUL: a process argument cannot hold one. */
+const argsCheck = array(str({ max: LIMITS.commandBytes, pattern: /^[^\0]*$/ }), { max: 1024 });
+const scriptCheck = str({ min: 1, max: LIMITS.commandBytes });
+const sshTargetCheck = str({ min: 1, max: 255, pattern: /^[^-\s]\S*$/ });
 const idCheck = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
 export const executeCommandCheck: Check<ExecuteCommand> = object({
   runId: idCheck,
@@ -63,6 +80,10 @@ export const executeCommandCheck: Check<ExecuteCommand> = object({
   timeoutMs: int({ min: 1, max: 30 * 86_400_000 }),
   env: optional(envCheck),
   cwd: optional(str({ max: 4096 })),
+  args: optional(argsCheck),
+  script: optional(scriptCheck),
+  sshHost: optional(agentNameCheck),
+  sshTarget: optional(sshTargetCheck),
 });
 export interface ExecuteAck {
   accepted: boolean;
@@ -100,7 +121,11 @@ export interface CommandResult {
   finishedAt: string;
   error?: string;
 }
-const isoCheck = str({ max: 40, pattern: /^\d{4}-\d{2}-\d{2}T/ });
+const isoCheck: Check<string> = (v, path) => {
+  const text = str({ max: 40, pattern: /^\d{4}-\d{2}-\d{2}T/ })(v, path);
+  if (Number.isNaN(Date.parse(text))) throw new PayloadError(`${path} is not a valid date`);
+  return text;
+};
 export const commandResultCheck: Check<CommandResult> = object({
   runId: idCheck,
   status: oneOf(RESULT_STATUSES),
@@ -119,18 +144,50 @@ export const runIdPayloadCheck = object({ runId: idCheck });
 
 /** `POST /api/v1/jobs` body, also `job_create` on /clients. */
 export interface JobRequest {
-  command: string;
+  /** Required by `shell` and `ssh`; `exec` and `script` take `args`/`script` instead (domain/job-spec.ts). */
+  command?: string;
   target: string[];
   executor: (typeof EXECUTORS)[number];
   timeoutMs: number;
   env?: Record<string, string>;
+  cwd?: string;
+  args?: string[];
+  script?: string;
+  /** `script`: the file's name, shown as the job's command. */
+  scriptName?: string;
+  /** `ssh`: a destination `[user@]host[:port]` reached through the one agent `via` selects. */
+  sshTarget?: string;
+  via?: string[];
+  /** At most this many runs in flight (a rolling window). */
+  maxConcurrency?: Limit;
+  /** Once more runs than this have not succeeded, the runs not started are skipped. */
+  maxErrors?: Limit;
+  /** Offline agents' runs wait this long for their agent instead of being unreachable at once. */
+  deliverWithinMs?: number;
 }
+const selectorCheck = array(str({ min: 1, max: 1024 }), { max: 64 });
+/** `10` or `"25%"` (domain/limits.ts). */
+const limitCheck: Check<Limit> = (v, path) => {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 10_000_000) return v;
+  if (typeof v === 'string' && isLimit(v)) return parseLimit(v, path);
+  throw new PayloadError(`${path} must be a count (10) or a percentage ("25%")`);
+};
+
 export const jobRequestCheck: Check<JobRequest> = object({
-  command: str({ min: 1, max: LIMITS.commandBytes }),
-  target: array(str({ min: 1, max: 1024 }), { max: 64 }),
+  command: optional(str({ min: 1, max: LIMITS.commandBytes })),
+  target: selectorCheck,
   executor: (v, p) => (v === undefined ? 'shell' : oneOf(EXECUTORS)(v, p)),
   timeoutMs: (v, p) => (v === undefined ? 300_000 : int({ min: 1, max: 30 * 86_400_000 })(v, p)),
   env: optional(envCheck),
+  cwd: optional(str({ min: 1, max: 4096 })),
+  args: optional(argsCheck),
+  script: optional(scriptCheck),
+  scriptName: optional(str({ min: 1, max: 255 })),
+  sshTarget: optional(sshTargetCheck),
+  via: optional(selectorCheck),
+  maxConcurrency: optional(limitCheck),
+  maxErrors: optional(limitCheck),
+  deliverWithinMs: optional(int({ min: 1, max: 30 * 86_400_000 })),
 });
 
 export const jobIdPayloadCheck = object({ jobId: idCheck });
@@ -155,6 +212,7 @@ export interface AgentsToServer {
 export interface ServerToAgents {
   [EV.executeCommand]: (c: ExecuteCommand, ack: (r: ExecuteAck) => void) => void;
   [EV.cancelCommand]: (c: { runId: string }, ack: (r: { ok: boolean }) => void) => void;
+  [EV.serverShutdown]: (n: ServerShutdown) => void;
 }
 export interface ClientsToServer {
   [EV.jobCreate]: (req: unknown, ack: (r: JobAck) => void) => void;
@@ -166,4 +224,9 @@ export interface ServerToClients {
   [EV.jobUpdate]: (u: JobUpdate) => void;
   [EV.commandResult]: (r: CommandResult & { jobId: string; agent: string }) => void;
   [EV.jobFinished]: (job: Job) => void;
+  [EV.serverShutdown]: (n: ServerShutdown) => void;
+}
+/** Sent to every connection just before a graceful shutdown closes it; connections then retry as usual. */
+export interface ServerShutdown {
+  reason: string;
 }

@@ -28,8 +28,11 @@ export class PlainRenderer implements JobEvents {
   }
 
   output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string) {
-    const out = stream === 'stdout' ? this.stdout : this.stderr;
-    this.lines.push(`${runId}:${stream}`, data, (line) => out.write(`${this.prefix(agent)}${line}\n`));
+    const prefix = this.prefix(agent);
+    // One write per chunk, not per line: 100 MB of 100-byte lines was a million writes (BENCHMARKS.md, stream).
+    let text = '';
+    this.lines.push(`${runId}:${stream}`, data, (line) => (text += `${prefix}${line}\n`));
+    if (text) (stream === 'stdout' ? this.stdout : this.stderr).write(text);
   }
 
   runStatus(run: RunBrief) {

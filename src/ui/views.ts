@@ -1,5 +1,6 @@
 import type { Agent, Job } from '../domain/model.js';
 import { formatDuration } from '../domain/duration.js';
+import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
 import { countsText, elapsed, runOutcome } from './summary.js';
 import { ago, table } from './table.js';
 
@@ -24,26 +25,42 @@ export function agentsTable(agents: Agent[]): string {
   );
 }
 
-export function agentDetails(a: Agent): string {
+/** `agents show NAME`: facts, labels, executors, connection, then the newest runs. */
+export function agentDetails(a: AgentDetails, runs: AgentRunSummary[] = []): string {
   const info = a.info;
+  const c = a.connection;
   const lines = [
     ['name', a.name],
     ['id', a.id],
     ['status', a.status],
-    ['last seen', a.lastSeen ?? '-'],
+    ['connected', c ? `from ${c.address}${c.secure ? ' (TLS)' : ''} since ${c.since} (${ago(c.since)})` : '-'],
+    ['last seen', a.status === 'online' ? 'now' : a.lastSeen ? `${a.lastSeen} (${ago(a.lastSeen)})` : 'never'],
     ['labels', labelsText(a.labels)],
     ...(info
       ? [
           ['hostname', info.hostname],
+          ...(info.os ? [['os', info.os]] : []),
           ['platform', `${info.platform} ${info.release} (${info.arch})`],
           ['cpus', String(info.cpus)],
           ['memory', `${Math.round(info.memoryBytes / 1024 / 1024)} MiB`],
+          ['uptime', formatDuration(info.uptimeS * 1000)],
           ['version', info.version],
           ['executors', info.executors.join(', ')],
+          ...(info.sshHosts?.length ? [['ssh hosts', info.sshHosts.join(', ')]] : []),
         ]
       : []),
   ];
-  return lines.map(([k, v]) => `${`${k}:`.padEnd(11)} ${v}`).join('\n') + '\n';
+  const facts = lines.map(([k, v]) => `${`${k}:`.padEnd(11)} ${v}`).join('\n') + '\n';
+  if (!runs.length) return `${facts}\nlast runs: none\n`;
+  const rows = runs.map((r) => [
+    r.jobId,
+    r.status,
+    r.exitCode === null ? '-' : String(r.exitCode),
+    r.durationMs === null ? '-' : formatDuration(r.durationMs),
+    ago(r.finishedAt ?? r.startedAt ?? r.createdAt),
+    r.command.replace(/\s+/g, ' ').slice(0, 60),
+  ]);
+  return `${facts}\nlast runs:\n${table(['JOB', 'STATUS', 'EXIT', 'DURATION', 'WHEN', 'COMMAND'], rows)}`;
 }
 
 export function jobsTable(jobs: Job[]): string {

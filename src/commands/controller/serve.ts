@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
-import { startController } from '../../controller/index.js';
-import { StartupError, UserError } from '../../lib/errors.js';
+import { StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
@@ -15,6 +14,10 @@ export default class ControllerServe extends BaseCommand {
     {
       description: 'Listen on all interfaces with its own data dir',
       command: '<%= config.bin %> controller serve --host 0.0.0.0 --port 8600 --data-dir /var/lib/ogent',
+    },
+    {
+      description: 'With AI command processing (`exec --ai`, `--review`) through a local Ollama',
+      command: '<%= config.bin %> controller serve --ai-base-url http://127.0.0.1:11434/v1 --ai-model llama3.1',
     },
   ];
   static override flags = {
@@ -33,7 +36,36 @@ export default class ControllerServe extends BaseCommand {
       helpValue: 'NAME',
     }),
     'token-ttl': durationFlag('How long a login token is valid.', '1h'),
+    'retain-jobs': Flags.integer({
+      summary: 'Keep at most this many finished jobs (older ones are removed).',
+      min: 1,
+      helpValue: 'N',
+    }),
+    'retain-days': Flags.integer({
+      summary: 'Remove finished jobs older than this many days.',
+      min: 1,
+      helpValue: 'D',
+    }),
+    'ai-base-url': Flags.string({
+      summary: 'OpenAI-compatible API for `exec --ai` and `--review`, up to its version (key in OGENT_AI_API_KEY).',
+      env: 'OGENT_AI_BASE_URL',
+      helpValue: 'URL',
+      dependsOn: ['ai-model'],
+    }),
+    'ai-model': Flags.string({
+      summary: 'Model to ask, as the endpoint names it.',
+      env: 'OGENT_AI_MODEL',
+      helpValue: 'MODEL',
+      dependsOn: ['ai-base-url'],
+    }),
+    'ai-timeout': durationFlag('How long to wait for the AI endpoint to answer.', '60s'),
     'agent-grace': durationFlag('How long an agent may stay away mid-run before its runs are `lost`.', '2m'),
+    metrics: Flags.boolean({
+      summary: 'Serve Prometheus metrics on GET /metrics; --no-metrics turns them off.',
+      default: true,
+      allowNo: true,
+      env: 'OGENT_METRICS',
+    }),
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
 
@@ -42,6 +74,8 @@ export default class ControllerServe extends BaseCommand {
     const log = createLogger(flags['log-level'] as LogLevel);
     const tokenTtlMs = parseDuration(flags['token-ttl'] as string);
     if (tokenTtlMs < 1000) throw new RangeError('--token-ttl must be at least 1s');
+    // Loaded here: every other command (an `exec` in cron) would otherwise load the controller's modules too.
+    const { startController } = await import('../../controller/index.js');
     let controller;
     try {
       controller = await startController({
@@ -52,6 +86,10 @@ export default class ControllerServe extends BaseCommand {
         adminPassword: process.env.OGENT_ADMIN_PASSWORD || undefined,
         localAgent: flags['local-agent'] ? { name: flags['local-agent-name'] } : false,
         lostAfterMs: parseDuration(flags['agent-grace'] as string),
+        ai: aiSettings(flags['ai-base-url'], flags['ai-model'], flags['ai-timeout'] as string),
+        retainJobs: flags['retain-jobs'],
+        retainDays: flags['retain-days'],
+        metrics: flags.metrics,
         log,
       });
     } catch (err) {
@@ -68,6 +106,14 @@ export default class ControllerServe extends BaseCommand {
     await waitForSignal();
     await controller.close();
   }
+}
+
+function aiSettings(baseUrl: string | undefined, model: string | undefined, timeout: string) {
+  if (!baseUrl || !model) return undefined;
+  if (!/^https?:\/\/[^/]/.test(baseUrl)) {
+    throw usageError(`invalid --ai-base-url "${baseUrl}": use http(s)://host[:port]/v1`, 'http://127.0.0.1:11434/v1');
+  }
+  return { baseUrl, model, apiKey: process.env.OGENT_AI_API_KEY || undefined, timeoutMs: parseDuration(timeout) };
 }
 
 function waitForSignal(): Promise<void> {

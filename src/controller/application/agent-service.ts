@@ -9,9 +9,9 @@ export class AgentService {
 
   /** At start-up no agent is connected yet. */
   async markAllOffline(): Promise<void> {
-    for (const agent of await this.agents.list()) {
-      if (agent.status === 'online') await this.agents.put({ ...agent, status: 'offline' });
-    }
+    // All at once: the store coalesces them into one write (one at a time was a write per agent at start-up).
+    const online = (await this.agents.list()).filter((agent) => agent.status === 'online');
+    await Promise.all(online.map((agent) => this.agents.put({ ...agent, status: 'offline' })));
   }
 
   /** An agent connected (or re-sent its facts): create or update its record, online. */

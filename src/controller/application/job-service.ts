@@ -1,11 +1,16 @@
-import { newId } from '../../domain/ids.js';
-import type { Agent, Job, Run, RunStatus } from '../../domain/model.js';
+import type { Readable } from 'node:stream';
+import { jobIdOfRun, newId } from '../../domain/ids.js';
+import { jobSpecOf, JobSpecError, type JobSpec } from '../../domain/job-spec.js';
+import type { Agent, Job, JobAi, Run, RunStatus } from '../../domain/model.js';
 import { canTransition, deriveJobStatus, isTerminal, summarize } from '../../domain/run-state.js';
+import { resolveConcurrency, resolveMaxErrors } from '../../domain/limits.js';
 import { parseSelector, select, SelectorError } from '../../domain/selector.js';
+import { candidateTargets, runnerOf, TargetError, type Target } from '../../domain/targets.js';
 import type { CommandProgress, CommandResult, JobRequest, ResultAck } from '../../protocol/events.js';
 import type { Logger } from '../../lib/log.js';
+import { noJobMetrics, type JobMetrics } from './metrics.js';
 import { requireRole } from './auth-service.js';
-import { badRequest, noMatch, notFound } from './errors.js';
+import { AppError, badRequest, noMatch, notFound } from './errors.js';
 import type { AgentGateway, ClientNotifier, Identity, JobRepository, OutputStore } from './ports.js';
 
 /** Output kept inside the job document per run and stream; the rest is in the output store. */
@@ -16,10 +21,16 @@ export interface JobServiceOptions {
   resultGraceMs: number;
   /** How long an agent may stay away mid-run before its runs are lost. */
   lostAfterMs: number;
+  /** Retention: keep at most this many finished jobs, none older than this many days. */
+  retainJobs?: number;
+  retainDays?: number;
 }
 
+/** Runs sent to agents per event-loop turn when a job starts. */
+const DISPATCH_SLICE = 100;
+
 export const runIdOf = (jobId: string, index: number) => `${jobId}_${index}`;
-export const jobIdOfRun = (runId: string) => runId.slice(0, Math.max(0, runId.lastIndexOf('_')));
+export { jobIdOfRun };
 /** O(1): a run id carries its index in the job. */
 const runOf = (job: Job, runId: string): Run | undefined => {
   const run = job.runs[Number(runId.slice(runId.lastIndexOf('_') + 1))];
@@ -30,7 +41,9 @@ const runOf = (job: Job, runId: string): Run | undefined => {
 export class JobService {
   /** Unfinished jobs, by id: the live copies every event mutates. */
   private readonly active = new Map<string, Job>();
-  private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  private sweeper: NodeJS.Timeout | undefined;
+  /** Set by `stop()`: no new jobs, no new lost-run timers (shutdown). */
+  private stopped = false;
   private readonly lostTimers = new Map<string, NodeJS.Timeout>();
   /** Highest seq received per run (stored ones are `run.seq`); repeats at or below it are dropped. */
   private readonly received = new Map<string, number>();
@@ -48,6 +61,7 @@ export class JobService {
     private readonly notifier: ClientNotifier,
     private readonly log: Logger,
     private readonly options: JobServiceOptions,
+    private readonly metrics: JobMetrics = noJobMetrics,
   ) {}
 
   /** After a restart: pick up unfinished jobs; their agents have `lostAfterMs` to come back and report. */
@@ -61,15 +75,74 @@ export class JobService {
         await this.output.truncate(job.id, run.id, 'stdout', run.stdoutBytes ?? 0);
         await this.output.truncate(job.id, run.id, 'stderr', run.stderrBytes ?? 0);
       }
-      this.armDeadline(job);
     }
     for (const agent of agents) this.agentDisconnected(agent.name);
+    await this.prune();
+    let ticks = 0;
+    this.sweeper = setInterval(() => {
+      this.sweep();
+      if (++ticks % 60 === 0) {
+        this.prune().catch((err: Error) => this.log.error('retention failed', { error: err.message }));
+      }
+    }, 1000);
+    this.sweeper.unref();
+  }
+
+  /** Retention: removes finished jobs past `retainJobs` / `retainDays`, with their output. */
+  async prune(now = Date.now()): Promise<number> {
+    const { retainJobs, retainDays } = this.options;
+    if (retainJobs === undefined && retainDays === undefined) return 0;
+    const olderThan = retainDays === undefined ? undefined : new Date(now - retainDays * 86_400_000).toISOString();
+    const expired = await this.jobs.listExpired({ keep: retainJobs, olderThan });
+    for (const id of expired) {
+      await this.jobs.remove(id);
+      await this.output.removeJob(id);
+    }
+    if (expired.length) this.log.info('old jobs removed', { count: expired.length });
+    return expired.length;
   }
 
   stop(): void {
-    for (const t of [...this.deadlines.values(), ...this.lostTimers.values()]) clearTimeout(t);
-    this.deadlines.clear();
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    for (const t of this.lostTimers.values()) clearTimeout(t);
     this.lostTimers.clear();
+  }
+
+  /** Waits for output and results being stored, then writes every unfinished job once more (shutdown). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.outputChains.values(), ...this.finishing.values()]);
+    const jobs = [...this.active.values()];
+    const written = await Promise.allSettled(jobs.map((job) => this.jobs.put(job)));
+    written.forEach((w, i) => {
+      if (w.status === 'rejected') {
+        this.log.error('job not persisted', { jobId: jobs[i]?.id, error: (w.reason as Error).message });
+      }
+    });
+  }
+
+  /** Unfinished jobs, and their runs by status (monitoring). */
+  activeCounts(): { jobs: number; runs: Partial<Record<RunStatus, number>> } {
+    const runs: Partial<Record<RunStatus, number>> = {};
+    for (const job of this.active.values()) for (const run of job.runs) runs[run.status] = (runs[run.status] ?? 0) + 1;
+    return { jobs: this.active.size, runs };
+  }
+
+  /** Once a second: runs past their timeout and grace are lost; queued runs past `deliverWithinMs` are unreachable. */
+  sweep(now = Date.now()): void {
+    for (const job of [...this.active.values()]) {
+      for (const run of job.runs) {
+        if (run.status !== 'dispatched' && run.status !== 'running') continue;
+        const since = Date.parse(run.dispatchedAt ?? run.startedAt ?? job.createdAt);
+        if (now > since + job.timeoutMs + this.options.resultGraceMs) {
+          this.finishRun(job, run, 'lost', { error: 'no result within the timeout and its grace period' }).catch(
+            (err: Error) =>
+              this.log.error('lost run not persisted', { jobId: job.id, runId: run.id, error: err.message }),
+          );
+        }
+      }
+      if (job.deliverWithinMs !== undefined && now >= Date.parse(job.createdAt) + job.deliverWithinMs) this.pump(job);
+    }
   }
 
   async create(
@@ -77,46 +150,53 @@ export class JobService {
     actor: Identity,
     agents: Agent[],
     onCreated: (job: Job) => void = () => {},
+    /** From an AI plan: the command per target id (only those targets run), and the AI record. */
+    planned?: { commands: Record<string, string>; ai: JobAi },
   ): Promise<Job> {
     requireRole(actor, 'operator', 'run jobs');
-    let selector;
-    try {
-      selector = parseSelector(request.target);
-    } catch (err) {
-      if (err instanceof SelectorError) throw badRequest(err.message);
-      throw err;
+    if (this.stopped) {
+      throw new AppError(503, 'shutting_down', 'the controller is shutting down: try again in a moment');
     }
-    const targets = select(selector, agents).sort((a, b) => a.name.localeCompare(b.name));
-    if (targets.length === 0) {
-      const what = request.target.length ? request.target.map((t) => `-t '${t}'`).join(' ') : '--all';
-      throw noMatch(`no agent matched ${what}`);
-    }
+    const { spec, targets: selected } = this.resolve(request, agents);
+    const targets = planned ? selected.filter((t) => planned.commands[t.id] !== undefined) : selected;
+    if (!targets[0]) throw noMatch('none of the targets of the plan is known any more');
+    const commandOf = (target: Target) => planned?.commands[target.id] ?? spec.command;
+    const command = commandOf(targets[0]);
     const now = new Date().toISOString();
     const id = newId('j');
-    const runs: Run[] = targets.map((agent, i) => {
-      const connected = this.gateway.isConnected(agent.id);
-      return {
-        id: runIdOf(id, i),
-        agent: { id: agent.id, name: agent.name },
-        status: connected ? 'dispatched' : 'unreachable',
-        exitCode: null,
-        signal: null,
-        stdout: '',
-        stderr: '',
-        seq: 0,
-        startedAt: null,
-        finishedAt: connected ? null : now,
-        durationMs: null,
-        ...(connected ? {} : { error: 'agent offline' }),
-      };
-    });
+    // Every run starts queued; `pump` dispatches within the window, or finds its agent offline.
+    const runs: Run[] = targets.map((target, i) => ({
+      id: runIdOf(id, i),
+      agent: { id: target.id, name: target.name },
+      ...(target.via ? { via: target.via } : {}),
+      ...(commandOf(target) !== command ? { command: commandOf(target) } : {}),
+      status: 'queued',
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      seq: 0,
+      startedAt: null,
+      finishedAt: null,
+      durationMs: null,
+    }));
+    const maxConcurrency = resolveConcurrency(request.maxConcurrency, runs.length);
+    const maxErrors = resolveMaxErrors(request.maxErrors, runs.length);
     const job: Job = {
       id,
-      command: request.command,
-      executor: request.executor,
+      command,
+      executor: spec.executor,
       target: request.target,
       timeoutMs: request.timeoutMs,
       ...(request.env ? { env: request.env } : {}),
+      ...(request.cwd ? { cwd: request.cwd } : {}),
+      ...(spec.args ? { args: spec.args } : {}),
+      ...(spec.script ? { script: spec.script } : {}),
+      ...(spec.sshTarget ? { sshTarget: spec.sshTarget, via: spec.via } : {}),
+      ...(planned ? { ai: planned.ai } : {}),
+      ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      ...(maxErrors !== undefined ? { maxErrors } : {}),
+      ...(request.deliverWithinMs !== undefined ? { deliverWithinMs: request.deliverWithinMs } : {}),
       status: 'running',
       createdBy: actor.name,
       createdAt: now,
@@ -124,29 +204,144 @@ export class JobService {
       runs,
       summary: summarize(runs),
     };
+    const toSend = this.plan(job);
     this.refresh(job);
     await this.jobs.put(job);
-    this.log.info('job created', { jobId: id, by: actor.name, runs: runs.length, command: request.command });
+    this.log.info('job created', { jobId: id, by: actor.name, runs: runs.length, command });
+    this.metrics.jobCreated(job);
     onCreated(job);
     if (job.status !== 'running') {
+      this.metrics.jobFinished(job);
       this.notifier.jobFinished(job);
       return job;
     }
     this.active.set(id, job);
-    this.armDeadline(job);
-    for (const run of runs) if (run.status === 'dispatched') this.dispatch(job, run);
+    this.dispatchAll(job, toSend);
     return job;
+  }
+
+  /**
+   * Sends runs a slice at a time, yielding to the event loop between slices: 1,000 sends in one go held it for
+   * 100-200 ms (BENCHMARKS.md, store). A cancel that comes in between stops the rest from being sent at all.
+   */
+  private dispatchAll(job: Job, runs: Run[], from = 0): void {
+    if (this.stopped) return;
+    for (const run of runs.slice(from, from + DISPATCH_SLICE)) {
+      // Settled meanwhile (its agent went away, say): nothing to send.
+      if (run.status !== 'dispatched') continue;
+      if (job.cancelRequested) {
+        this.finishRun(job, run, 'cancelled', { error: 'cancelled before the agent could be reached' }).catch(
+          (err: Error) => this.log.error('run not persisted', { jobId: job.id, runId: run.id, error: err.message }),
+        );
+      } else this.dispatch(job, run);
+    }
+    if (from + DISPATCH_SLICE < runs.length) setImmediate(() => this.dispatchAll(job, runs, from + DISPATCH_SLICE));
+  }
+
+  /**
+   * Decides, without I/O, what happens to queued runs now: offline agents' runs become unreachable (unless the job
+   * waits for them, `deliverWithinMs`), past `maxErrors` the rest are skipped, and up to `maxConcurrency` runs whose
+   * agents are connected become `dispatched`. Returns the runs to send.
+   */
+  private plan(job: Job, now = Date.now()): Run[] {
+    const errors = job.runs.filter((r) => isTerminal(r.status) && r.status !== 'succeeded').length;
+    const waitUntil = Date.parse(job.createdAt) + (job.deliverWithinMs ?? 0);
+    let inFlight = job.runs.filter((r) => r.status === 'dispatched' || r.status === 'running').length;
+    const toSend: Run[] = [];
+    const finish = (run: Run, status: 'unreachable' | 'skipped', error: string) => {
+      run.status = status;
+      run.finishedAt = new Date(now).toISOString();
+      run.error = error;
+      this.metrics.runFinished(run);
+    };
+    for (const run of job.runs) {
+      if (run.status !== 'queued') continue;
+      if (job.cancelRequested) {
+        finish(run, 'skipped', 'the job was cancelled before this run started');
+        continue;
+      }
+      if (job.maxErrors !== undefined && errors > job.maxErrors) {
+        finish(run, 'skipped', `not started: more than ${job.maxErrors} runs did not succeed (--max-errors)`);
+        continue;
+      }
+      if (!this.gateway.isConnected(runnerOf(run).id)) {
+        if (now >= waitUntil) {
+          finish(
+            run,
+            'unreachable',
+            job.deliverWithinMs ? `agent offline for ${job.deliverWithinMs} ms` : 'agent offline',
+          );
+        }
+        continue;
+      }
+      if (job.maxConcurrency !== undefined && inFlight >= job.maxConcurrency) continue;
+      run.status = 'dispatched';
+      run.dispatchedAt = new Date(now).toISOString();
+      inFlight += 1;
+      toSend.push(run);
+    }
+    return toSend;
+  }
+
+  /** Applies `plan` to a running job: stores what changed, then sends what it dispatched. */
+  private pump(job: Job): void {
+    // Only queued runs can change here; most jobs have none left (this runs after every result).
+    if (!job.runs.some((r) => r.status === 'queued')) return;
+    const before = job.runs.map((r) => r.status);
+    const toSend = this.plan(job);
+    const changed = job.runs.filter((r, i) => r.status !== before[i]);
+    if (changed.length === 0) return;
+    this.refresh(job);
+    const stored = this.jobs.put(job);
+    for (const run of changed) this.notifier.runUpdate(job, run.id);
+    // Persisted before dispatch (DESIGN §3.3).
+    stored.then(
+      () => {
+        for (const run of toSend) this.dispatch(job, run);
+        if (job.status !== 'running') this.jobEnded(job);
+      },
+      (err: Error) => {
+        this.log.error('job not persisted; runs stay queued', { jobId: job.id, error: err.message });
+        for (const run of toSend) {
+          run.status = 'queued';
+          delete run.dispatchedAt;
+        }
+      },
+    );
+  }
+
+  /** What `request` would run, and on which targets (by name); throws the 400 or 422 AppError. */
+  resolve(request: JobRequest, agents: Agent[]): { spec: JobSpec; targets: Target[] } {
+    try {
+      const spec = jobSpecOf(request);
+      const selector = parseSelector(request.target);
+      const targets = select(selector, candidateTargets(spec, agents)).sort((a, b) => a.name.localeCompare(b.name));
+      if (targets.length === 0) {
+        const what = request.target.length ? request.target.map((t) => `-t '${t}'`).join(' ') : '--all';
+        const kind = spec.executor === 'ssh' && !spec.sshTarget ? 'ssh host (agent run --ssh-host)' : 'agent';
+        throw noMatch(`no ${kind} matched ${what}`);
+      }
+      return { spec, targets };
+    } catch (err) {
+      if (err instanceof SelectorError || err instanceof JobSpecError) throw badRequest(err.message);
+      if (err instanceof TargetError) throw err.kind === 'no_match' ? noMatch(err.message) : badRequest(err.message);
+      throw err;
+    }
   }
 
   private dispatch(job: Job, run: Run): void {
     this.gateway
-      .execute(run.agent.id, {
+      .execute(runnerOf(run).id, {
         runId: run.id,
         jobId: job.id,
-        command: job.command,
+        command: run.command ?? job.command,
         executor: job.executor,
         timeoutMs: job.timeoutMs,
         ...(job.env ? { env: job.env } : {}),
+        ...(job.cwd ? { cwd: job.cwd } : {}),
+        ...(job.args ? { args: job.args } : {}),
+        ...(job.script ? { script: job.script } : {}),
+        ...(run.via ? (job.sshTarget ? { sshTarget: job.sshTarget } : { sshHost: run.agent.name }) : {}),
       })
       .then(
         (ack) => {
@@ -155,13 +350,14 @@ export class JobService {
           if (run.status === 'dispatched') {
             run.status = 'running';
             run.startedAt ??= new Date().toISOString();
+            this.metrics.runStarted(run);
             this.changed(job, run);
           }
         },
         (err: Error) =>
           this.log.warn('dispatch not acknowledged', { jobId: job.id, runId: run.id, error: err.message }),
       )
-      .catch((err: Error) => this.log.error('run not persisted', { runId: run.id, error: err.message }));
+      .catch((err: Error) => this.log.error('run not persisted', { jobId: job.id, runId: run.id, error: err.message }));
   }
 
   async get(id: string): Promise<Job> {
@@ -174,25 +370,27 @@ export class JobService {
     return this.jobs.list({ limit, before });
   }
 
-  async readOutput(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<string> {
+  async readOutput(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<Readable> {
     const job = await this.get(jobId);
     if (!job.runs.some((r) => r.id === runId)) throw notFound(`no run "${runId}" in job "${jobId}"`);
-    return this.output.read(jobId, runId, stream);
+    return this.output.openRead(jobId, runId, stream);
   }
 
   /** A chunk of output from an agent; repeats (seq already seen) are dropped. Stored before it counts in the document. */
-  progress(agentName: string, p: CommandProgress): void {
+  /** Returns when the chunk is stored (or dropped), or undefined when it was refused at once. */
+  progress(agentName: string, p: CommandProgress): Promise<void> | undefined {
     const found = this.findActiveRun(p.runId);
-    if (!found || found.run.agent.name !== agentName || isTerminal(found.run.status)) return;
+    if (!found || runnerOf(found.run).name !== agentName || isTerminal(found.run.status)) return undefined;
     const { job, run } = found;
-    if (p.seq <= (this.received.get(run.id) ?? run.seq)) return;
+    if (p.seq <= (this.received.get(run.id) ?? run.seq)) return undefined;
     // While storage is failing, only the stored seq counts, so the agent's re-sends fill the gap.
     if (!this.brokenOutput.has(run.id)) this.received.set(run.id, p.seq);
     if (run.status === 'dispatched') {
       run.status = 'running';
       run.startedAt ??= new Date().toISOString();
+      this.metrics.runStarted(run);
     }
-    this.notifier.progress(job.id, agentName, p);
+    this.notifier.progress(job.id, run.agent.name, p);
     const previous = this.outputChains.get(run.id) ?? Promise.resolve();
     const next = previous.then(async () => {
       if (p.seq <= run.seq) return;
@@ -226,26 +424,28 @@ export class JobService {
     void next.then(() => {
       if (this.outputChains.get(run.id) === next) this.outputChains.delete(run.id);
     });
+    return next;
   }
 
   /** A run's result; applied once (the first wins), acknowledged after it is persisted. */
   async result(agentName: string, r: CommandResult): Promise<ResultAck> {
+    const received = performance.now();
     const job = this.active.get(jobIdOfRun(r.runId)) ?? (await this.jobs.get(jobIdOfRun(r.runId)));
     const run = job ? runOf(job, r.runId) : undefined;
     if (!job || !run) return { ok: false, error: 'unknown_run' };
-    if (run.agent.name !== agentName) {
-      this.log.warn('result for a run of another agent refused', { runId: r.runId, agent: agentName });
+    if (runnerOf(run).name !== agentName) {
+      this.log.warn('result for a run of another agent refused', { jobId: job.id, runId: r.runId, agent: agentName });
       return { ok: false, error: 'not_your_run' };
     }
     // A copy of this result may be being stored right now: its outcome decides (first wins, once stored).
     await this.finishing.get(run.id)?.catch(() => {});
-    if (isTerminal(run.status)) return { ok: true };
+    if (isTerminal(run.status)) return this.repeated(run);
     // The output came before the result on the same connection: store all of it first.
     await this.outputChains.get(run.id);
     // Some output could not be stored: refuse the result for now; the agent re-sends output, then the result.
     if (this.brokenOutput.has(run.id)) return { ok: false, error: 'not_persisted' };
     await this.finishing.get(run.id)?.catch(() => {});
-    if (isTerminal(run.status)) return { ok: true };
+    if (isTerminal(run.status)) return this.repeated(run);
     await this.finishRun(job, run, r.status, {
       finishedAt: r.finishedAt,
       error: r.error,
@@ -253,8 +453,15 @@ export class JobService {
       signal: r.signal,
       startedAt: r.startedAt,
     });
-    this.notifier.result(job.id, agentName, r);
+    this.metrics.resultPersisted((performance.now() - received) / 1000);
+    this.notifier.result(job.id, run.agent.name, r);
     return { ok: true };
+  }
+
+  /** A repeated result is acknowledged once the first is stored: the agent may drop it from its spool then. */
+  private async repeated(run: Run): Promise<ResultAck> {
+    await this.finishing.get(run.id)?.catch(() => {});
+    return isTerminal(run.status) ? { ok: true } : { ok: false, error: 'not_persisted' };
   }
 
   async cancel(id: string, actor: Identity): Promise<Job> {
@@ -266,12 +473,14 @@ export class JobService {
     const pending: Promise<void>[] = [];
     for (const run of job.runs) {
       if (isTerminal(run.status)) continue;
-      if (run.status === 'queued' || !this.gateway.isConnected(run.agent.id)) {
+      if (run.status === 'queued' || !this.gateway.isConnected(runnerOf(run).id)) {
         pending.push(this.finishRun(job, run, 'cancelled', { error: 'cancelled before the agent could be reached' }));
       } else {
         this.gateway
-          .cancel(run.agent.id, run.id)
-          .catch((err: Error) => this.log.warn('cancel not acknowledged', { runId: run.id, error: err.message }));
+          .cancel(runnerOf(run).id, run.id)
+          .catch((err: Error) =>
+            this.log.warn('cancel not acknowledged', { jobId: job.id, runId: run.id, error: err.message }),
+          );
       }
     }
     await Promise.all(pending);
@@ -281,6 +490,7 @@ export class JobService {
 
   /** An agent went away: if it is not back within `lostAfterMs`, its unfinished runs are lost. */
   agentDisconnected(agentName: string): void {
+    if (this.stopped) return;
     if (!this.hasUnfinishedRuns(agentName)) return;
     clearTimeout(this.lostTimers.get(agentName));
     const timer = setTimeout(() => {
@@ -298,15 +508,17 @@ export class JobService {
   agentConnected(agentName: string): void {
     clearTimeout(this.lostTimers.get(agentName));
     this.lostTimers.delete(agentName);
-    for (const job of this.active.values()) {
-      for (const run of job.runs)
-        if (run.agent.name === agentName && run.status === 'dispatched') this.dispatch(job, run);
+    for (const job of [...this.active.values()]) {
+      for (const run of job.runs) {
+        if (runnerOf(run).name === agentName && run.status === 'dispatched') this.dispatch(job, run);
+      }
+      if (job.runs.some((r) => runnerOf(r).name === agentName && r.status === 'queued')) this.pump(job);
     }
   }
 
   private hasUnfinishedRuns(agentName: string): boolean {
     for (const job of this.active.values()) {
-      if (job.runs.some((r) => r.agent.name === agentName && !isTerminal(r.status))) return true;
+      if (job.runs.some((r) => runnerOf(r).name === agentName && !isTerminal(r.status))) return true;
     }
     return false;
   }
@@ -314,32 +526,14 @@ export class JobService {
   private loseRuns(agentName: string, error: string, jobs: Iterable<Job> = this.active.values()): void {
     for (const job of [...jobs]) {
       for (const run of job.runs) {
-        if (run.agent.name === agentName && !isTerminal(run.status)) {
-          this.finishRun(job, run, 'lost', { error }).catch((err: Error) =>
-            this.log.error('lost run not persisted', { runId: run.id, error: err.message }),
+        if (runnerOf(run).name === agentName && !isTerminal(run.status)) {
+          const status = run.status === 'queued' ? 'unreachable' : 'lost';
+          this.finishRun(job, run, status, { error }).catch((err: Error) =>
+            this.log.error('lost run not persisted', { jobId: job.id, runId: run.id, error: err.message }),
           );
         }
       }
     }
-  }
-
-  private armDeadline(job: Job): void {
-    const due = Date.parse(job.createdAt) + job.timeoutMs + this.options.resultGraceMs - Date.now();
-    const timer = setTimeout(
-      () => {
-        this.deadlines.delete(job.id);
-        for (const run of job.runs) {
-          if (!isTerminal(run.status)) {
-            this.finishRun(job, run, 'lost', { error: 'no result within the timeout and its grace period' }).catch(
-              (err: Error) => this.log.error('lost run not persisted', { runId: run.id, error: err.message }),
-            );
-          }
-        }
-      },
-      Math.max(0, due),
-    );
-    timer.unref();
-    this.deadlines.set(job.id, timer);
   }
 
   private async finishRun(
@@ -381,13 +575,17 @@ export class JobService {
     this.received.delete(run.id);
     this.brokenOutput.delete(run.id);
     this.log.info('run finished', { jobId: job.id, runId: run.id, agent: run.agent.name, status });
+    this.metrics.runFinished(run);
     this.notifier.runUpdate(job, run.id);
-    if (job.status !== 'running' && this.active.delete(job.id)) {
-      clearTimeout(this.deadlines.get(job.id));
-      this.deadlines.delete(job.id);
-      this.log.info('job finished', { jobId: job.id, status: job.status });
-      this.notifier.jobFinished(job);
-    }
+    if (job.status !== 'running') this.jobEnded(job);
+    else this.pump(job);
+  }
+
+  private jobEnded(job: Job): void {
+    if (!this.active.delete(job.id)) return;
+    this.log.info('job finished', { jobId: job.id, status: job.status });
+    this.metrics.jobFinished(job);
+    this.notifier.jobFinished(job);
   }
 
   private changed(job: Job, run: Run): void {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Agent, Job, User } from '../../domain/model.js';
 import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand } from '../../protocol/events.js';
 
@@ -25,12 +26,18 @@ export interface JobRepository {
   listRunning(): Promise<Job[]>;
   /** Resolves once the job is durably written (writes may be coalesced). */
   put(job: Job): Promise<void>;
+  /** Finished jobs beyond the newest `keep`, or created before `olderThan` (retention). */
+  listExpired(options: { keep?: number; olderThan?: string }): Promise<string[]>;
+  remove(id: string): Promise<void>;
 }
 
 export type OutputStream = 'stdout' | 'stderr';
 export interface OutputStore {
   append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void>;
-  read(jobId: string, runId: string, stream: OutputStream): Promise<string>;
+  /** The whole output, streamed (large outputs are never read into memory at once). */
+  openRead(jobId: string, runId: string, stream: OutputStream): Promise<Readable>;
+  /** Removes a job's output (retention). */
+  removeJob(jobId: string): Promise<void>;
   /** Cuts a file back to `bytes` (after a crash, to what the job document recorded). */
   truncate(jobId: string, runId: string, stream: OutputStream, bytes: number): Promise<void>;
 }
@@ -76,4 +83,27 @@ export interface TokenService {
 export interface Identity {
   name: string;
   role: User['role'];
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** An OpenAI-compatible chat-completions endpoint (DESIGN §7): OpenAI, Ollama, llama.cpp server, vLLM. */
+export interface ChatModel {
+  readonly model: string;
+  /** The model's reply, asked for as one JSON object (not yet parsed or trusted). Throws AiError. */
+  completeJson(messages: ChatMessage[]): Promise<string>;
+}
+
+/** Why the AI endpoint gave no usable reply; callers switch on `code`. */
+export class AiError extends Error {
+  override name = 'AiError';
+  constructor(
+    readonly code: 'ERR_AI_UNREACHABLE' | 'ERR_AI_TIMEOUT' | 'ERR_AI_HTTP' | 'ERR_AI_RESPONSE',
+    message: string,
+  ) {
+    super(message);
+  }
 }

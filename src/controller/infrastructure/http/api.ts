@@ -2,11 +2,16 @@ import type { AuthService } from '../../application/auth-service.js';
 import { requireAdmin, requireRole } from '../../application/auth-service.js';
 import type { AgentService } from '../../application/agent-service.js';
 import type { JobService } from '../../application/job-service.js';
+import type { PlanService } from '../../application/plan-service.js';
+import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
 import { AppError } from '../../application/errors.js';
 import type { Identity } from '../../application/ports.js';
 import { jobRequestCheck } from '../../../protocol/events.js';
 import { int, object, optional, parse, str } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
+import { VERSION } from '../../../lib/version.js';
+import type { AgentConnection } from '../../../protocol/agents.js';
+import { recentRunsOf } from '../../application/agent-runs.js';
 import { RateLimiter } from './rate-limit.js';
 import { Router, type Request } from './router.js';
 
@@ -14,9 +19,13 @@ export interface ApiDeps {
   auth: AuthService;
   agents: AgentService;
   jobs: JobService;
+  /** AI command processing (DESIGN §7). */
+  plans: PlanService;
   log: Logger;
   /** Disconnects a removed agent. */
   onAgentRemoved(agentId: string): void;
+  /** Where and since when an agent is connected, if it is (`agents show`). */
+  agentConnection?(agentId: string): AgentConnection | undefined;
 }
 
 const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
@@ -26,6 +35,7 @@ const userCheck = object({
   password: optional(str({ min: 1, max: 1024 })),
 });
 const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
+const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
 
 export function buildApi(deps: ApiDeps): Router {
@@ -45,7 +55,11 @@ export function buildApi(deps: ApiDeps): Router {
 
   const router = new Router(log);
   router
-    .on('GET', '/healthz', async () => ({ status: 200, body: { status: 'ok' } }))
+    // version and time let `ogent doctor` compare versions and clocks.
+    .on('GET', '/healthz', async () => ({
+      status: 200,
+      body: { status: 'ok', version: VERSION, time: new Date().toISOString() },
+    }))
     .on('POST', '/token', async (req) => {
       const body = await req.body();
       const { username, password } = parse(loginCheck, body);
@@ -75,7 +89,16 @@ export function buildApi(deps: ApiDeps): Router {
     })
     .on('GET', '/api/v1/agents/:id', async (req) => {
       requireRole(await identify(req), 'viewer', 'read agents');
-      return { status: 200, body: await agents.find(req.params.id as string) };
+      const agent = await agents.find(req.params.id as string);
+      return { status: 200, body: { ...agent, connection: deps.agentConnection?.(agent.id) ?? null } };
+    })
+    .on('GET', '/api/v1/agents/:id/runs', async (req) => {
+      requireRole(await identify(req), 'viewer', 'read agents');
+      const q = parse(agentRunsQueryCheck, {
+        limit: req.query.has('limit') ? Number(req.query.get('limit')) : undefined,
+      });
+      const agent = await agents.find(req.params.id as string);
+      return { status: 200, body: { runs: await recentRunsOf(jobs, agent, q.limit ?? 10) } };
     })
     .on('DELETE', '/api/v1/agents/:id', async (req) => {
       const actor = await identify(req);
@@ -90,6 +113,17 @@ export function buildApi(deps: ApiDeps): Router {
       requireRole(actor, 'operator', 'run jobs');
       const request = parse(jobRequestCheck, await req.body());
       const job = await jobs.create(request, actor, await agents.list());
+      return { status: 201, body: job };
+    })
+    .on('POST', '/api/v1/plans', async (req) => {
+      const actor = await identify(req);
+      const input = parse(planRequestCheck, await req.body());
+      return { status: 201, body: await deps.plans.create(input, actor, await agents.list()) };
+    })
+    .on('POST', '/api/v1/plans/:id/run', async (req) => {
+      const actor = await identify(req);
+      const approval = parse(planApprovalCheck, await req.body());
+      const job = await deps.plans.run(req.params.id as string, approval, actor, await agents.list());
       return { status: 201, body: job };
     })
     .on('GET', '/api/v1/jobs', async (req) => {
@@ -114,8 +148,8 @@ export function buildApi(deps: ApiDeps): Router {
       if (stream !== 'stdout' && stream !== 'stderr') {
         throw new AppError(400, 'invalid_request', 'stream must be stdout or stderr');
       }
-      const text = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream);
-      return { status: 200, text };
+      const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream);
+      return { status: 200, stream: body };
     })
     .on('GET', '/api/v1/users', async (req) => {
       return { status: 200, body: { users: await auth.listUsers(await identify(req)) } };

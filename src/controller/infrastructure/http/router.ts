@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppError, TokenError } from '../../application/errors.js';
 import { PayloadError } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
@@ -16,6 +18,8 @@ export interface Reply {
   status: number;
   body?: unknown;
   text?: string;
+  /** Streamed as is (octet-stream), with backpressure. */
+  stream?: Readable;
   headers?: Record<string, string>;
 }
 type Handler = (req: Request) => Promise<Reply>;
@@ -28,15 +32,14 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new AppError(413, 'payload_too_large', `request body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      // Past the limit the rest is read and dropped, so the client gets the 413 instead of a reset connection.
+      if (size <= MAX_BODY) chunks.push(chunk);
     });
     req.on('error', reject);
     req.on('end', () => {
+      if (size > MAX_BODY) {
+        return reject(new AppError(413, 'payload_too_large', `request body is larger than ${MAX_BODY} bytes`));
+      }
       const text = Buffer.concat(chunks).toString('utf8');
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
       if (text === '') return resolve({});
@@ -77,7 +80,12 @@ export class Router {
       reply = toReply(err, this.log);
     }
     const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
-    if (reply.text !== undefined) {
+    if (reply.stream) {
+      res.writeHead(reply.status, { 'content-type': 'application/octet-stream', ...headers });
+      pipeline(reply.stream, res).catch((err: Error) =>
+        this.log.warn('response stream broken', { error: err.message }),
+      );
+    } else if (reply.text !== undefined) {
       res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
       res.end(reply.text);
     } else {
@@ -95,7 +103,11 @@ export class Router {
       if (route.method !== req.method) continue;
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1] ?? '');
+        try {
+          params[k] = decodeURIComponent(m[i + 1] ?? '');
+        } catch {
+          throw new AppError(400, 'invalid_request', `${k} is not a valid URL component`);
+        }
       });
       return route.handler({
         method: req.method,

@@ -1,4 +1,6 @@
 import type { Namespace, Server, Socket } from 'socket.io';
+import { jobIdOfRun } from '../../../domain/ids.js';
+import type { AgentConnection } from '../../../protocol/agents.js';
 import type { Job } from '../../../domain/model.js';
 import {
   agentInfoCheck,
@@ -35,6 +37,9 @@ type AgentSocket = Socket<
 type ClientSocket = Socket<ClientsToServer, ServerToClients, Record<string, never>, { identity: Identity }>;
 
 const ACK_TIMEOUT_MS = 15_000;
+/** Output bytes of one agent waiting to be stored: pause its connection above HIGH, resume below LOW. */
+const PENDING_HIGH = 8 * 1024 * 1024;
+const PENDING_LOW = 2 * 1024 * 1024;
 const room = (jobId: string) => `job:${jobId}`;
 
 function refuse(code: TokenError['code'], message: string): Error {
@@ -108,12 +113,33 @@ export class AgentSockets implements AgentGateway {
         (err: Error) => reply({ ok: false, error: err.message }),
       );
     });
+    // Backpressure: while this agent's output waits to be stored, stop reading its connection (TCP pushes back).
+    let pending = 0;
+    let paused = false;
+    const ws = () => (socket.conn.transport as unknown as { socket?: { pause?(): void; resume?(): void } }).socket;
     socket.on(EV.commandProgress, (raw) => {
+      let progress;
       try {
-        this.jobs.progress(name, parse(commandProgressCheck, raw));
+        progress = parse(commandProgressCheck, raw);
       } catch (err) {
         this.log.warn('malformed command_progress', { agent: name, error: (err as Error).message });
+        return;
       }
+      const stored = this.jobs.progress(name, progress);
+      if (!stored) return;
+      const size = progress.data.length;
+      pending += size;
+      if (!paused && pending > PENDING_HIGH) {
+        paused = true;
+        ws()?.pause?.();
+      }
+      void stored.finally(() => {
+        pending -= size;
+        if (paused && pending < PENDING_LOW) {
+          paused = false;
+          ws()?.resume?.();
+        }
+      });
     });
     socket.on(EV.commandResult, (raw, ack) => {
       const reply = isFn(ack) ? ack : () => {};
@@ -125,7 +151,11 @@ export class AgentSockets implements AgentGateway {
         return reply({ ok: false, error: `invalid_payload: ${(err as Error).message}` });
       }
       this.jobs.result(name, result).then(reply, (err: Error) => {
-        this.log.error('result not persisted', { runId: result.runId, error: err.message });
+        this.log.error('result not persisted', {
+          jobId: jobIdOfRun(result.runId),
+          runId: result.runId,
+          error: err.message,
+        });
         reply({ ok: false, error: 'not_persisted' });
       });
     });
@@ -158,8 +188,22 @@ export class AgentSockets implements AgentGateway {
     this.byAgentId.get(agentId)?.disconnect(true);
   }
 
-  disconnectAll() {
-    this.nsp.disconnectSockets(true);
+  /** Agents connected and registered. */
+  get connected(): number {
+    return this.byAgentId.size;
+  }
+
+  /** Where and since when an agent is connected. */
+  connection(agentId: string): AgentConnection | undefined {
+    const socket = this.byAgentId.get(agentId);
+    if (!socket) return undefined;
+    const { address, issued, secure } = socket.handshake;
+    return { address, since: new Date(issued).toISOString(), secure };
+  }
+
+  /** Graceful shutdown: say why before the transport closes; agents then reconnect (here or elsewhere) as usual. */
+  shutdown(reason: string) {
+    this.nsp.emit(EV.serverShutdown, { reason });
   }
 }
 
@@ -234,7 +278,7 @@ export class ClientSockets implements ClientNotifier {
     this.nsp.to(room(job.id)).emit(EV.jobFinished, job);
   }
 
-  disconnectAll() {
-    this.nsp.disconnectSockets(true);
+  shutdown(reason: string) {
+    this.nsp.emit(EV.serverShutdown, { reason });
   }
 }

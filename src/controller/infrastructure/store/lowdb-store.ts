@@ -1,8 +1,10 @@
 import { constants } from 'node:fs';
-import { appendFile, chmod, mkdir, open, readdir, readFile, stat, truncate } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
+import { createdAtOf } from '../../../domain/ids.js';
 import type { Agent, Job, User } from '../../../domain/model.js';
 import { StartupError } from '../../../lib/errors.js';
 import { isTerminal } from '../../../domain/run-state.js';
@@ -17,7 +19,7 @@ import type {
 import { DataDirLock } from './lock.js';
 
 /** Reads a lowdb file; a corrupt one stops start-up and is never overwritten. */
-async function load<T>(file: string, fallback: T): Promise<Low<T>> {
+async function load<T>(file: string, fallback: T, holds: (data: T) => boolean): Promise<Low<T>> {
   const db = new Low<T>(new JSONFile<T>(file), fallback);
   try {
     await db.read();
@@ -26,7 +28,9 @@ async function load<T>(file: string, fallback: T): Promise<Low<T>> {
       `store file ${file} is unreadable or corrupt (${(err as Error).message}): restore it from a backup or move it away; nothing was written`,
     );
   }
-  if (db.data === null || typeof db.data !== 'object') {
+  // lowdb keeps the fallback for a file holding `null`, `0` or `false`: that file is not ours to overwrite either.
+  const unread = db.data === fallback && (await stat(file).catch(() => null)) !== null;
+  if (unread || db.data === null || typeof db.data !== 'object' || !holds(db.data)) {
     throw new StartupError(`store file ${file} does not hold an ogent document: restore it or move it away`);
   }
   return db;
@@ -55,8 +59,31 @@ class LowUsers implements UserRepository {
   }
 }
 
+/**
+ * A whole-document write (lowdb serialises all of it on every `write()`) that callers share: while one is in flight,
+ * every caller waits for the next one, which serialises the document as it is when it starts, `gapMs` after the
+ * last. 10,000 agents connecting made 10,000 full writes of agents.json, then back-to-back 8 MB ones whose garbage
+ * took the controller's RSS to 518 MB (BENCHMARKS.md, connect).
+ */
+function coalesced(write: () => Promise<void>, gapMs = 0): () => Promise<void> {
+  let idle: Promise<void> = Promise.resolve();
+  let next: Promise<void> | null = null;
+  return () => {
+    next ??= idle.then(() => {
+      next = null;
+      const written = write();
+      idle = written.catch(() => {}).then(() => new Promise((resolve) => setTimeout(resolve, gapMs)));
+      return written;
+    });
+    return next;
+  };
+}
+
 class LowAgents implements AgentRepository {
-  constructor(private readonly db: Low<{ agents: Agent[] }>) {}
+  private readonly save: () => Promise<void>;
+  constructor(private readonly db: Low<{ agents: Agent[] }>) {
+    this.save = coalesced(() => this.db.write(), 250);
+  }
   async get(id: string) {
     return this.db.data.agents.find((a) => a.id === id);
   }
@@ -70,13 +97,13 @@ class LowAgents implements AgentRepository {
     const i = this.db.data.agents.findIndex((a) => a.id === agent.id);
     if (i >= 0) this.db.data.agents[i] = agent;
     else this.db.data.agents.push(agent);
-    await this.db.write();
+    await this.save();
   }
   async remove(id: string) {
     const before = this.db.data.agents.length;
     this.db.data.agents = this.db.data.agents.filter((a) => a.id !== id);
     if (this.db.data.agents.length === before) return false;
-    await this.db.write();
+    await this.save();
     return true;
   }
 }
@@ -89,6 +116,9 @@ class LowJobs implements JobRepository {
   private ids: string[] = [];
   private readonly known = new Set<string>();
   private readonly running = new Set<string>();
+  /** Per job: the write in flight, and the next one that every put meanwhile waits for. */
+  private readonly writing = new Map<string, Promise<void>>();
+  private readonly queued = new Map<string, { job: Job; written: Promise<void> }>();
 
   constructor(private readonly dir: string) {}
 
@@ -98,7 +128,12 @@ class LowJobs implements JobRepository {
     for (const name of names) {
       const id = name.replace(/\.json$/, '');
       const job = await this.read(id);
-      if (job?.status === 'running') this.running.add(id);
+      if (typeof job !== 'object' || job === null || job.id !== id || !Array.isArray(job.runs)) {
+        throw new StartupError(
+          `store file ${join(this.dir, name)} does not hold an ogent job: restore it or move it away; nothing was written`,
+        );
+      }
+      if (job.status === 'running') this.running.add(id);
       this.ids.push(id);
       this.known.add(id);
     }
@@ -137,6 +172,27 @@ class LowJobs implements JobRepository {
     return jobs.filter((j): j is Job => j !== undefined);
   }
 
+  async listExpired({ keep, olderThan }: { keep?: number; olderThan?: string }) {
+    const expired = new Set<string>();
+    const finished = this.ids.filter((id) => !this.running.has(id));
+    if (keep !== undefined && finished.length > keep)
+      finished.slice(0, finished.length - keep).forEach((id) => expired.add(id));
+    if (olderThan !== undefined) {
+      // Ids start with their creation time (domain/ids.ts), so age needs no read.
+      const limit = olderThan;
+      for (const id of finished) if (createdAtOf(id) < limit) expired.add(id);
+    }
+    return [...expired];
+  }
+
+  async remove(id: string) {
+    if (!this.known.delete(id)) return;
+    this.ids = this.ids.filter((x) => x !== id);
+    this.running.delete(id);
+    this.files.delete(id);
+    await rm(join(this.dir, `${id}.json`), { force: true });
+  }
+
   async listRunning() {
     const jobs = await Promise.all([...this.running].map((id) => this.read(id)));
     return jobs.filter((j): j is Job => j !== undefined);
@@ -150,7 +206,37 @@ class LowJobs implements JobRepository {
     }
     if (job.runs.every((r) => isTerminal(r.status))) this.running.delete(job.id);
     else this.running.add(job.id);
-    await this.file(job.id).write(job);
+    await this.coalesced(job);
+  }
+
+  /**
+   * One write per job in flight; every put meanwhile shares the next one, which serialises the job as it is when
+   * that write starts. A 1,000-run job gets thousands of puts: serialising each (lowdb does it on `write`) was
+   * the controller's main cost (BENCHMARKS.md, fanout).
+   */
+  private coalesced(job: Job): Promise<void> {
+    const queued = this.queued.get(job.id);
+    if (queued) {
+      queued.job = job;
+      return queued.written;
+    }
+    const entry = { job, written: Promise.resolve() };
+    entry.written = (this.writing.get(job.id) ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => {
+        this.queued.delete(job.id);
+        if (!this.known.has(job.id)) return;
+        const write = this.file(job.id).write(entry.job);
+        this.writing.set(job.id, write);
+        void write
+          .finally(() => {
+            if (this.writing.get(job.id) === write) this.writing.delete(job.id);
+          })
+          .catch(() => {});
+        return write;
+      });
+    this.queued.set(job.id, entry);
+    return entry.written;
   }
 }
 
@@ -175,15 +261,20 @@ class FileOutput implements OutputStore {
     return next;
   }
 
-  async read(jobId: string, runId: string, stream: OutputStream) {
+  async openRead(jobId: string, runId: string, stream: OutputStream): Promise<Readable> {
     const path = this.path(jobId, runId, stream);
     await this.tails.get(path);
     try {
-      return await readFile(path, 'utf8');
+      const handle = await open(path, 'r');
+      return handle.createReadStream();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Readable.from([]);
       throw err;
     }
+  }
+
+  async removeJob(jobId: string) {
+    await rm(join(this.dir, jobId), { recursive: true, force: true });
   }
 
   async truncate(jobId: string, runId: string, stream: OutputStream, bytes: number) {
@@ -225,11 +316,8 @@ export async function openLowdbStore(dataDir: string): Promise<Store & { secret:
     throw notWritable(dataDir, err);
   }
   try {
-    const users = await load(join(dataDir, 'users.json'), { users: [] as User[] });
-    const agents = await load(join(dataDir, 'agents.json'), { agents: [] as Agent[] });
-    if (!Array.isArray(users.data.users) || !Array.isArray(agents.data.agents)) {
-      throw new StartupError(`store files in ${dataDir} do not hold ogent documents: restore them or move them away`);
-    }
+    const users = await load(join(dataDir, 'users.json'), { users: [] as User[] }, (d) => Array.isArray(d.users));
+    const agents = await load(join(dataDir, 'agents.json'), { agents: [] as Agent[] }, (d) => Array.isArray(d.agents));
     const jobs = new LowJobs(join(dataDir, 'jobs'));
     await jobs.open();
     const output = new FileOutput(join(dataDir, 'output'));
