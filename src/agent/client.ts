@@ -31,6 +31,11 @@ export interface AgentClientOptions {
 }
 
 const RESULT_ACK_TIMEOUT_MS = 20_000;
+/**
+ * Backoff cap between reconnection attempts. Low enough that a fleet is back within seconds of the controller's
+ * return (issue 4), high enough that 1,000 waiting agents cost a down controller ~125 refused connections a second.
+ */
+const MAX_RECONNECT_DELAY_MS = 8000;
 /** Packets queued in the engine beyond which the agent stops reading command output until it drains. */
 const BACKLOG_PACKETS = 64;
 
@@ -53,7 +58,7 @@ export class AgentClient {
       transports: ['websocket'],
       autoConnect: false,
       reconnectionDelay: this.options.minDelayMs ?? 500,
-      reconnectionDelayMax: this.options.maxDelayMs ?? 30_000,
+      reconnectionDelayMax: this.options.maxDelayMs ?? MAX_RECONNECT_DELAY_MS,
       randomizationFactor: 0.5,
       auth: (cb) => {
         const refresh = this.refreshToken;
@@ -159,7 +164,7 @@ export class AgentClient {
   private scheduleReconnect(): void {
     clearTimeout(this.retry);
     const min = this.options.minDelayMs ?? 500;
-    const max = this.options.maxDelayMs ?? 30_000;
+    const max = this.options.maxDelayMs ?? MAX_RECONNECT_DELAY_MS;
     const base = Math.min(max, min * 2 ** Math.min(this.attempt++, 16));
     const delay = base / 2 + Math.random() * (base / 2);
     this.retry = setTimeout(() => {
