@@ -107,3 +107,47 @@ export class AiError extends Error {
     super(message);
   }
 }
+
+/** A join token for `agent run --join-token` (DESIGN §6): only its hash is stored. */
+export interface EnrollmentToken {
+  id: string;
+  /** sha256 of the secret, hex. */
+  hash: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  /** How many agents may still join with it. */
+  usesLeft: number;
+}
+export interface EnrollmentRepository {
+  put(token: EnrollmentToken): Promise<void>;
+  getByHash(hash: string): Promise<EnrollmentToken | undefined>;
+  list(): Promise<EnrollmentToken[]>;
+  /**
+   * Atomically takes one use of the token with this hash if it has uses left and has not expired at `now`;
+   * resolves to the token after the use, or undefined when it cannot be used.
+   */
+  consume(hash: string, now: string): Promise<EnrollmentToken | undefined>;
+  remove(id: string): Promise<boolean>;
+}
+
+/** One line of the audit log (DESIGN §6): who, from where, what, which agents, when. */
+export interface AuditEntry {
+  at: string;
+  /** User or agent name; "-" when the actor is unknown (a failed login names the user it tried). */
+  actor: string;
+  /** Client address. */
+  from?: string;
+  /** e.g. login, login_failed, job_create, job_cancel, user_add, user_remove, user_passwd, agent_enroll, agent_remove. */
+  action: string;
+  ok: boolean;
+  jobId?: string;
+  agents?: string[];
+  target?: string;
+  detail?: string;
+}
+export interface AuditLog {
+  append(entry: AuditEntry): Promise<void>;
+  /** Oldest first; `since` and `limit` filter (the newest `limit` entries). */
+  read(options: { since?: string; limit?: number; action?: string }): Promise<AuditEntry[]>;
+}
