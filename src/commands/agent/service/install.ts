@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
-import { resolve } from 'node:path';
 import { readPassword } from '../../../client/prompt.js';
 import { usageError } from '../../../lib/errors.js';
-import { flagArgs, installService, passthroughFlags, renderUnit, selfCommand } from '../../../lib/service.js';
+import { passthroughFlags } from '../../../lib/service.js';
 import { agentNameCheck, labelsCheck } from '../../../protocol/events.js';
 import { parse } from '../../../protocol/validate.js';
 import { BaseCommand } from '../../base.js';
-import { serviceFlags } from '../../service-flags.js';
+import { installFromFlags, serviceFlags } from '../../service-flags.js';
 import AgentRun from '../run.js';
 
 const runFlags = passthroughFlags(AgentRun.flags, 'AGENT RUN');
@@ -61,29 +60,17 @@ export default class AgentServiceInstall extends BaseCommand {
     } catch (err) {
       throw usageError(`invalid --label: ${(err as Error).message}`);
     }
-    const unit = renderUnit({
+    await installFromFlags({
       kind: 'agent',
-      executable: flags.executable ? [resolve(flags.executable)] : selfCommand(),
-      args: flagArgs(runFlags, flags),
-      user: flags.user,
-      envFile: resolve(flags['environment-file']),
+      runFlags,
+      flags,
       version: this.config.version,
+      secrets: async (): Promise<Record<string, string>> => {
+        const password = flags['password-stdin']
+          ? await readPassword({ fromStdin: true, prompt: '' })
+          : process.env.OGENT_PASSWORD || undefined;
+        return password ? { OGENT_PASSWORD: password } : {};
+      },
     });
-    if (flags.print) {
-      process.stdout.write(unit);
-      return;
-    }
-    const password = flags['password-stdin']
-      ? await readPassword({ fromStdin: true, prompt: '' })
-      : process.env.OGENT_PASSWORD || undefined;
-    const done = await installService({
-      kind: 'agent',
-      unit,
-      unitDir: resolve(flags['unit-dir']),
-      envFile: resolve(flags['environment-file']),
-      secrets: password ? { OGENT_PASSWORD: password } : {},
-    });
-    if (done.envFileWritten) process.stdout.write(`wrote ${done.envFile} (OGENT_PASSWORD, mode 0600)\n`);
-    process.stdout.write(`wrote ${done.unitPath}\nstart it: ${done.next}\n`);
   }
 }

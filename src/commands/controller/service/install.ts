@@ -1,7 +1,6 @@
-import { resolve } from 'node:path';
-import { flagArgs, installService, passthroughFlags, renderUnit, SERVICES, selfCommand } from '../../../lib/service.js';
+import { passthroughFlags, SERVICES } from '../../../lib/service.js';
 import { BaseCommand } from '../../base.js';
-import { serviceFlags } from '../../service-flags.js';
+import { installFromFlags, serviceFlags } from '../../service-flags.js';
 import ControllerServe from '../serve.js';
 
 const serveFlags = passthroughFlags(ControllerServe.flags, 'CONTROLLER SERVE');
@@ -32,30 +31,15 @@ export default class ControllerServiceInstall extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ControllerServiceInstall);
-    const unit = renderUnit({
+    await installFromFlags({
       kind: 'controller',
-      executable: flags.executable ? [resolve(flags.executable)] : selfCommand(),
-      args: flagArgs(serveFlags, flags),
-      user: flags.user,
-      envFile: resolve(flags['environment-file']),
+      runFlags: serveFlags,
+      flags,
       version: this.config.version,
+      secrets: async () =>
+        Object.fromEntries(
+          SERVICES.controller.secrets.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+        ) as Record<string, string>,
     });
-    if (flags.print) {
-      process.stdout.write(unit);
-      return;
-    }
-    const secrets = Object.fromEntries(
-      SERVICES.controller.secrets.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
-    ) as Record<string, string>;
-    const done = await installService({
-      kind: 'controller',
-      unit,
-      unitDir: resolve(flags['unit-dir']),
-      envFile: resolve(flags['environment-file']),
-      secrets,
-    });
-    if (done.envFileWritten)
-      process.stdout.write(`wrote ${done.envFile} (${Object.keys(secrets).join(', ')}, mode 0600)\n`);
-    process.stdout.write(`wrote ${done.unitPath}\nstart it: ${done.next}\n`);
   }
 }
