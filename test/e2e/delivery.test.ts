@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
 import { runCli, startDaemon, type Daemon } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
+import { processScope } from '../helpers/scope.js';
 import {
   adminToken,
   api,
@@ -20,21 +20,8 @@ import { swarmPassword } from '../helpers/swarm.js';
 /** DESIGN §3.3 with real processes and real kills: nothing lost, nothing recorded twice. */
 describe('delivery guarantees (real processes, real kills)', function () {
   this.timeout(120_000);
-  let root: string;
-  const stops: Array<() => Promise<unknown>> = [];
-
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'ogent-delivery-'));
-  });
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
-    await rm(root, { recursive: true, force: true });
-  });
-
-  const track = <T extends { stop(signal?: NodeJS.Signals): Promise<unknown> }>(d: T): T => {
-    stops.push(() => d.stop('SIGKILL'));
-    return d;
-  };
+  const scope = processScope('ogent-delivery-');
+  const { track } = scope;
   const agentsOnline = async (c: ControllerProcess, token: string, n: number) =>
     waitFor(
       async () =>
@@ -51,17 +38,17 @@ describe('delivery guarantees (real processes, real kills)', function () {
         OGENT_CONTROLLER: c.url,
         OGENT_USERNAME: 'admin',
         OGENT_PASSWORD: 'admin-password-1',
-        XDG_CONFIG_HOME: root,
+        XDG_CONFIG_HOME: scope.root,
       },
       timeoutMs: 60_000,
     });
 
   it('a controller killed with -9 mid-job and restarted records all 50 results exactly once, with their output', async () => {
     const port = await freePort();
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     let controller = track(await controllerProcess(data, port));
     await createAgentUsers(controller.url, 'n', 50);
-    track(await startSwarm(controller.url, 'n', 50, join(root, 'agents')));
+    track(await startSwarm(controller.url, 'n', 50, join(scope.root, 'agents')));
     let token = await adminToken(controller.url);
     await agentsOnline(controller, token, 50);
 
@@ -90,16 +77,16 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   it('an agent killed with -9 mid-run is lost after the grace period; restarted, it runs nothing twice', async () => {
     const port = await freePort();
-    const controller = track(await controllerProcess(join(root, 'data'), port, ['--agent-grace', '1s']));
+    const controller = track(await controllerProcess(join(scope.root, 'data'), port, ['--agent-grace', '1s']));
     await createAgentUsers(controller.url, 'k', 1);
-    const state = join(root, 'state');
+    const state = join(scope.root, 'state');
     const agentArgs = ['agent', 'run', '--controller', controller.url, '--name', 'k-1', '--state-dir', state];
     const agentEnv = { OGENT_PASSWORD: swarmPassword('k-1') };
     const agent = track(await startDaemon(agentArgs, /connected/, { env: { ...agentEnv, OGENT_LOG_LEVEL: 'info' } }));
     const token = await adminToken(controller.url);
     await agentsOnline(controller, token, 1);
 
-    const marker = join(root, 'ran');
+    const marker = join(scope.root, 'ran');
     const job = await createJob(controller, token, `echo x >> ${marker}; sleep 30`, ['k-1']);
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) === 'x\n', 'the command to start');
     await agent.stop('SIGKILL');
@@ -128,15 +115,15 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   it('an agent restarted after a crash reports its unfinished run as lost at once, with the reason', async () => {
     const port = await freePort();
-    const controller = track(await controllerProcess(join(root, 'data'), port, ['--agent-grace', '10m']));
+    const controller = track(await controllerProcess(join(scope.root, 'data'), port, ['--agent-grace', '10m']));
     await createAgentUsers(controller.url, 'r', 1);
-    const state = join(root, 'state');
+    const state = join(scope.root, 'state');
     const agentArgs = ['agent', 'run', '--controller', controller.url, '--name', 'r-1', '--state-dir', state];
     const env = { OGENT_PASSWORD: swarmPassword('r-1'), OGENT_LOG_LEVEL: 'info' };
     const agent = track(await startDaemon(agentArgs, /connected/, { env }));
     const token = await adminToken(controller.url);
     await agentsOnline(controller, token, 1);
-    const marker = join(root, 'started');
+    const marker = join(scope.root, 'started');
     const job = await createJob(controller, token, `touch ${marker}; sleep 20`, ['r-1']);
     await waitFor(async () => (await readFile(marker).catch(() => null)) !== null, 'the command to start');
     await agent.stop('SIGKILL');
@@ -157,7 +144,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   it('agents reconnect after the controller was away longer than a backoff step, and take new jobs', async () => {
     const port = await freePort();
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     let controller = track(await controllerProcess(data, port));
     await createAgentUsers(controller.url, 'b', 5);
     track(await startSwarm(controller.url, 'b', 5));
@@ -176,10 +163,10 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   it('a token that expires during a long run does not stop its result, even across a controller restart', async () => {
     const port = await freePort();
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     let controller = track(await controllerProcess(data, port, ['--token-ttl', '2s']));
     await createAgentUsers(controller.url, 't', 1);
-    track(await startSwarm(controller.url, 't', 1, join(root, 'agents')));
+    track(await startSwarm(controller.url, 't', 1, join(scope.root, 'agents')));
     let token = await adminToken(controller.url);
     await agentsOnline(controller, token, 1);
     const job = await createJob(controller, token, 'sleep 4; echo finished', ['t-1']);
@@ -208,7 +195,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
         OGENT_CONTROLLER: c.url,
         OGENT_USERNAME: 'admin',
         OGENT_PASSWORD: 'admin-password-1',
-        XDG_CONFIG_HOME: root,
+        XDG_CONFIG_HOME: scope.root,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -216,17 +203,17 @@ describe('delivery guarantees (real processes, real kills)', function () {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    stops.push(async () => child.kill('SIGKILL'));
+    scope.defer(() => child.kill('SIGKILL'));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     return { exited, out: () => stdout, err: () => stderr };
   };
 
   it('exec follows its job across a controller restart and prints every line exactly once', async () => {
     const port = await freePort();
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     let controller = track(await controllerProcess(data, port));
     await createAgentUsers(controller.url, 'c', 1);
-    track(await startSwarm(controller.url, 'c', 1, join(root, 'agents')));
+    track(await startSwarm(controller.url, 'c', 1, join(scope.root, 'agents')));
     await agentsOnline(controller, await adminToken(controller.url), 1);
     const exec = execInBackground(controller, [
       '-t',
@@ -234,7 +221,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
       '--',
       'for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.4; done',
     ]);
-    await waitFor(() => exec.out().includes('line-2'), 'output before the restart');
+    await waitFor(() => exec.out().includes('line-2'), 'output before the restart', 30_000);
     await controller.stop('SIGKILL');
     controller = track(await controllerProcess(data, port));
     const code = await exec.exited;
@@ -244,7 +231,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   it('exec exits 4 and says how to resume when the controller stays away past --patience', async () => {
     const port = await freePort();
-    const controller = track(await controllerProcess(join(root, 'data'), port));
+    const controller = track(await controllerProcess(join(scope.root, 'data'), port));
     await createAgentUsers(controller.url, 'p', 1);
     track(await startSwarm(controller.url, 'p', 1));
     await agentsOnline(controller, await adminToken(controller.url), 1);
@@ -257,7 +244,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   it('a full disk: results and output wait in the agent until the controller can store them, then arrive once', async () => {
     const port = await freePort();
-    const data = join(root, 'small');
+    const data = join(scope.root, 'small');
     // The controller runs in its own mount namespace with its data dir on a 4 MiB tmpfs that the test fills up.
     const script = `mkdir -p ${data} && mount -t tmpfs -o size=4m tmpfs ${data} && exec "$0" "$@"`;
     const child = spawn(
@@ -280,7 +267,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
       ],
       { env: { ...process.env, OGENT_ADMIN_PASSWORD: 'admin-password-1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    stops.push(async () => child.kill('SIGKILL'));
+    scope.defer(() => child.kill('SIGKILL'));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const url = (await waitFor(() => /listening on (http:\/\/\S+)/.exec(out)?.[1], 'the controller')) as string;
@@ -293,7 +280,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
       );
     const controller = { url } as ControllerProcess;
     await createAgentUsers(url, 'f', 1);
-    const state = join(root, 'agents');
+    const state = join(scope.root, 'agents');
     track(await startSwarm(url, 'f', 1, state));
     const token = await adminToken(url);
     await agentsOnline(controller, token, 1);
@@ -326,7 +313,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
   });
 
   it('a corrupt store file stops the controller with a message naming it, and the file is untouched', async () => {
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     const first = await controllerProcess(data, 0);
     await first.stop('SIGTERM');
     const bad = '{"users": [ this is not json';
@@ -339,7 +326,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
   });
 
   it('a read-only data dir stops the controller with a message that says so', async () => {
-    const data = join(root, 'ro');
+    const data = join(scope.root, 'ro');
     const script = `mkdir -p ${data} && mount -t tmpfs -o ro,size=1m tmpfs ${data} && exec "$0" "$@"`;
     const res = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(

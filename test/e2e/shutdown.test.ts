@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
 import { BIN, startDaemon } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
+import { processScope } from '../helpers/scope.js';
 import {
   ADMIN_PASSWORD,
   adminToken,
@@ -20,25 +20,12 @@ import { swarmPassword } from '../helpers/swarm.js';
 /** SIGTERM with real `bin/run.js` processes: everyone exits 0 and no result is lost. */
 describe('graceful shutdown on SIGTERM (real processes)', function () {
   this.timeout(90_000);
-  let root: string;
-  const stops: Array<() => Promise<unknown>> = [];
-
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'ogent-shutdown-'));
-  });
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
-    await rm(root, { recursive: true, force: true });
-  });
-
-  const track = <T extends { stop(signal?: NodeJS.Signals): Promise<unknown> }>(d: T): T => {
-    stops.push(() => d.stop('SIGKILL'));
-    return d;
-  };
+  const scope = processScope('ogent-shutdown-');
+  const { track } = scope;
   const startAgentProcess = async (url: string, name: string, extra: string[] = []) =>
     track(
       await startDaemon(
-        ['agent', 'run', '--controller', url, '--name', name, '--state-dir', join(root, name), ...extra],
+        ['agent', 'run', '--controller', url, '--name', name, '--state-dir', join(scope.root, name), ...extra],
         /"msg":"connected"/,
         { env: { OGENT_PASSWORD: swarmPassword(name), OGENT_LOG_LEVEL: 'info' } },
       ),
@@ -69,14 +56,14 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
 
   it('controller: SIGTERM mid-job exits 0; restarted, the job finishes and `exec` following it gets the result', async () => {
     const port = await freePort();
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     let controller = track(await controllerProcess(data, port));
     await createAgentUsers(controller.url, 'c', 1);
     const agent = await startAgentProcess(controller.url, 'c-1');
     const token = await adminToken(controller.url);
     await online(controller, token, 'c-1');
 
-    const marker = join(root, 'started');
+    const marker = join(scope.root, 'started');
     const exec = spawn(
       process.execPath,
       [BIN, 'exec', '-t', 'c-1', '--json', '--patience', '60s', '--', `echo go > ${marker}; sleep 2; echo done`],
@@ -86,12 +73,12 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
           OGENT_CONTROLLER: controller.url,
           OGENT_USERNAME: 'admin',
           OGENT_PASSWORD: ADMIN_PASSWORD,
-          XDG_CONFIG_HOME: root,
+          XDG_CONFIG_HOME: scope.root,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    stops.push(async () => exec.kill('SIGKILL'));
+    scope.defer(() => exec.kill('SIGKILL'));
     let stdout = '';
     let stderr = '';
     exec.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -110,13 +97,13 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
   });
 
   it('agent: SIGTERM mid-run stops taking runs, lets the run finish within --shutdown-grace, reports it, exits 0', async () => {
-    const controller = track(await controllerProcess(join(root, 'data'), await freePort()));
+    const controller = track(await controllerProcess(join(scope.root, 'data'), await freePort()));
     await createAgentUsers(controller.url, 'g', 1);
     const agent = await startAgentProcess(controller.url, 'g-1', ['--shutdown-grace', '30s']);
     const token = await adminToken(controller.url);
     await online(controller, token, 'g-1');
 
-    const marker = join(root, 'started');
+    const marker = join(scope.root, 'started');
     const running = await createJob(controller, token, `echo go > ${marker}; sleep 2; echo finished`, 'g-1');
     await started(marker);
     const exited = agent.stop('SIGTERM');
@@ -130,13 +117,13 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
   });
 
   it('agent: past --shutdown-grace the run is cancelled and reported, and the agent exits 0', async () => {
-    const controller = track(await controllerProcess(join(root, 'data'), await freePort()));
+    const controller = track(await controllerProcess(join(scope.root, 'data'), await freePort()));
     await createAgentUsers(controller.url, 'k', 1);
     const agent = await startAgentProcess(controller.url, 'k-1', ['--shutdown-grace', '1s']);
     const token = await adminToken(controller.url);
     await online(controller, token, 'k-1');
 
-    const marker = join(root, 'started');
+    const marker = join(scope.root, 'started');
     const running = await createJob(controller, token, `echo go > ${marker}; sleep 60`, 'k-1');
     await started(marker);
     expect(await agent.stop('SIGTERM'), agent.output()).to.equal(0);
@@ -149,18 +136,18 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
 
   it('both stopped with a result not yet reported: it waits in the spool and arrives after both restart', async () => {
     const port = await freePort();
-    const data = join(root, 'data');
+    const data = join(scope.root, 'data');
     let controller = track(await controllerProcess(data, port));
     await createAgentUsers(controller.url, 'b', 1);
     let agent = await startAgentProcess(controller.url, 'b-1');
     let token = await adminToken(controller.url);
     await online(controller, token, 'b-1');
 
-    const marker = join(root, 'started');
+    const marker = join(scope.root, 'started');
     const running = await createJob(controller, token, `echo go > ${marker}; sleep 1; echo kept`, 'b-1');
     await started(marker);
     expect(await controller.stop('SIGTERM'), controller.output()).to.equal(0);
-    const spool = join(root, 'b-1', 'spool.json');
+    const spool = join(scope.root, 'b-1', 'spool.json');
     await waitFor(
       async () => JSON.parse(await readFile(spool, 'utf8')).results.length === 1,
       'the result to be spooled',
