@@ -20,6 +20,18 @@ export class FileAuditLog implements AuditLog {
     // A file made before (or by hand) with a wider mode is narrowed: it names users and addresses.
     await chmod(this.path, 0o600);
     this.size = (await this.handle.stat()).size;
+    // A last line cut short (a crash mid-write in an older version, an edit by hand) is ended, so the next entry
+    // starts a line of its own instead of being glued to it.
+    if (this.size > 0) {
+      const last = Buffer.alloc(1);
+      const reader = await open(this.path, 'r');
+      try {
+        await reader.read(last, 0, 1, this.size - 1);
+      } finally {
+        await reader.close();
+      }
+      if (last[0] !== 0x0a) await this.write('\n');
+    }
   }
 
   append(entry: AuditEntry): Promise<void> {
