@@ -4,14 +4,16 @@ import { createInterface } from 'node:readline';
 import type { AuditEntry, AuditLog } from '../../application/ports.js';
 
 /**
- * The audit log as a file of JSON lines (`audit.log` in the data dir, mode 0600), only ever appended to. Each entry
- * is one write; one that does not go through whole (a full disk) is cut back off, so the file holds only whole lines
- * and the caller learns that the entry was not written.
+ * The audit log as a file of JSON lines (`audit.log` in the data dir, mode 0600), only ever appended to. A write
+ * that does not go through whole (a full disk) is cut back off, so the file holds only whole lines and the callers
+ * learn that their entries were not written.
  */
 export class FileAuditLog implements AuditLog {
   private handle: FileHandle | undefined;
   private size = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** The next write, not started yet: appends meanwhile join it. */
+  private pending: { lines: string[]; written: Promise<void> } | undefined;
 
   constructor(readonly path: string) {}
 
@@ -34,10 +36,24 @@ export class FileAuditLog implements AuditLog {
     }
   }
 
+  /**
+   * Resolves once the entry is on disk (written and fdatasync'ed). Entries that come while a write is in flight go
+   * together in the next one (group commit): 1,000 agents logging in at once make a few writes, not 1,000 syncs.
+   */
   append(entry: AuditEntry): Promise<void> {
-    const next = this.tail.then(() => this.write(`${JSON.stringify(entry)}\n`));
-    this.tail = next.catch(() => {});
-    return next;
+    const line = `${JSON.stringify(entry)}\n`;
+    if (this.pending) {
+      this.pending.lines.push(line);
+      return this.pending.written;
+    }
+    const pending: { lines: string[]; written: Promise<void> } = { lines: [line], written: Promise.resolve() };
+    pending.written = this.tail.then(() => {
+      if (this.pending === pending) this.pending = undefined;
+      return this.write(pending.lines.join(''));
+    });
+    this.pending = pending;
+    this.tail = pending.written.catch(() => {});
+    return pending.written;
   }
 
   private async write(line: string): Promise<void> {
