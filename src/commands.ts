@@ -3,6 +3,7 @@ import AgentServiceInstall from './commands/agent/service/install.js';
 import Agents from './commands/agents/index.js';
 import AgentsRemove from './commands/agents/remove.js';
 import AgentsShow from './commands/agents/show.js';
+import Audit from './commands/audit.js';
 import ControllerServe from './commands/controller/serve.js';
 import ControllerServiceInstall from './commands/controller/service/install.js';
 import Doctor from './commands/doctor.js';
@@ -27,6 +28,7 @@ export const COMMANDS = {
   agents: Agents,
   'agents:remove': AgentsRemove,
   'agents:show': AgentsShow,
+  audit: Audit,
   'controller:serve': ControllerServe,
   'controller:service:install': ControllerServiceInstall,
   doctor: Doctor,

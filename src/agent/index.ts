@@ -3,6 +3,7 @@ import { withFields, type Logger } from '../lib/log.js';
 import { AgentClient, type TokenSource } from './client.js';
 import { buildExecutors, type ExecutorSettings } from './executors/index.js';
 import { hostFacts } from './facts.js';
+import { CommandPolicy, type PolicyRules } from './policy.js';
 import { AgentManager } from './manager.js';
 import { PromAgentMetrics, serveAgentMetrics, type MetricsServer } from './metrics.js';
 import { ResultSpool } from './spool.js';
@@ -23,6 +24,8 @@ export interface AgentOptions {
   metricsPort?: number;
   /** Address for the metrics (default: loopback). */
   metricsHost?: string;
+  /** `--allow` / `--deny` (and `--policy FILE`); an invalid expression throws PolicyError. */
+  policy?: PolicyRules;
 }
 
 export interface StopOptions {
@@ -63,6 +66,8 @@ export function passwordTokens(controller: string, username: string, password: s
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  // Checked first: a bad policy stops the agent before it touches its spool or the network.
+  const policy = new CommandPolicy(options.policy ?? { allow: [], deny: [] });
   const spool = new ResultSpool(options.stateDir);
   await spool.open();
   const metrics =
@@ -71,7 +76,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       : new PromAgentMetrics({ running: (): number => manager.running, spooled: () => spool.pending().length });
   // Every line names the agent: many agents' logs end up in one place (or one process, for --local-agent).
   const log = withFields(options.log, { agent: options.name });
-  const manager: AgentManager = new AgentManager(spool, log, buildExecutors(options.executors), metrics);
+  const manager: AgentManager = new AgentManager(spool, log, buildExecutors(options.executors), metrics, policy);
   let metricsServer: MetricsServer | undefined;
   if (metrics && options.metricsPort !== undefined) {
     metricsServer = await serveAgentMetrics(metrics.registry, options.metricsPort, options.metricsHost);
@@ -80,7 +85,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const client = new AgentClient({
     url: options.controller,
     tokens: options.tokens,
-    info: () => hostFacts(options.name, options.labels, manager.executorNames, sshHosts),
+    info: () => ({
+      ...hostFacts(options.name, options.labels, manager.executorNames, sshHosts),
+      policy: policy.rules,
+      ...(options.executors?.runAs ? { runAs: options.executors.runAs.name } : {}),
+    }),
     manager,
     log,
     minDelayMs: options.minDelayMs,

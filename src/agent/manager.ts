@@ -4,6 +4,7 @@ import type { Spawned } from '../lib/process.js';
 import { buildExecutors, type Executor } from './executors/index.js';
 import { jobIdOfRun } from '../domain/ids.js';
 import { noAgentMetrics, type AgentMetrics } from './metrics.js';
+import { policySubject, type CommandPolicy } from './policy.js';
 import type { ResultSpool } from './spool.js';
 
 /** What the manager needs from the connection. */
@@ -51,6 +52,8 @@ export class AgentManager {
     private readonly log: Logger,
     private readonly executors: Record<string, Executor> = buildExecutors(),
     private readonly metrics: AgentMetrics = noAgentMetrics,
+    /** `--allow` / `--deny`: checked before any executor is asked to run anything. */
+    private readonly policy?: CommandPolicy,
   ) {
     // Output a previous run of the agent kept with its unacknowledged results: re-sent with them.
     for (const [runId, list] of spool.output()) {
@@ -89,6 +92,11 @@ export class AgentManager {
     if (this.draining) return { accepted: false, reason: 'the agent is shutting down' };
     const executor = this.executors[cmd.executor];
     if (!executor) return { accepted: false, reason: `executor "${cmd.executor}" is not available on this agent` };
+    const denied = this.policy?.refuse(policySubject(cmd.executor, cmd));
+    if (denied) {
+      this.log.warn('run refused by policy', { jobId: cmd.jobId, runId: cmd.runId, reason: denied });
+      return { accepted: false, reason: denied };
+    }
     const refusal = executor.refuse?.(cmd);
     if (refusal) return { accepted: false, reason: refusal };
     const run: Active = {};

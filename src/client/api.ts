@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Agent, Job } from '../domain/model.js';
+import type { Agent, AuditEntry, Job } from '../domain/model.js';
 import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
 import type { JobRequest } from '../protocol/events.js';
 import type { Session } from './credentials.js';
@@ -81,5 +81,13 @@ export class ApiClient {
   }
   setPassword(name: string, password?: string): Promise<{ name: string; password?: string }> {
     return this.call('PUT', `/api/v1/users/${encodeURIComponent(name)}/password`, 'change password', { password });
+  }
+  /** The audit log, oldest first (admin). */
+  async audit(query: { since?: string; limit?: number; action?: string }): Promise<AuditEntry[]> {
+    const q = new URLSearchParams();
+    if (query.since !== undefined) q.set('since', query.since);
+    if (query.limit !== undefined) q.set('limit', String(query.limit));
+    if (query.action !== undefined) q.set('action', query.action);
+    return (await this.call<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?${q}`, 'read the audit log')).entries;
   }
 }

@@ -7,6 +7,7 @@ import { LIMITS, NAMESPACE } from '../protocol/events.js';
 import { StartupError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { AgentService } from './application/agent-service.js';
+import { AuditService } from './application/audit-service.js';
 import { AuthService } from './application/auth-service.js';
 import { JobService } from './application/job-service.js';
 import { PlanService } from './application/plan-service.js';
@@ -54,6 +55,8 @@ export interface RunningController {
   jobs: JobService;
   agents: AgentService;
   plans: PlanService;
+  /** The audit log: `audit.required(...)` / `audit.record(...)` (AuditService). */
+  audit: AuditService;
   localAgent?: RunningAgent;
   /**
    * Graceful shutdown: refuses new jobs (503), cancels the local agent's runs, tells every connection, closes the
@@ -68,7 +71,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let http: HttpServer | undefined;
   try {
     const tokens = new JoseTokenService(store.secret, options.tokenTtlSeconds);
-    const auth = new AuthService(store.users, tokens);
+    const audit = new AuditService(store.audit, log);
+    const auth = new AuthService(store.users, tokens, audit);
     const agents = new AgentService(store.agents);
     const admin = await auth.ensureAdmin(options.adminPassword);
     await agents.markAllOffline();
@@ -97,6 +101,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         retainDays: options.retainDays,
       },
       metrics,
+      audit,
     );
     await jobs.start(await agents.list());
     metrics?.observe({
@@ -119,6 +124,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       log,
       onAgentRemoved: (id) => agentSockets.disconnect(id),
       agentConnection: (id) => agentSockets.connection(id),
+      audit,
     });
     let closing: Promise<void> | undefined;
     addOpsRoutes(api, {
@@ -196,6 +202,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       jobs,
       agents,
       plans,
+      audit,
       localAgent,
       close() {
         closing ??= shutdown();

@@ -48,6 +48,10 @@ export interface AgentInfo {
   distro?: string;
   /** Names of the agentless hosts this agent reaches with the `ssh` executor (`agent run --ssh-host`). */
   sshHosts?: string[];
+  /** The agent's command policy (`agent run --allow/--deny/--policy`); empty lists: everything may run. */
+  policy?: { allow: string[]; deny: string[] };
+  /** The user commands run as (`agent run --run-as`); absent: the agent's own user. */
+  runAs?: string;
 }
 
 export interface Agent {
@@ -163,4 +167,20 @@ export interface Plan {
   createdBy: string;
   createdAt: string;
   expiresAt: string;
+}
+
+/** One line of the audit log (DESIGN §6): who, from where, what, which agents, when. */
+export interface AuditEntry {
+  at: string;
+  /** User or agent name; "-" when the actor is unknown (a failed login names the user it tried). */
+  actor: string;
+  /** Client address. */
+  from?: string;
+  /** e.g. login, login_failed, job_create, job_cancel, user_add, user_remove, user_passwd, agent_enroll, agent_remove. */
+  action: string;
+  ok: boolean;
+  jobId?: string;
+  agents?: string[];
+  target?: string;
+  detail?: string;
 }

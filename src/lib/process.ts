@@ -14,13 +14,64 @@ export interface Spawned {
   killTree(graceMs?: number): void;
 }
 
+/** Who a command runs as (`agent run --run-as`): switched to by `setpriv` before the command is executed. */
+export interface RunAsUser {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Supplementary group ids. */
+  groups: number[];
+  home: string;
+  shell: string;
+  /** util-linux `setpriv`, which sets the groups, gid and uid (Node's own uid/gid options drop every supplementary group). */
+  setpriv: string;
+}
+
+/** The argv that runs `file args` as `user`. */
+export function asUser(user: RunAsUser, file: string, args: string[]): [string, string[]] {
+  return [
+    user.setpriv,
+    [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      ...(user.groups.length ? [`--groups=${user.groups.join(',')}`] : ['--clear-groups']),
+      '--',
+      file,
+      ...args,
+    ],
+  ];
+}
+
+/** Runs a short command to its end and returns its output (look-ups at start-up: `getent`, `id`). */
+export async function captureCommand(
+  file: string,
+  args: string[],
+): Promise<{ exitCode: number | null; stdout: string; stderr: string; error?: string }> {
+  const r = await execa(file, args, { reject: false, stdin: 'ignore', encoding: 'utf8', timeout: 10_000 });
+  const failedToStart = r.exitCode === undefined && r.signal === undefined;
+  return {
+    exitCode: r.exitCode ?? null,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    ...(failedToStart ? { error: r.originalMessage || r.shortMessage } : {}),
+  };
+}
+
 export function spawnCommand(
   file: string,
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    cwd?: string;
+    /** The whole environment: the agent's own is not added to `env`. */
+    replaceEnv?: boolean;
+    user?: RunAsUser;
+  } = {},
 ): Spawned {
-  const child = execa(file, args, {
+  const [bin, argv] = options.user ? asUser(options.user, file, args) : [file, args];
+  const child = execa(bin, argv, {
     env: options.env,
+    extendEnv: !options.replaceEnv,
     cwd: options.cwd,
     detached: true,
     reject: false,

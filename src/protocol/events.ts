@@ -48,6 +48,13 @@ export const agentInfoCheck: Check<AgentInfo> = object({
   os: optional(str({ max: 255 })),
   distro: optional(str({ max: 64 })),
   sshHosts: optional(array(agentNameCheck, { max: 1024 })),
+  policy: optional(
+    object({
+      allow: array(str({ max: 1024 }), { max: 256 }),
+      deny: array(str({ max: 1024 }), { max: 256 }),
+    }),
+  ),
+  runAs: optional(str({ min: 1, max: 64 })),
 });
 
 export interface ExecuteCommand {

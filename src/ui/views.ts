@@ -1,4 +1,4 @@
-import type { Agent, Job } from '../domain/model.js';
+import type { Agent, AuditEntry, Job } from '../domain/model.js';
 import { formatDuration } from '../domain/duration.js';
 import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
 import { countsText, elapsed, runOutcome } from './summary.js';
@@ -25,6 +25,12 @@ export function agentsTable(agents: Agent[]): string {
   );
 }
 
+/** The agent's policy in one line: `allow /^uptime$/, deny /^rm /`, or `none (everything may run)`. */
+export function policyText(policy: { allow: string[]; deny: string[] }): string {
+  const rules = [...policy.allow.map((r) => `allow /${r}/`), ...policy.deny.map((r) => `deny /${r}/`)];
+  return rules.length ? rules.join(', ') : 'none (everything may run)';
+}
+
 /** `agents show NAME`: facts, labels, executors, connection, then the newest runs. */
 export function agentDetails(a: AgentDetails, runs: AgentRunSummary[] = []): string {
   const info = a.info;
@@ -47,6 +53,8 @@ export function agentDetails(a: AgentDetails, runs: AgentRunSummary[] = []): str
           ['version', info.version],
           ['executors', info.executors.join(', ')],
           ...(info.sshHosts?.length ? [['ssh hosts', info.sshHosts.join(', ')]] : []),
+          ...(info.policy ? [['policy', policyText(info.policy)]] : []),
+          ...(info.runAs ? [['run as', info.runAs]] : []),
         ]
       : []),
   ];
@@ -103,4 +111,26 @@ export function jobDetails(job: Job): string {
 function lastLine(text: string): string {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   return lines.at(-1) ?? '';
+}
+
+/** `ogent audit`: one row per entry, oldest first. */
+export function auditTable(entries: AuditEntry[]): string {
+  if (!entries.length) return 'no audit entries\n';
+  return table(
+    ['AT', 'ACTOR', 'FROM', 'ACTION', 'OK', 'JOB/TARGET', 'AGENTS', 'DETAIL'],
+    entries.map((e) => [
+      e.at,
+      e.actor,
+      e.from ?? '-',
+      e.action,
+      e.ok ? 'yes' : 'no',
+      e.jobId ?? e.target ?? '-',
+      e.agents?.length
+        ? e.agents.length > 3
+          ? `${e.agents.slice(0, 3).join(',')},+${e.agents.length - 3}`
+          : e.agents.join(',')
+        : '-',
+      (e.detail ?? '').replace(/\s+/g, ' ').slice(0, 60),
+    ]),
+  );
 }

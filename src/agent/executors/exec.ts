@@ -1,11 +1,11 @@
-import { spawnCommand } from '../../lib/process.js';
-import { withEnv, type Executor } from './executor.js';
+import { spawnCommand, type RunAsUser } from '../../lib/process.js';
+import { spawnOptions, type Executor } from './executor.js';
 
 /** `exec`: argv[0] found on PATH and run with argv[1..] as they are; no shell, so nothing is expanded. */
-export const execExecutor: Executor = {
+export const execExecutor = (runAs?: RunAsUser): Executor => ({
   refuse: (request) => (request.args?.[0] ? undefined : 'the exec executor needs args: the program and its arguments'),
   start: (request) => {
     const [file = '', ...args] = request.args ?? [];
-    return spawnCommand(file, args, { env: withEnv(request.env), cwd: request.cwd });
+    return spawnCommand(file, args, spawnOptions(request, runAs));
   },
-};
+});

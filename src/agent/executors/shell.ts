@@ -1,11 +1,8 @@
-import { spawnCommand } from '../../lib/process.js';
-import { withEnv, type Executor } from './executor.js';
+import { spawnCommand, type RunAsUser } from '../../lib/process.js';
+import { spawnOptions, type Executor } from './executor.js';
 
 /** `shell`: `/bin/sh -c COMMAND` (or $OGENT_SHELL), in its own process group so a timeout or cancel kills the tree. */
-export const shellExecutor: Executor = {
+export const shellExecutor = (runAs?: RunAsUser): Executor => ({
   start: (request) =>
-    spawnCommand(process.env.OGENT_SHELL || '/bin/sh', ['-c', request.command], {
-      env: withEnv(request.env),
-      cwd: request.cwd,
-    }),
-};
+    spawnCommand(process.env.OGENT_SHELL || '/bin/sh', ['-c', request.command], spawnOptions(request, runAs)),
+});

@@ -1,8 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { parseSshDestination, quoteArgv } from '../../domain/job-spec.js';
-import { spawnCommand } from '../../lib/process.js';
-import { notStarted, type Executor, type ExecutorRequest } from './executor.js';
+import { spawnCommand, type RunAsUser } from '../../lib/process.js';
+import { notStarted, spawnOptions, type Executor, type ExecutorRequest } from './executor.js';
 
 export interface SshSettings {
   /** The OpenSSH client to run. */
@@ -11,6 +11,8 @@ export interface SshSettings {
   hosts: Record<string, string>;
   /** An ssh_config to use instead of ~/.ssh/config (`-F`). */
   configFile?: string;
+  /** `--run-as`: ssh runs as that user, with its keys and known_hosts. */
+  runAs?: RunAsUser;
 }
 
 /** The `ssh` client on PATH, or null. */
@@ -70,7 +72,8 @@ export function sshExecutor(settings: SshSettings): Executor {
         destination.user ? `${destination.user}@${destination.host}` : destination.host,
         remoteCommand(request),
       ];
-      return spawnCommand(settings.binary, args);
+      // The job's env and cwd apply on the remote host (remoteCommand), not to the local ssh client.
+      return spawnCommand(settings.binary, args, settings.runAs ? spawnOptions({}, settings.runAs) : {});
     },
   };
 }

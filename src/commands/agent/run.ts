@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
+import type { PolicyRules } from '../../agent/policy.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { normalizeUrl } from '../../client/http.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
@@ -66,6 +68,26 @@ export default class AgentRun extends BaseCommand {
       env: 'OGENT_METRICS_HOST',
       helpValue: 'ADDRESS',
     }),
+    allow: Flags.string({
+      multiple: true,
+      summary: 'Run only commands that match one of these regular expressions (repeatable).',
+      helpValue: 'REGEX',
+    }),
+    deny: Flags.string({
+      multiple: true,
+      summary: 'Refuse commands that match this regular expression (repeatable; wins over --allow).',
+      helpValue: 'REGEX',
+    }),
+    policy: Flags.string({
+      summary: 'A policy file: lines `allow REGEX` / `deny REGEX`, or JSON {"allow": [...], "deny": [...]}.',
+      env: 'OGENT_POLICY',
+      helpValue: 'FILE',
+    }),
+    'run-as': Flags.string({
+      summary: 'Run every command as this user (its uid, gid, groups, HOME); the agent must run as root.',
+      env: 'OGENT_RUN_AS',
+      helpValue: 'USER',
+    }),
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
 
@@ -92,6 +114,8 @@ export default class AgentRun extends BaseCommand {
     } catch (err) {
       throw usageError(`invalid --label: ${(err as Error).message}`);
     }
+    const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
+    const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
     const username = process.env.OGENT_USERNAME || name;
     const password = process.env.OGENT_PASSWORD;
     if (!password)
@@ -121,7 +145,8 @@ export default class AgentRun extends BaseCommand {
         stateDir: flags['state-dir'] ?? defaultStateDir(),
         tokens,
         log,
-        executors: { sshHosts, sshConfig: flags['ssh-config'] },
+        executors: { sshHosts, sshConfig: flags['ssh-config'], runAs },
+        policy,
         metricsPort: flags['metrics-port'],
         metricsHost: flags['metrics-host'],
       });
@@ -129,7 +154,13 @@ export default class AgentRun extends BaseCommand {
       if (err instanceof StartupError) throw new UserError(err.message, { code: 'ERR_STARTUP', exit: 1 });
       throw err;
     }
-    log.info('agent starting', { name, controller, ...(agent.metricsUrl ? { metrics: agent.metricsUrl } : {}) });
+    log.info('agent starting', {
+      name,
+      controller,
+      ...(agent.metricsUrl ? { metrics: agent.metricsUrl } : {}),
+      ...(policy.allow.length || policy.deny.length ? { policy } : {}),
+      ...(runAs ? { runAs: runAs.name } : {}),
+    });
     await waitForSignal();
     log.info('agent stopping: no new runs; running ones may finish', { graceMs });
     // A second signal cuts the grace short: running commands are cancelled now, their results still kept.
@@ -138,6 +169,40 @@ export default class AgentRun extends BaseCommand {
     await agent.stop({ graceMs });
     process.off('SIGINT', hurry).off('SIGTERM', hurry);
     log.info('agent stopped');
+  }
+}
+
+/** `--allow`, `--deny` and `--policy FILE` together, checked: an invalid expression is a usage error (exit 2). */
+async function loadPolicy(allow: string[], deny: string[], file: string | undefined): Promise<PolicyRules> {
+  const { CommandPolicy, parsePolicyFile, PolicyError } = await import('../../agent/policy.js');
+  const rules: PolicyRules = { allow: [...allow], deny: [...deny] };
+  try {
+    if (file !== undefined) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        throw usageError(`cannot read the policy file ${file}: ${(err as Error).message}`);
+      }
+      const fromFile = parsePolicyFile(text, file);
+      rules.allow.push(...fromFile.allow);
+      rules.deny.push(...fromFile.deny);
+    }
+    new CommandPolicy(rules);
+  } catch (err) {
+    if (err instanceof PolicyError) throw usageError(err.message);
+    throw err;
+  }
+  return rules;
+}
+
+async function lookUpRunAs(name: string) {
+  const { resolveRunAs } = await import('../../agent/run-as.js');
+  try {
+    return await resolveRunAs(name);
+  } catch (err) {
+    if (err instanceof StartupError) throw new UserError(err.message, { code: 'ERR_STARTUP', exit: 1 });
+    throw err;
   }
 }
 

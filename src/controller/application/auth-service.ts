@@ -2,6 +2,7 @@ import { ROLES, type Role, type User } from '../../domain/model.js';
 import { badRequest, conflict, forbidden, notFound, TokenError, unauthorized } from './errors.js';
 import { DUMMY_HASH, generatePassword, hashPassword, verifyPassword } from './passwords.js';
 import type { Identity, TokenService, UserRepository } from './ports.js';
+import { by, noAudit, type AuditService } from './audit-service.js';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -10,6 +11,7 @@ export class AuthService {
   constructor(
     private readonly users: UserRepository,
     private readonly tokens: TokenService,
+    private readonly audit: AuditService = noAudit,
   ) {}
 
   /** First start of an empty store: create `admin`; returns the password when it was generated. */
@@ -58,6 +60,7 @@ export class AuthService {
     if (await this.users.get(name)) throw conflict(`user "${name}" already exists`);
     if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
     const chosen = password ?? generatePassword();
+    await this.audit.required({ ...by(actor), action: 'user_add', ok: true, target: name, detail: `role ${role}` });
     await this.users.put({
       name,
       role: role as Role,
@@ -75,6 +78,8 @@ export class AuthService {
   async removeUser(actor: Identity, name: string) {
     requireAdmin(actor);
     if (name === actor.name) throw badRequest('you cannot remove yourself');
+    if (!(await this.users.get(name))) throw notFound(`no user "${name}"`);
+    await this.audit.record({ ...by(actor), action: 'user_remove', ok: true, target: name });
     if (!(await this.users.remove(name))) throw notFound(`no user "${name}"`);
   }
 
@@ -86,6 +91,7 @@ export class AuthService {
     if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
     const chosen = password ?? generatePassword();
     const tokenVersion = (user.tokenVersion ?? 0) + 1;
+    await this.audit.required({ ...by(actor), action: 'user_passwd', ok: true, target: name });
     await this.users.put({ ...user, passwordHash: await hashPassword(chosen), tokenVersion });
     return { name, generatedPassword: password === undefined ? chosen : undefined };
   }

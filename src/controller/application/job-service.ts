@@ -10,6 +10,7 @@ import type { CommandProgress, CommandResult, JobRequest, ResultAck } from '../.
 import type { Logger } from '../../lib/log.js';
 import { noJobMetrics, type JobMetrics } from './metrics.js';
 import { requireRole } from './auth-service.js';
+import { by, noAudit, type AuditService } from './audit-service.js';
 import { AppError, badRequest, noMatch, notFound } from './errors.js';
 import type { AgentGateway, ClientNotifier, Identity, JobRepository, OutputStore } from './ports.js';
 
@@ -62,6 +63,7 @@ export class JobService {
     private readonly log: Logger,
     private readonly options: JobServiceOptions,
     private readonly metrics: JobMetrics = noJobMetrics,
+    private readonly audit: AuditService = noAudit,
   ) {}
 
   /** After a restart: pick up unfinished jobs; their agents have `lostAfterMs` to come back and report. */
@@ -204,6 +206,15 @@ export class JobService {
       runs,
       summary: summarize(runs),
     };
+    // Audited before anything is stored or sent: a job the audit log cannot record does not run (503).
+    await this.audit.required({
+      ...by(actor),
+      action: 'job_create',
+      ok: true,
+      jobId: id,
+      agents: runs.map((r) => r.agent.name),
+      detail: `${spec.executor}: ${command}`.slice(0, 4096),
+    });
     const toSend = this.plan(job);
     this.refresh(job);
     await this.jobs.put(job);
@@ -468,6 +479,13 @@ export class JobService {
     requireRole(actor, 'operator', 'cancel jobs');
     const job = await this.get(id);
     if (job.status !== 'running') return job;
+    await this.audit.record({
+      ...by(actor),
+      action: 'job_cancel',
+      ok: true,
+      jobId: id,
+      agents: job.runs.filter((r) => !isTerminal(r.status)).map((r) => r.agent.name),
+    });
     job.cancelRequested = true;
     this.log.info('job cancel requested', { jobId: id, by: actor.name });
     const pending: Promise<void>[] = [];

@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { Agent, Job, User } from '../../domain/model.js';
+import type { Agent, AuditEntry, Job, User } from '../../domain/model.js';
+
+export type { AuditEntry };
 import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand } from '../../protocol/events.js';
 
 /** State behind interfaces (DESIGN §2, §4): lowdb today, Redis for scale-out. */
@@ -47,6 +49,7 @@ export interface Store {
   agents: AgentRepository;
   jobs: JobRepository;
   output: OutputStore;
+  audit: AuditLog;
   /** Writes what is pending and releases the store. */
   close(): Promise<void>;
 }
@@ -83,6 +86,8 @@ export interface TokenService {
 export interface Identity {
   name: string;
   role: User['role'];
+  /** The client address the request came from (HTTP or Socket.IO), for the audit log. */
+  from?: string;
 }
 
 export interface ChatMessage {
@@ -131,21 +136,6 @@ export interface EnrollmentRepository {
   remove(id: string): Promise<boolean>;
 }
 
-/** One line of the audit log (DESIGN §6): who, from where, what, which agents, when. */
-export interface AuditEntry {
-  at: string;
-  /** User or agent name; "-" when the actor is unknown (a failed login names the user it tried). */
-  actor: string;
-  /** Client address. */
-  from?: string;
-  /** e.g. login, login_failed, job_create, job_cancel, user_add, user_remove, user_passwd, agent_enroll, agent_remove. */
-  action: string;
-  ok: boolean;
-  jobId?: string;
-  agents?: string[];
-  target?: string;
-  detail?: string;
-}
 export interface AuditLog {
   append(entry: AuditEntry): Promise<void>;
   /** Oldest first; `since` and `limit` filter (the newest `limit` entries). */

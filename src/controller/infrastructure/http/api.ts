@@ -1,6 +1,7 @@
 import type { AuthService } from '../../application/auth-service.js';
 import { requireAdmin, requireRole } from '../../application/auth-service.js';
 import type { AgentService } from '../../application/agent-service.js';
+import { by, noAudit, type AuditService } from '../../application/audit-service.js';
 import type { JobService } from '../../application/job-service.js';
 import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
@@ -26,6 +27,11 @@ export interface ApiDeps {
   onAgentRemoved(agentId: string): void;
   /** Where and since when an agent is connected, if it is (`agents show`). */
   agentConnection?(agentId: string): AgentConnection | undefined;
+  /**
+   * The audit log. Routes that change something call `audit.required({...by(actor), action, ok, ...})` before they
+   * act (503 when it cannot be written) or `audit.record(...)` (never throws); see AuditService.
+   */
+  audit?: AuditService;
 }
 
 const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
@@ -37,9 +43,15 @@ const userCheck = object({
 const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
 const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
+const auditQueryCheck = object({
+  since: optional(str({ min: 1, max: 64 })),
+  limit: optional(int({ min: 1, max: 10_000 })),
+  action: optional(str({ min: 1, max: 32, pattern: /^[a-z_]+$/ })),
+});
 
 export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
+  const audit = deps.audit ?? noAudit;
   // Failed logins are counted; past the limit every attempt is refused for the rest of the window, right password or not.
   const failuresPerAddress = new RateLimiter(50, 60_000);
   const failuresPerUser = new RateLimiter(10, 60_000);
@@ -50,7 +62,7 @@ export function buildApi(deps: ApiDeps): Router {
     if (!m?.[1]) throw new AppError(401, 'unauthorized', 'missing bearer token: log in with POST /token');
     const identity = await auth.authenticate(m[1]);
     if (identity.role === 'agent') throw new AppError(403, 'forbidden', 'agent identities cannot use the API');
-    return identity;
+    return { ...identity, from: req.address };
   };
 
   const router = new Router(log);
@@ -75,11 +87,19 @@ export function buildApi(deps: ApiDeps): Router {
       try {
         const { token, expiresIn } = await auth.login(username, password);
         log.info('login', { user: username, address: req.address });
+        await audit.record({ actor: username, from: req.address, action: 'login', ok: true });
         return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
       } catch (err) {
         failuresPerAddress.hit(req.address);
         failuresPerUser.hit(username);
         log.warn('login refused', { user: username, address: req.address });
+        await audit.record({
+          actor: username,
+          from: req.address,
+          action: 'login_failed',
+          ok: false,
+          detail: (err as Error).message.slice(0, 200),
+        });
         throw err;
       }
     })
@@ -104,6 +124,7 @@ export function buildApi(deps: ApiDeps): Router {
       const actor = await identify(req);
       if (actor.role !== 'admin') throw new AppError(403, 'forbidden', `role "${actor.role}" cannot remove agents`);
       const agent = await agents.remove(req.params.id as string);
+      await audit.record({ ...by(actor), action: 'agent_remove', ok: true, agents: [agent.name], target: agent.id });
       deps.onAgentRemoved(agent.id);
       log.info('agent removed', { agent: agent.name, by: actor.name });
       return { status: 200, body: agent };
@@ -150,6 +171,20 @@ export function buildApi(deps: ApiDeps): Router {
       }
       const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream);
       return { status: 200, stream: body };
+    })
+    .on('GET', '/api/v1/audit', async (req) => {
+      const actor = await identify(req);
+      const q = parse(auditQueryCheck, {
+        since: req.query.get('since') ?? undefined,
+        limit: req.query.has('limit') ? Number(req.query.get('limit')) : undefined,
+        action: req.query.get('action') ?? undefined,
+      });
+      if (q.since !== undefined && Number.isNaN(Date.parse(q.since))) {
+        throw new AppError(400, 'invalid_request', `since must be an ISO 8601 time, got "${q.since}"`);
+      }
+      const since = q.since === undefined ? undefined : new Date(q.since).toISOString();
+      const entries = await audit.read(actor, { since, limit: q.limit ?? 1000, action: q.action });
+      return { status: 200, body: { entries } };
     })
     .on('GET', '/api/v1/users', async (req) => {
       return { status: 200, body: { users: await auth.listUsers(await identify(req)) } };

@@ -53,7 +53,7 @@ function authMiddleware(auth: AuthService, accept: (identity: Identity) => boole
     auth.authenticate(token).then(
       (identity) => {
         if (!accept(identity)) return next(refuse('ERR_FORBIDDEN', `this namespace accepts only ${what}`));
-        socket.data.identity = identity;
+        socket.data.identity = { ...identity, from: socket.handshake.address };
         next();
       },
       (err: unknown) => {

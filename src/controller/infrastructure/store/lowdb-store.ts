@@ -16,6 +16,7 @@ import type {
   Store,
   UserRepository,
 } from '../../application/ports.js';
+import { FileAuditLog } from './audit-file.js';
 import { DataDirLock } from './lock.js';
 
 /** Reads a lowdb file; a corrupt one stops start-up and is never overwritten. */
@@ -322,14 +323,18 @@ export async function openLowdbStore(dataDir: string): Promise<Store & { secret:
     await jobs.open();
     const output = new FileOutput(join(dataDir, 'output'));
     const secret = await loadSecret(join(dataDir, 'secret.key'));
+    const audit = new FileAuditLog(join(dataDir, 'audit.log'));
+    await audit.open();
     return {
       users: new LowUsers(users),
       agents: new LowAgents(agents),
       jobs,
       output,
+      audit,
       secret,
       async close() {
         await output.flush();
+        await audit.close().catch(() => {});
         await lock.release();
       },
     };
