@@ -6,7 +6,7 @@ import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
 import { AppError } from '../../application/errors.js';
 import type { Identity } from '../../application/ports.js';
-import { jobRequestCheck } from '../../../protocol/events.js';
+import { jobRequestCheck, LIMITS } from '../../../protocol/events.js';
 import { int, object, optional, parse, str } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
@@ -37,13 +37,13 @@ export interface LoginLimits {
 }
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAddress: 50, perUser: 10, windowMs: 60_000 };
 
-const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
-const userCheck = object({
-  name: str({ min: 1, max: 63 }),
+export const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
+export const userCheck = object({
+  name: str({ min: 1, max: LIMITS.nameChars }),
   role: str({ min: 1, max: 16 }),
   password: optional(str({ min: 1, max: 1024 })),
 });
-const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
+export const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
 const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
 
