@@ -13,7 +13,7 @@ import { JobService } from './application/job-service.js';
 import { PlanService } from './application/plan-service.js';
 import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastructure/ai/chat-completions.js';
 import { generatePassword } from './application/passwords.js';
-import { buildApi } from './infrastructure/http/api.js';
+import { buildApi, type LoginLimits } from './infrastructure/http/api.js';
 import { addOpsRoutes } from './infrastructure/http/ops.js';
 import { ControllerMetrics } from './infrastructure/metrics.js';
 import { drained } from './infrastructure/socket/drain.js';
@@ -39,6 +39,8 @@ export interface ControllerOptions {
   retainDays?: number;
   /** Serve `GET /metrics` (default true; `controller serve --no-metrics` turns it off). */
   metrics?: boolean;
+  /** Failed logins allowed per window on `POST /token` (default 50 per address, 10 per user name, per minute). */
+  loginLimits?: LoginLimits;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -87,6 +89,11 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const getJobs = () => jobs;
     const agentSockets = new AgentSockets(io, auth, agents, getJobs, log);
     const clientSockets = new ClientSockets(io, auth, agents, getJobs, log);
+    // Revoked tokens (user removed, password changed) also close the connections they opened.
+    auth.onRevoked((name) => {
+      const closed = agentSockets.disconnectUser(name) + clientSockets.disconnectUser(name);
+      if (closed) log.info('connections of a revoked user closed', { user: name, count: closed });
+    });
     const metrics = options.metrics === false ? undefined : new ControllerMetrics();
     const jobs: JobService = new JobService(
       store.jobs,
@@ -125,6 +132,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       onAgentRemoved: (id) => agentSockets.disconnect(id),
       agentConnection: (id) => agentSockets.connection(id),
       audit,
+      loginLimits: options.loginLimits,
     });
     let closing: Promise<void> | undefined;
     addOpsRoutes(api, {

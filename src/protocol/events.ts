@@ -19,19 +19,39 @@ export const EV = {
 
 export const NAMESPACE = { agents: '/agents', clients: '/clients' } as const;
 
-/** Bounds on what one payload may carry. */
+/** Bounds on what one payload may carry (README, Security). Each has a test (test/unit/protocol-limits.test.ts). */
 export const LIMITS = {
+  /** A command, a script, one argument (characters). */
   commandBytes: 64 * 1024,
+  /** Output is sent in chunks of about this size; one `command_progress` carries at most 4× as many characters. */
   chunkBytes: 64 * 1024,
   errorChars: 4096,
+  /** One Socket.IO message (bytes); a bigger one closes the connection. */
   maxHttpBufferSize: 1024 * 1024,
+  /** One REST request body (bytes); a bigger one gets 413. */
+  maxBodyBytes: 1024 * 1024,
+  /** Agent and user names. */
+  nameChars: 63,
+  labels: 64,
+  labelKeyChars: 63,
+  labelValueChars: 253,
+  /** Selectors in `target` or `via`, and the length of each. */
+  selectors: 64,
+  selectorChars: 1024,
+  envVars: 128,
+  envValueChars: 32 * 1024,
+  args: 1024,
+  cwdChars: 4096,
 } as const;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-export const agentNameCheck = str({ min: 1, max: 63, pattern: NAME });
-const labelKey = /^[A-Za-z0-9_./-]{1,63}$/;
-export const labelsCheck = record(str({ max: 253, pattern: /^[^,=\s]*$/ }), { max: 64, key: labelKey });
-const envCheck = record(str({ max: 32 * 1024 }), { max: 128, key: /^[A-Za-z_][A-Za-z0-9_]*$/ });
+const NAME = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${LIMITS.nameChars - 1}}$`);
+export const agentNameCheck = str({ min: 1, max: LIMITS.nameChars, pattern: NAME });
+const labelKey = new RegExp(`^[A-Za-z0-9_./-]{1,${LIMITS.labelKeyChars}}$`);
+export const labelsCheck = record(str({ max: LIMITS.labelValueChars, pattern: /^[^,=\s]*$/ }), {
+  max: LIMITS.labels,
+  key: labelKey,
+});
+const envCheck = record(str({ max: LIMITS.envValueChars }), { max: LIMITS.envVars, key: /^[A-Za-z_][A-Za-z0-9_]*$/ });
 
 export const agentInfoCheck: Check<AgentInfo> = object({
   name: agentNameCheck,
@@ -75,7 +95,7 @@ export interface ExecuteCommand {
   sshTarget?: string;
 }
 /** No NUL: a process argument cannot hold one. */
-const argsCheck = array(str({ max: LIMITS.commandBytes, pattern: /^[^\0]*$/ }), { max: 1024 });
+const argsCheck = array(str({ max: LIMITS.commandBytes, pattern: /^[^\0]*$/ }), { max: LIMITS.args });
 const scriptCheck = str({ min: 1, max: LIMITS.commandBytes });
 const sshTargetCheck = str({ min: 1, max: 255, pattern: /^[^-\s]\S*$/ });
 const idCheck = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
@@ -86,7 +106,7 @@ export const executeCommandCheck: Check<ExecuteCommand> = object({
   executor: str({ max: 32 }),
   timeoutMs: int({ min: 1, max: 30 * 86_400_000 }),
   env: optional(envCheck),
-  cwd: optional(str({ max: 4096 })),
+  cwd: optional(str({ max: LIMITS.cwdChars })),
   args: optional(argsCheck),
   script: optional(scriptCheck),
   sshHost: optional(agentNameCheck),
@@ -172,7 +192,7 @@ export interface JobRequest {
   /** Offline agents' runs wait this long for their agent instead of being unreachable at once. */
   deliverWithinMs?: number;
 }
-const selectorCheck = array(str({ min: 1, max: 1024 }), { max: 64 });
+const selectorCheck = array(str({ min: 1, max: LIMITS.selectorChars }), { max: LIMITS.selectors });
 /** `10` or `"25%"` (domain/limits.ts). */
 const limitCheck: Check<Limit> = (v, path) => {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 10_000_000) return v;
@@ -186,7 +206,7 @@ export const jobRequestCheck: Check<JobRequest> = object({
   executor: (v, p) => (v === undefined ? 'shell' : oneOf(EXECUTORS)(v, p)),
   timeoutMs: (v, p) => (v === undefined ? 300_000 : int({ min: 1, max: 30 * 86_400_000 })(v, p)),
   env: optional(envCheck),
-  cwd: optional(str({ min: 1, max: 4096 })),
+  cwd: optional(str({ min: 1, max: LIMITS.cwdChars })),
   args: optional(argsCheck),
   script: optional(scriptCheck),
   scriptName: optional(str({ min: 1, max: 255 })),

@@ -65,7 +65,8 @@ export const record =
     if (entries.length > (opts.max ?? 256)) return fail(path, `must have at most ${opts.max ?? 256} entries`);
     const out: Record<string, T> = {};
     for (const [k, item] of entries) {
-      if (opts.key && !opts.key.test(k)) fail(`${path}.${k}`, 'is not a valid key');
+      // `__proto__` would be dropped silently by the assignment below (or change the prototype): refused by name.
+      if (k === '__proto__' || (opts.key && !opts.key.test(k))) fail(`${path}.${k}`, 'is not a valid key');
       out[k] = check(item, `${path}.${k}`);
     }
     return out;

@@ -6,8 +6,13 @@ import { by, noAudit, type AuditService } from './audit-service.js';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+/** An identity as a token proved it, with the token version it carried (sockets re-check it on each request). */
+export type VerifiedIdentity = Identity & { ver: number };
+
 /** Users, passwords and tokens. */
 export class AuthService {
+  private readonly revokedListeners: Array<(name: string) => void> = [];
+
   constructor(
     private readonly users: UserRepository,
     private readonly tokens: TokenService,
@@ -36,14 +41,32 @@ export class AuthService {
   }
 
   /** Verifies a bearer token and that its user still exists with that role. Throws TokenError. */
-  async authenticate(token: string): Promise<Identity> {
+  async authenticate(token: string): Promise<VerifiedIdentity> {
     const claims = await this.tokens.verify(token);
-    const user = await this.users.get(claims.sub);
-    if (!user || user.role !== claims.role) throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: user changed');
-    if ((user.tokenVersion ?? 0) !== claims.ver) {
+    const identity = { name: claims.sub, role: claims.role, ver: claims.ver };
+    await this.recheck(identity);
+    return identity;
+  }
+
+  /**
+   * Throws TokenError when the tokens behind `identity` are revoked: the user was removed, its role changed, or its
+   * password changed since. Long-lived connections call it on each request.
+   */
+  async recheck(identity: VerifiedIdentity): Promise<void> {
+    const user = await this.users.get(identity.name);
+    if (!user || user.role !== identity.role) throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: user changed');
+    if ((user.tokenVersion ?? 0) !== identity.ver) {
       throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: password changed');
     }
-    return { name: user.name, role: user.role };
+  }
+
+  /** Called with a user's name when its tokens are revoked (removal, password change): connections close. */
+  onRevoked(listener: (name: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  private revoked(name: string): void {
+    for (const listener of this.revokedListeners) listener(name);
   }
 
   /** A token for an identity the controller vouches for itself (the in-process local agent). */
@@ -81,11 +104,12 @@ export class AuthService {
     if (!(await this.users.get(name))) throw notFound(`no user "${name}"`);
     await this.audit.record({ ...by(actor), action: 'user_remove', ok: true, target: name });
     if (!(await this.users.remove(name))) throw notFound(`no user "${name}"`);
+    this.revoked(name);
   }
 
   /** Admins set anyone's password; others only their own. Tokens issued before are revoked. */
   async setPassword(actor: Identity, name: string, password?: string) {
-    if (actor.role !== 'admin' && actor.name !== name) throw forbidden('only an admin can change another user');
+    requireSelfOrAdmin(actor, name);
     const user = await this.users.get(name);
     if (!user) throw notFound(`no user "${name}"`);
     if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
@@ -93,8 +117,14 @@ export class AuthService {
     const tokenVersion = (user.tokenVersion ?? 0) + 1;
     await this.audit.required({ ...by(actor), action: 'user_passwd', ok: true, target: name });
     await this.users.put({ ...user, passwordHash: await hashPassword(chosen), tokenVersion });
+    this.revoked(name);
     return { name, generatedPassword: password === undefined ? chosen : undefined };
   }
+}
+
+/** Admins manage every user; others only their own password. */
+export function requireSelfOrAdmin(actor: Identity, name: string) {
+  if (actor.role !== 'admin' && actor.name !== name) throw forbidden('only an admin can change another user');
 }
 
 export function requireAdmin(actor: Identity) {

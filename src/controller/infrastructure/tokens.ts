@@ -6,6 +6,7 @@ import type { TokenClaims, TokenService } from '../application/ports.js';
 
 const ISSUER = 'ogent';
 const AUDIENCE = 'ogent';
+const MAX_CLOCK_SKEW_S = 60;
 
 /** HS256 JWTs with issuer, audience, expiry and jti checked; any other algorithm is refused. */
 export class JoseTokenService implements TokenService {
@@ -39,6 +40,10 @@ export class JoseTokenService implements TokenService {
         audience: AUDIENCE,
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       });
+      // jose accepts an `iat` in the future; a token is never issued ahead of the clocks (a minute of skew allowed).
+      if ((payload.iat as number) > Date.now() / 1000 + MAX_CLOCK_SKEW_S) {
+        throw new TokenError('ERR_TOKEN_INVALID', 'token issued in the future');
+      }
       const role = payload.role as Role;
       if (!ROLES.includes(role) || typeof payload.ver !== 'number') {
         throw new TokenError('ERR_TOKEN_INVALID', 'token has no valid role');

@@ -1,5 +1,5 @@
 import type { AuthService } from '../../application/auth-service.js';
-import { requireAdmin, requireRole } from '../../application/auth-service.js';
+import { requireAdmin, requireRole, requireSelfOrAdmin } from '../../application/auth-service.js';
 import type { AgentService } from '../../application/agent-service.js';
 import { by, noAudit, type AuditService } from '../../application/audit-service.js';
 import type { JobService } from '../../application/job-service.js';
@@ -7,14 +7,14 @@ import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
 import { AppError } from '../../application/errors.js';
 import type { Identity } from '../../application/ports.js';
-import { jobRequestCheck } from '../../../protocol/events.js';
+import { jobRequestCheck, LIMITS } from '../../../protocol/events.js';
 import { int, object, optional, parse, str } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
 import type { AgentConnection } from '../../../protocol/agents.js';
 import { recentRunsOf } from '../../application/agent-runs.js';
-import { RateLimiter } from './rate-limit.js';
-import { Router, type Request } from './router.js';
+import { KeyedSerializer, RateLimiter } from './rate-limit.js';
+import { Router, type Reply, type Request } from './router.js';
 
 export interface ApiDeps {
   auth: AuthService;
@@ -32,15 +32,24 @@ export interface ApiDeps {
    * act (503 when it cannot be written) or `audit.record(...)` (never throws); see AuditService.
    */
   audit?: AuditService;
+  /** Failed logins allowed per window, per client address and per user name (README, Security). */
+  loginLimits?: LoginLimits;
 }
 
-const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
-const userCheck = object({
-  name: str({ min: 1, max: 63 }),
+export interface LoginLimits {
+  perAddress: number;
+  perUser: number;
+  windowMs: number;
+}
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAddress: 50, perUser: 10, windowMs: 60_000 };
+
+export const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
+export const userCheck = object({
+  name: str({ min: 1, max: LIMITS.nameChars }),
   role: str({ min: 1, max: 16 }),
   password: optional(str({ min: 1, max: 1024 })),
 });
-const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
+export const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
 const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
 const auditQueryCheck = object({
@@ -53,8 +62,11 @@ export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
   const audit = deps.audit ?? noAudit;
   // Failed logins are counted; past the limit every attempt is refused for the rest of the window, right password or not.
-  const failuresPerAddress = new RateLimiter(50, 60_000);
-  const failuresPerUser = new RateLimiter(10, 60_000);
+  const limits = deps.loginLimits ?? DEFAULT_LOGIN_LIMITS;
+  const failuresPerAddress = new RateLimiter(limits.perAddress, limits.windowMs);
+  const failuresPerUser = new RateLimiter(limits.perUser, limits.windowMs);
+  // Attempts for one user name are checked one at a time, so parallel guesses cannot all pass before any failure counts.
+  const loginsPerUser = new KeyedSerializer();
 
   const identify = async (req: Request): Promise<Identity> => {
     const header = req.headers.authorization ?? '';
@@ -75,33 +87,35 @@ export function buildApi(deps: ApiDeps): Router {
     .on('POST', '/token', async (req) => {
       const body = await req.body();
       const { username, password } = parse(loginCheck, body);
-      const wait = Math.max(failuresPerAddress.blocked(req.address), failuresPerUser.blocked(username));
-      if (wait > 0) {
-        log.warn('login refused: rate limited', { user: username, address: req.address });
-        return {
-          status: 429,
-          body: { error: 'too_many_requests', message: `too many failed logins; retry in ${wait}s` },
-          headers: { 'retry-after': String(wait) },
-        };
-      }
-      try {
-        const { token, expiresIn } = await auth.login(username, password);
-        log.info('login', { user: username, address: req.address });
-        await audit.record({ actor: username, from: req.address, action: 'login', ok: true });
-        return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
-      } catch (err) {
-        failuresPerAddress.hit(req.address);
-        failuresPerUser.hit(username);
-        log.warn('login refused', { user: username, address: req.address });
-        await audit.record({
-          actor: username,
-          from: req.address,
-          action: 'login_failed',
-          ok: false,
-          detail: (err as Error).message.slice(0, 200),
-        });
-        throw err;
-      }
+      return loginsPerUser.run(username, async (): Promise<Reply> => {
+        const wait = Math.max(failuresPerAddress.blocked(req.address), failuresPerUser.blocked(username));
+        if (wait > 0) {
+          log.warn('login refused: rate limited', { user: username, address: req.address });
+          return {
+            status: 429,
+            body: { error: 'too_many_requests', message: `too many failed logins; retry in ${wait}s` },
+            headers: { 'retry-after': String(wait) },
+          };
+        }
+        try {
+          const { token, expiresIn } = await auth.login(username, password);
+          log.info('login', { user: username, address: req.address });
+          await audit.record({ actor: username, from: req.address, action: 'login', ok: true });
+          return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
+        } catch (err) {
+          failuresPerAddress.hit(req.address);
+          failuresPerUser.hit(username);
+          log.warn('login refused', { user: username, address: req.address });
+          await audit.record({
+            actor: username,
+            from: req.address,
+            action: 'login_failed',
+            ok: false,
+            detail: (err as Error).message.slice(0, 200),
+          });
+          throw err;
+        }
+      });
     })
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');
@@ -138,11 +152,13 @@ export function buildApi(deps: ApiDeps): Router {
     })
     .on('POST', '/api/v1/plans', async (req) => {
       const actor = await identify(req);
+      requireRole(actor, 'operator', 'run jobs');
       const input = parse(planRequestCheck, await req.body());
       return { status: 201, body: await deps.plans.create(input, actor, await agents.list()) };
     })
     .on('POST', '/api/v1/plans/:id/run', async (req) => {
       const actor = await identify(req);
+      requireRole(actor, 'operator', 'run jobs');
       const approval = parse(planApprovalCheck, await req.body());
       const job = await deps.plans.run(req.params.id as string, approval, actor, await agents.list());
       return { status: 201, body: job };
@@ -161,6 +177,7 @@ export function buildApi(deps: ApiDeps): Router {
     })
     .on('POST', '/api/v1/jobs/:id/cancel', async (req) => {
       const actor = await identify(req);
+      requireRole(actor, 'operator', 'cancel jobs');
       return { status: 200, body: await jobs.cancel(req.params.id as string, actor) };
     })
     .on('GET', '/api/v1/jobs/:id/runs/:runId/output', async (req) => {
@@ -187,7 +204,9 @@ export function buildApi(deps: ApiDeps): Router {
       return { status: 200, body: { entries } };
     })
     .on('GET', '/api/v1/users', async (req) => {
-      return { status: 200, body: { users: await auth.listUsers(await identify(req)) } };
+      const actor = await identify(req);
+      requireAdmin(actor);
+      return { status: 200, body: { users: await auth.listUsers(actor) } };
     })
     .on('POST', '/api/v1/users', async (req) => {
       const actor = await identify(req);
@@ -199,12 +218,14 @@ export function buildApi(deps: ApiDeps): Router {
     })
     .on('DELETE', '/api/v1/users/:name', async (req) => {
       const actor = await identify(req);
+      requireAdmin(actor);
       await auth.removeUser(actor, req.params.name as string);
       log.info('user removed', { user: req.params.name, by: actor.name });
       return { status: 200, body: { name: req.params.name } };
     })
     .on('PUT', '/api/v1/users/:name/password', async (req) => {
       const actor = await identify(req);
+      requireSelfOrAdmin(actor, req.params.name as string);
       const { password } = parse(passwordCheck, await req.body());
       const changed = await auth.setPassword(actor, req.params.name as string, password);
       log.info('password changed', { user: changed.name, by: actor.name });

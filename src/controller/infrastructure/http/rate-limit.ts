@@ -3,8 +3,8 @@ export class RateLimiter {
   private readonly hits = new Map<string, { count: number; resetAt: number }>();
 
   constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
+    readonly limit: number,
+    readonly windowMs: number,
   ) {}
 
   /** Counts a hit; returns the seconds to wait when over the limit, else 0. */
@@ -16,17 +16,41 @@ export class RateLimiter {
       this.hits.set(key, entry);
     }
     entry.count += 1;
-    return entry.count > this.limit ? Math.ceil((entry.resetAt - now) / 1000) : 0;
+    return entry.count > this.limit ? Math.max(1, Math.ceil((entry.resetAt - now) / 1000)) : 0;
   }
 
-  /** Seconds to wait if the key is already over the limit (without counting a hit), else 0. */
+  /** Seconds to wait if the key has used up its hits (without counting one), else 0. */
   blocked(key: string, now = Date.now()): number {
     const entry = this.hits.get(key);
     if (!entry || entry.resetAt <= now || entry.count < this.limit) return 0;
-    return Math.ceil((entry.resetAt - now) / 1000);
+    return Math.max(1, Math.ceil((entry.resetAt - now) / 1000));
   }
 
   private prune(now: number) {
     for (const [key, entry] of this.hits) if (entry.resetAt <= now) this.hits.delete(key);
+  }
+}
+
+/** Runs tasks with the same key one after the other (tasks with different keys run concurrently). */
+export class KeyedSerializer {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+
+  /** Keys with tasks queued or running (bounded by the number of requests in flight). */
+  get size(): number {
+    return this.tails.size;
   }
 }

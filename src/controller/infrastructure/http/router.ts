@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, TokenError } from '../../application/errors.js';
 import { PayloadError } from '../../../protocol/validate.js';
+import { LIMITS } from '../../../protocol/events.js';
 import type { Logger } from '../../../lib/log.js';
 
 export interface Request {
@@ -24,7 +25,7 @@ export interface Reply {
 }
 type Handler = (req: Request) => Promise<Reply>;
 
-const MAX_BODY = 1024 * 1024;
+const MAX_BODY = LIMITS.maxBodyBytes;
 
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {

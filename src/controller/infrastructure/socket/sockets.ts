@@ -23,7 +23,7 @@ import {
 import { parse, PayloadError } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import type { AgentService } from '../../application/agent-service.js';
-import type { AuthService } from '../../application/auth-service.js';
+import { requireRole, type AuthService, type VerifiedIdentity } from '../../application/auth-service.js';
 import { AppError, TokenError } from '../../application/errors.js';
 import type { JobService } from '../../application/job-service.js';
 import type { AgentGateway, ClientNotifier, Identity } from '../../application/ports.js';
@@ -32,9 +32,9 @@ type AgentSocket = Socket<
   AgentsToServer,
   ServerToAgents,
   Record<string, never>,
-  { identity: Identity; agentId?: string }
+  { identity: VerifiedIdentity; agentId?: string }
 >;
-type ClientSocket = Socket<ClientsToServer, ServerToClients, Record<string, never>, { identity: Identity }>;
+type ClientSocket = Socket<ClientsToServer, ServerToClients, Record<string, never>, { identity: VerifiedIdentity }>;
 
 const ACK_TIMEOUT_MS = 15_000;
 /** Output bytes of one agent waiting to be stored: pause its connection above HIGH, resume below LOW. */
@@ -44,6 +44,17 @@ const room = (jobId: string) => `job:${jobId}`;
 
 function refuse(code: TokenError['code'], message: string): Error {
   return Object.assign(new Error(message), { data: { code, message } });
+}
+
+/** Closes the connections of a user whose tokens were revoked (removed, or its password changed). */
+function disconnectUser(nsp: Namespace, name: string): number {
+  let count = 0;
+  for (const socket of nsp.sockets.values()) {
+    if ((socket.data as { identity?: Identity }).identity?.name !== name) continue;
+    socket.disconnect(true);
+    count++;
+  }
+  return count;
 }
 
 function authMiddleware(auth: AuthService, accept: (identity: Identity) => boolean, what: string) {
@@ -188,6 +199,11 @@ export class AgentSockets implements AgentGateway {
     this.byAgentId.get(agentId)?.disconnect(true);
   }
 
+  /** A user's tokens were revoked: its connections close (it must log in again). */
+  disconnectUser(name: string): number {
+    return disconnectUser(this.nsp, name);
+  }
+
   /** Agents connected and registered. */
   get connected(): number {
     return this.byAgentId.size;
@@ -213,7 +229,7 @@ export class ClientSockets implements ClientNotifier {
 
   constructor(
     io: Server,
-    auth: AuthService,
+    private readonly auth: AuthService,
     private readonly agents: AgentService,
     private readonly jobs: () => JobService,
     private readonly log: Logger,
@@ -225,40 +241,65 @@ export class ClientSockets implements ClientNotifier {
 
   private onConnection(socket: ClientSocket) {
     const identity = socket.data.identity;
+    // Every request re-checks the token's user: one removed (or whose password changed) since the handshake is
+    // refused and disconnected, even if the revocation happened on another controller.
+    const current = async () => {
+      try {
+        await this.auth.recheck(identity);
+      } catch (err) {
+        socket.disconnect(true);
+        throw err;
+      }
+    };
     const answer = (ack: unknown, work: () => Promise<Job>) => {
       const reply = (isFn(ack) ? ack : () => {}) as (r: JobAck) => void;
-      work().then(
-        (job) => reply({ ok: true, job }),
-        (err: unknown) => {
-          if (err instanceof AppError) return reply({ ok: false, error: err.error, message: err.message });
-          if (err instanceof PayloadError) return reply({ ok: false, error: 'invalid_request', message: err.message });
-          this.log.error('client request failed', { error: (err as Error).stack });
-          reply({ ok: false, error: 'internal', message: 'internal error; see the controller log' });
-        },
-      );
+      current()
+        .then(work)
+        .then(
+          (job) => reply({ ok: true, job }),
+          (err: unknown) => {
+            if (err instanceof TokenError) return reply({ ok: false, error: 'invalid_token', message: err.message });
+            if (err instanceof AppError) return reply({ ok: false, error: err.error, message: err.message });
+            if (err instanceof PayloadError)
+              return reply({ ok: false, error: 'invalid_request', message: err.message });
+            this.log.error('client request failed', { error: (err as Error).stack });
+            reply({ ok: false, error: 'internal', message: 'internal error; see the controller log' });
+          },
+        );
     };
     socket.on(EV.jobCreate, (raw, ack) =>
       answer(ack, async () => {
+        requireRole(identity, 'operator', 'run jobs');
         const request = parse(jobRequestCheck, raw);
         return this.jobs().create(request, identity, await this.agents.list(), (job) => socket.join(room(job.id)));
       }),
     );
     socket.on(EV.jobSubscribe, (raw, ack) =>
       answer(ack, async () => {
+        requireRole(identity, 'viewer', 'follow jobs');
         const { jobId } = parse(jobIdPayloadCheck, raw);
-        if (identity.role === 'agent') throw new AppError(403, 'forbidden', 'agents cannot follow jobs');
         const job = await this.jobs().get(jobId);
         await socket.join(room(jobId));
         return job;
       }),
     );
     socket.on(EV.jobUnsubscribe, (raw) => {
+      let jobId: string;
       try {
-        void socket.leave(room(parse(jobIdPayloadCheck, raw).jobId));
+        jobId = parse(jobIdPayloadCheck, raw).jobId;
       } catch {
-        // a malformed unsubscribe changes nothing
+        return; // a malformed unsubscribe changes nothing
       }
+      current().then(
+        () => socket.leave(room(jobId)),
+        () => {},
+      );
     });
+  }
+
+  /** A user's tokens were revoked: its connections close (it must log in again). */
+  disconnectUser(name: string): number {
+    return disconnectUser(this.nsp, name);
   }
 
   progress(jobId: string, agent: string, progress: CommandProgress) {
