@@ -78,6 +78,13 @@ export class AuthService {
     if (!(await this.users.remove(name))) throw notFound(`no user "${name}"`);
   }
 
+  /** Removes the agent-role user `name` (its agent was removed): its tokens and credential stop working at once. */
+  async revokeAgent(name: string): Promise<boolean> {
+    const user = await this.users.get(name);
+    if (user?.role !== 'agent') return false;
+    return this.users.remove(name);
+  }
+
   /** Admins set anyone's password; others only their own. Tokens issued before are revoked. */
   async setPassword(actor: Identity, name: string, password?: string) {
     if (actor.role !== 'admin' && actor.name !== name) throw forbidden('only an admin can change another user');

@@ -47,6 +47,7 @@ export interface Store {
   agents: AgentRepository;
   jobs: JobRepository;
   output: OutputStore;
+  enrollments: EnrollmentRepository;
   /** Writes what is pending and releases the store. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { AuthService } from '../../application/auth-service.js';
 import { requireAdmin, requireRole } from '../../application/auth-service.js';
 import type { AgentService } from '../../application/agent-service.js';
+import type { EnrollmentService } from '../../application/enrollment-service.js';
 import type { JobService } from '../../application/job-service.js';
 import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
@@ -18,6 +19,8 @@ import { Router, type Request } from './router.js';
 export interface ApiDeps {
   auth: AuthService;
   agents: AgentService;
+  /** Join tokens and `agent run --join-token`. */
+  enrollments: EnrollmentService;
   jobs: JobService;
   /** AI command processing (DESIGN §7). */
   plans: PlanService;
@@ -36,6 +39,11 @@ const userCheck = object({
 });
 const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
 const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) });
+const enrollTokenCheck = object({
+  ttlSeconds: optional(int({ min: 60, max: 365 * 24 * 3600 })),
+  uses: optional(int({ min: 1, max: 100_000 })),
+});
+const enrollCheck = object({ token: str({ min: 1, max: 256 }), name: str({ min: 1, max: 63 }) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
 
 export function buildApi(deps: ApiDeps): Router {
@@ -43,6 +51,7 @@ export function buildApi(deps: ApiDeps): Router {
   // Failed logins are counted; past the limit every attempt is refused for the rest of the window, right password or not.
   const failuresPerAddress = new RateLimiter(50, 60_000);
   const failuresPerUser = new RateLimiter(10, 60_000);
+  const enrollFailuresPerAddress = new RateLimiter(20, 60_000);
 
   const identify = async (req: Request): Promise<Identity> => {
     const header = req.headers.authorization ?? '';
@@ -103,10 +112,41 @@ export function buildApi(deps: ApiDeps): Router {
     .on('DELETE', '/api/v1/agents/:id', async (req) => {
       const actor = await identify(req);
       if (actor.role !== 'admin') throw new AppError(403, 'forbidden', `role "${actor.role}" cannot remove agents`);
-      const agent = await agents.remove(req.params.id as string);
+      const found = await agents.find(req.params.id as string);
+      // Its credential first, so the agent cannot come back between the removal and the disconnection.
+      await auth.revokeAgent(found.name);
+      const agent = await agents.remove(found.id);
       deps.onAgentRemoved(agent.id);
       log.info('agent removed', { agent: agent.name, by: actor.name });
       return { status: 200, body: agent };
+    })
+    .on('POST', '/api/v1/enroll-tokens', async (req) => {
+      const actor = await identify(req);
+      requireAdmin(actor);
+      const q = parse(enrollTokenCheck, await req.body());
+      const issued = await deps.enrollments.issue(actor, { ttlSeconds: q.ttlSeconds ?? 24 * 3600, uses: q.uses ?? 1 });
+      log.info('join token issued', { id: issued.id, uses: issued.uses, expiresAt: issued.expiresAt, by: actor.name });
+      return { status: 201, body: issued };
+    })
+    .on('POST', '/api/v1/agents/enroll', async (req) => {
+      const wait = enrollFailuresPerAddress.blocked(req.address);
+      if (wait > 0) {
+        return {
+          status: 429,
+          body: { error: 'too_many_requests', message: `too many refused enrollments; retry in ${wait}s` },
+          headers: { 'retry-after': String(wait) },
+        };
+      }
+      const { token, name } = parse(enrollCheck, await req.body());
+      try {
+        const enrolled = await deps.enrollments.enroll(token, name);
+        log.info('agent enrolled', { agent: name, tokenId: enrolled.tokenId, address: req.address });
+        return { status: 201, body: { name: enrolled.name, password: enrolled.password } };
+      } catch (err) {
+        if (err instanceof AppError && err.status === 401) enrollFailuresPerAddress.hit(req.address);
+        log.warn('enrollment refused', { agent: name, address: req.address, error: (err as Error).message });
+        throw err;
+      }
     })
     .on('POST', '/api/v1/jobs', async (req) => {
       const actor = await identify(req);
