@@ -13,8 +13,10 @@ export interface TestPki {
   key: string;
 }
 
-/** A private CA and a server certificate it signs (SAN 127.0.0.1 and localhost), made by openssl in `dir`. */
-export async function makePki(dir: string): Promise<TestPki> {
+/**
+ * A private CA and a server certificate it signs (by default for 127.0.0.1 and localhost), made by openssl in `dir`.
+ */
+export async function makePki(dir: string, san = 'IP:127.0.0.1,DNS:localhost'): Promise<TestPki> {
   const p = (name: string) => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', [
@@ -31,7 +33,7 @@ export async function makePki(dir: string): Promise<TestPki> {
     '/CN=ogent test CA',
   ]);
   await run('openssl', ['req', ...ec, '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=localhost']);
-  await writeFile(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  await writeFile(p('server.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   await run('openssl', [
     'x509',
     '-req',
