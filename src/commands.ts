@@ -1,6 +1,7 @@
 import AgentRun from './commands/agent/run.js';
 import AgentServiceInstall from './commands/agent/service/install.js';
 import Agents from './commands/agents/index.js';
+import AgentsEnrollToken from './commands/agents/enroll-token.js';
 import AgentsRemove from './commands/agents/remove.js';
 import AgentsShow from './commands/agents/show.js';
 import Audit from './commands/audit.js';
@@ -26,6 +27,7 @@ export const COMMANDS = {
   'agent:run': AgentRun,
   'agent:service:install': AgentServiceInstall,
   agents: Agents,
+  'agents:enroll-token': AgentsEnrollToken,
   'agents:remove': AgentsRemove,
   'agents:show': AgentsShow,
   audit: Audit,

@@ -8,6 +8,7 @@ import {
   type ServerToAgents,
 } from '../protocol/events.js';
 import type { AgentInfo } from '../domain/model.js';
+import { certificateError } from '../client/tls.js';
 import { parse } from '../protocol/validate.js';
 import type { Logger } from '../lib/log.js';
 import type { AgentManager } from './manager.js';
@@ -18,8 +19,17 @@ export interface TokenSource {
   get(refresh?: boolean): Promise<string>;
 }
 
+/** How the agent checks the controller's certificate on an https:// URL. */
+export interface TlsTrust {
+  /** PEM to trust besides the system's CAs (`--ca FILE`). */
+  ca?: string;
+  /** False only for the controller's in-process agent, on loopback to its own socket. */
+  rejectUnauthorized?: boolean;
+}
+
 export interface AgentClientOptions {
   url: string;
+  tls?: TlsTrust;
   tokens: TokenSource;
   info: () => AgentInfo;
   manager: AgentManager;
@@ -56,6 +66,8 @@ export class AgentClient {
     const { url, log } = this.options;
     const socket: Socket<ServerToAgents, AgentsToServer> = io(`${url}${NAMESPACE.agents}`, {
       transports: ['websocket'],
+      ...(this.options.tls?.ca ? { ca: this.options.tls.ca } : {}),
+      ...(this.options.tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       autoConnect: false,
       reconnectionDelay: this.options.minDelayMs ?? 500,
       reconnectionDelayMax: this.options.maxDelayMs ?? MAX_RECONNECT_DELAY_MS,
@@ -135,7 +147,10 @@ export class AgentClient {
         this.refreshToken = true;
         this.scheduleReconnect();
       } else {
-        log.debug('connect failed', { error: err.message });
+        const untrusted = certificateError(url, err);
+        // Retried all the same: the controller's certificate may be fixed; meanwhile say why, loudly.
+        if (untrusted) log.error(untrusted.message, { try: untrusted.options.suggestion });
+        else log.debug('connect failed', { error: err.message });
       }
     });
     socket.on(EV.executeCommand, (raw, ack) => {

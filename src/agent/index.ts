@@ -1,6 +1,6 @@
 import { login } from '../client/http.js';
 import { withFields, type Logger } from '../lib/log.js';
-import { AgentClient, type TokenSource } from './client.js';
+import { AgentClient, type TlsTrust, type TokenSource } from './client.js';
 import { buildExecutors, type ExecutorSettings } from './executors/index.js';
 import { hostFacts } from './facts.js';
 import { CommandPolicy, type PolicyRules } from './policy.js';
@@ -10,6 +10,8 @@ import { ResultSpool } from './spool.js';
 
 export interface AgentOptions {
   controller: string;
+  /** How to check the controller's certificate on an https:// URL. */
+  tls?: TlsTrust;
   name: string;
   labels: Record<string, string>;
   /** Where the result spool lives; null keeps it in memory (the in-process local agent). */
@@ -53,12 +55,12 @@ export interface RunningAgent {
 }
 
 /** Tokens from `POST /token` with a user name and password, renewed before they expire. */
-export function passwordTokens(controller: string, username: string, password: string): TokenSource {
+export function passwordTokens(controller: string, username: string, password: string, ca?: string): TokenSource {
   let cached: { token: string; expiresAt: number } | null = null;
   return {
     async get(refresh = false) {
       if (!refresh && cached && cached.expiresAt - Date.now() > 30_000) return cached.token;
-      const res = await login(controller, username, password);
+      const res = await login(controller, username, password, ca);
       cached = { token: res.access_token, expiresAt: Date.now() + res.expires_in * 1000 };
       return cached.token;
     },
@@ -84,6 +86,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const sshHosts = manager.executorNames.includes('ssh') ? Object.keys(options.executors?.sshHosts ?? {}) : [];
   const client = new AgentClient({
     url: options.controller,
+    tls: options.tls,
     tokens: options.tokens,
     info: () => ({
       ...hostFacts(options.name, options.labels, manager.executorNames, sshHosts),

@@ -15,7 +15,7 @@ export class ApiClient {
 
   private async call<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
     const token = await this.session.token();
-    const res = await request<T>(this.session.controller, path, { method, token, body });
+    const res = await request<T>(this.session.controller, path, { method, token, body, ca: this.session.ca });
     if (res.status < 200 || res.status >= 300) throw apiError(res.status, res.body as never, what);
     return res.body;
   }
@@ -34,6 +34,13 @@ export class ApiClient {
   removeAgent(idOrName: string): Promise<Agent> {
     return this.call('DELETE', `/api/v1/agents/${encodeURIComponent(idOrName)}`, 'remove agent');
   }
+  /** A join token for `agent run --join-token` (admin); the secret is in the answer only. */
+  enrollToken(
+    ttlSeconds: number,
+    uses: number,
+  ): Promise<{ id: string; token: string; expiresAt: string; uses: number }> {
+    return this.call('POST', '/api/v1/enroll-tokens', 'issue join token', { ttlSeconds, uses });
+  }
   createJob(req: JobRequest): Promise<Job> {
     return this.call('POST', '/api/v1/jobs', 'create job', req);
   }
@@ -51,8 +58,8 @@ export class ApiClient {
   async output(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<Readable> {
     const token = await this.session.token();
     const path = `/api/v1/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(runId)}/output?stream=${stream}`;
-    const res = await openStream(this.session.controller, path, token);
-    if (res.status !== 200 || !res.body) {
+    const res = await openStream(this.session.controller, path, token, this.session.ca);
+    if (res.status !== 200) {
       const text = await res.text();
       let body: { error?: string; message?: string } | undefined;
       try {
@@ -62,7 +69,7 @@ export class ApiClient {
       }
       throw apiError(res.status, body, 'read output');
     }
-    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    return res.body;
   }
   async users(): Promise<Array<{ name: string; role: string; createdAt: string }>> {
     return (

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { authError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
 import { login, normalizeUrl } from './http.js';
+import { plainHttpWarning, readCa } from './tls.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
 
@@ -11,6 +12,8 @@ export interface StoredCredentials {
   username: string;
   token: string;
   expiresAt: string;
+  /** `ogent login --ca FILE`: the CA file the later commands trust for this controller. */
+  ca?: string;
 }
 
 const file = (env: NodeJS.ProcessEnv) => join(defaultConfigDir(env), 'credentials.json');
@@ -41,26 +44,40 @@ export async function removeStored(env: NodeJS.ProcessEnv = process.env): Promis
 
 export interface Session {
   controller: string;
+  /** PEM to trust for an https:// controller (`--ca FILE`, `OGENT_CA`, or the one `ogent login --ca` kept). */
+  ca?: string;
   /** A bearer token (logs in with OGENT_USERNAME/OGENT_PASSWORD when those are set). */
   token(): Promise<string>;
 }
 
-/** Flag > environment > `ogent login`'s stored credentials > default (DESIGN §5.2). */
+const warnOnStderr = (message: string) => process.stderr.write(`ogent: warning: ${message}\n`);
+
+/**
+ * Flag > environment > `ogent login`'s stored credentials > default (DESIGN §5.2), for the controller URL and the
+ * CA to trust. Warns (once) when the URL is plain http to another host.
+ */
 export async function resolveSession(
-  controllerFlag: string | undefined,
+  flags: { controller?: string; ca?: string },
   env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string) => void = warnOnStderr,
 ): Promise<Session> {
   const stored = await readStored(env);
-  const controller = normalizeUrl(controllerFlag ?? stored?.controller ?? DEFAULT_CONTROLLER);
+  const controller = normalizeUrl(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
+  const sameController = stored !== undefined && normalizeUrl(stored.controller) === controller;
+  const caFile = flags.ca || (sameController ? stored?.ca : undefined);
+  const ca = caFile ? await readCa(caFile) : undefined;
+  const insecure = plainHttpWarning(controller);
+  if (insecure) warn(insecure);
   let cached: string | undefined;
   let renewAt = Infinity;
   return {
     controller,
+    ca,
     async token() {
       if (cached && Date.now() < renewAt) return cached;
       if (env.OGENT_TOKEN) return (cached = env.OGENT_TOKEN);
       if (env.OGENT_USERNAME && env.OGENT_PASSWORD) {
-        const res = await login(controller, env.OGENT_USERNAME, env.OGENT_PASSWORD);
+        const res = await login(controller, env.OGENT_USERNAME, env.OGENT_PASSWORD, ca);
         renewAt = Date.now() + Math.max(0, res.expires_in - 30) * 1000;
         return (cached = res.access_token);
       }

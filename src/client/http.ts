@@ -1,4 +1,7 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { authError, EXIT, UserError, unreachableError, usageError } from '../lib/errors.js';
+import { certificateError } from './tls.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -19,20 +22,59 @@ export function normalizeUrl(raw: string): string {
   return url.origin;
 }
 
-/** Maps a failed fetch to exit code 4 with what to check. */
+/** Maps a failed request to exit code 4 with what to check (a certificate problem says to pass --ca). */
 function networkError(base: string, err: unknown): UserError {
+  const tls = certificateError(base, err);
+  if (tls) return tls;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const why = cause?.code ?? cause?.message ?? (err as Error).message;
+  const e = err as NodeJS.ErrnoException;
+  const why = cause?.code ?? cause?.message ?? e.code ?? e.message;
   return unreachableError(
     `cannot reach the controller at ${base} (${why})`,
     'check that `ogent controller serve` runs there, or pass --controller / set OGENT_CONTROLLER',
   );
 }
 
+export interface RequestInit {
+  method?: string;
+  token?: string;
+  body?: unknown;
+  form?: Record<string, string>;
+  timeoutMs?: number;
+  /** PEM to trust for an https:// controller (`--ca FILE`), besides the system's CAs. */
+  ca?: string;
+}
+
+/** One request to the controller; resolves with the answer's head, its body still to be read. */
+function send(
+  base: string,
+  path: string,
+  init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number; ca?: string },
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`${base}${path}`);
+    const options = { method: init.method, headers: init.headers, timeout: init.timeoutMs };
+    const req =
+      url.protocol === 'https:'
+        ? httpsRequest(url, { ...options, ...(init.ca ? { ca: init.ca } : {}) }, resolve)
+        : httpRequest(url, options, resolve);
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err) => reject(networkError(base, err)));
+    req.end(init.body);
+  });
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk as string;
+  return text;
+}
+
 export async function request<T>(
   base: string,
   path: string,
-  init: { method?: string; token?: string; body?: unknown; form?: Record<string, string>; timeoutMs?: number } = {},
+  init: RequestInit = {},
 ): Promise<{ status: number; body: T; text: string }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
@@ -43,28 +85,30 @@ export async function request<T>(
     headers['content-type'] = 'application/json';
     body = JSON.stringify(init.body);
   }
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   if (init.token) headers.authorization = `Bearer ${init.token}`;
-  let res: Response;
+  const res = await send(base, path, {
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+    timeoutMs: init.timeoutMs ?? 30_000,
+    ca: init.ca,
+  });
+  let text: string;
   try {
-    res = await fetch(`${base}${path}`, {
-      method: init.method ?? (body === undefined ? 'GET' : 'POST'),
-      headers,
-      body,
-      signal: AbortSignal.timeout(init.timeoutMs ?? 30_000),
-    });
+    text = await readText(res);
   } catch (err) {
     throw networkError(base, err);
   }
-  const text = await res.text();
   let parsed: unknown = undefined;
-  if ((res.headers.get('content-type') ?? '').includes('application/json') && text) {
+  if ((res.headers['content-type'] ?? '').includes('application/json') && text) {
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
   }
-  return { status: res.status, body: parsed as T, text };
+  return { status: res.statusCode ?? 0, body: parsed as T, text };
 }
 
 interface ApiErrorBody {
@@ -102,17 +146,26 @@ export function apiError(status: number, body: ApiErrorBody | undefined, what: s
   return new UserError(`${what}: ${message}`, { code: 'ERR_API', exit: EXIT.runsFailed });
 }
 
-/** A GET whose body the caller streams. */
-export async function openStream(base: string, path: string, token: string): Promise<Response> {
-  try {
-    return await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  } catch (err) {
-    throw networkError(base, err);
-  }
+/** A GET whose body the caller streams (any size, with backpressure). */
+export async function openStream(
+  base: string,
+  path: string,
+  token: string,
+  ca?: string,
+): Promise<{ status: number; body: IncomingMessage; text(): Promise<string> }> {
+  const res = await send(base, path, {
+    method: 'GET',
+    headers: { authorization: `Bearer ${token}` },
+    timeoutMs: 30_000,
+    ca,
+  });
+  // The timeout was for the answer to start: a slow reader (a paused pipe) must not cut the body off.
+  res.socket?.setTimeout(0);
+  return { status: res.statusCode ?? 0, body: res, text: () => readText(res) };
 }
 
-export async function login(base: string, username: string, password: string): Promise<TokenResponse> {
-  const res = await request<TokenResponse & ApiErrorBody>(base, '/token', { form: { username, password } });
+export async function login(base: string, username: string, password: string, ca?: string): Promise<TokenResponse> {
+  const res = await request<TokenResponse & ApiErrorBody>(base, '/token', { form: { username, password }, ca });
   if (res.status !== 200) throw apiError(res.status, res.body, 'login');
   return res.body;
 }

@@ -12,6 +12,7 @@ import {
 } from '../protocol/events.js';
 import { authError, unreachableError, UserError } from '../lib/errors.js';
 import { apiError } from './http.js';
+import { certificateError } from './tls.js';
 import type { Session } from './credentials.js';
 
 /** What a renderer is told as a job unfolds; every output byte exactly once, in order per run and stream. */
@@ -52,6 +53,7 @@ export class JobStream {
     await this.session.token();
     return io(`${this.session.controller}${NAMESPACE.clients}`, {
       transports: ['websocket'],
+      ...(this.session.ca ? { ca: this.session.ca } : {}),
       // Asked again on every reconnect, so a session that logs in with OGENT_USERNAME/OGENT_PASSWORD can renew.
       auth: (cb) => {
         this.session.token().then(
@@ -134,6 +136,9 @@ export class JobStream {
         }
         if (code)
           return done(authError(`refused by the controller: ${err.data?.message ?? code}`, 'run `ogent login`', code));
+        // A certificate this client does not trust will not become trusted by waiting.
+        const untrusted = certificateError(this.session.controller, err);
+        if (untrusted) return done(untrusted);
         startAwayTimer();
       });
       socket.on('disconnect', () => {

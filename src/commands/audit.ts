@@ -28,7 +28,7 @@ export default class Audit extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Audit);
     const since = flags.since === undefined ? undefined : sinceTime(flags.since);
-    const entries = await new ApiClient(await resolveSession(flags.controller)).audit({
+    const entries = await new ApiClient(await resolveSession(flags)).audit({
       since,
       limit: flags.limit,
       action: flags.action,

@@ -40,6 +40,11 @@ export const connectionFlags = {
     env: 'OGENT_CONTROLLER',
     helpValue: 'URL',
   }),
+  ca: Flags.string({
+    summary: 'Trust this CA certificate (PEM) for an https:// controller, besides the system CAs.',
+    env: 'OGENT_CA',
+    helpValue: 'FILE',
+  }),
 };
 
 /** A duration flag (`30s`, `5m`, `1h30m`); read it with `parseDuration`, whose RangeError exits 2. */

@@ -1,7 +1,5 @@
-import { Flags } from '@oclif/core';
-import { readFile } from 'node:fs/promises';
 import { runDoctor } from '../client/doctor.js';
-import { usageError } from '../lib/errors.js';
+import { readCa } from '../client/tls.js';
 import { doctorReport } from '../ui/doctor-report.js';
 import { colorWanted } from '../ui/theme.js';
 import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration } from './base.js';
@@ -19,11 +17,6 @@ export default class Doctor extends BaseCommand {
   ];
   static override flags = {
     ...connectionFlags,
-    ca: Flags.string({
-      summary: 'Trust this CA (or self-signed) certificate for an https:// controller.',
-      env: 'OGENT_CA',
-      helpValue: 'FILE',
-    }),
     timeout: durationFlag('How long to wait for each answer.', '5s'),
     json: jsonFlag,
   };
@@ -31,13 +24,7 @@ export default class Doctor extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Doctor);
     const timeoutMs = parseDuration(flags.timeout as string);
-    let ca: string | undefined;
-    if (flags.ca) {
-      const path = flags.ca;
-      ca = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw usageError(`cannot read --ca ${path} (${err.code ?? err.message})`);
-      });
-    }
+    const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const report = await runDoctor({ controller: flags.controller, ca, timeoutMs });
     const color = process.stdout.isTTY && colorWanted(process.env, process.stdout);
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : doctorReport(report, color));

@@ -109,7 +109,7 @@ export default class Exec extends BaseCommand {
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(Exec);
     const env = parseEnv(flags.env ?? []);
-    const session = await resolveSession(flags.controller);
+    const session = await resolveSession(flags);
     const code = await runExec(
       {
         command: (argv as string[]).join(' '),

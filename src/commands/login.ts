@@ -1,7 +1,9 @@
+import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { DEFAULT_CONTROLLER, readStored, writeStored } from '../client/credentials.js';
 import { login, normalizeUrl } from '../client/http.js';
 import { readPassword } from '../client/prompt.js';
+import { plainHttpWarning, readCa } from '../client/tls.js';
 import { usageError } from '../lib/errors.js';
 import { BaseCommand } from './base.js';
 
@@ -21,24 +23,34 @@ export default class Login extends BaseCommand {
     controller: Flags.string({ summary: 'Controller URL.', env: 'OGENT_CONTROLLER', helpValue: 'URL' }),
     username: Flags.string({ char: 'u', summary: 'User name.', env: 'OGENT_USERNAME' }),
     'password-stdin': Flags.boolean({ summary: 'Read the password from standard input.' }),
+    ca: Flags.string({
+      summary: 'Trust this CA certificate (PEM) for an https:// controller; later commands use it too.',
+      env: 'OGENT_CA',
+      helpValue: 'FILE',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Login);
     const stored = await readStored();
     const controller = normalizeUrl(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
+    const caFile = flags.ca ? resolve(flags.ca) : stored && stored.controller === controller ? stored.ca : undefined;
+    const ca = caFile ? await readCa(caFile) : undefined;
+    const insecure = plainHttpWarning(controller);
+    if (insecure) process.stderr.write(`ogent: warning: ${insecure}\n`);
     const username = flags.username ?? stored?.username;
     if (!username) throw usageError('no user name: pass --username');
     const password =
       !flags['password-stdin'] && process.env.OGENT_PASSWORD
         ? process.env.OGENT_PASSWORD
         : await readPassword({ fromStdin: flags['password-stdin'], prompt: `Password for ${username}: ` });
-    const res = await login(controller, username, password);
+    const res = await login(controller, username, password, ca);
     const path = await writeStored({
       controller,
       username,
       token: res.access_token,
       expiresAt: new Date(Date.now() + res.expires_in * 1000).toISOString(),
+      ...(caFile ? { ca: caFile } : {}),
     });
     process.stderr.write(
       `logged in to ${controller} as ${username} (token valid ${Math.round(res.expires_in / 60)} min, kept in ${path})\n`,

@@ -1,20 +1,24 @@
 import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { startAgent, type RunningAgent } from '../agent/index.js';
 import { defaultAgentName } from '../agent/facts.js';
 import { LIMITS, NAMESPACE } from '../protocol/events.js';
 import { StartupError } from '../lib/errors.js';
+import { isLoopback } from '../lib/net.js';
 import type { Logger } from '../lib/log.js';
 import { AgentService } from './application/agent-service.js';
 import { AuditService } from './application/audit-service.js';
 import { AuthService } from './application/auth-service.js';
+import { EnrollmentService } from './application/enrollment-service.js';
 import { JobService } from './application/job-service.js';
 import { PlanService } from './application/plan-service.js';
 import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastructure/ai/chat-completions.js';
 import { generatePassword } from './application/passwords.js';
 import { buildApi, type LoginLimits } from './infrastructure/http/api.js';
 import { addOpsRoutes } from './infrastructure/http/ops.js';
+import { loadTls, type TlsFiles } from './infrastructure/http/tls.js';
 import { ControllerMetrics } from './infrastructure/metrics.js';
 import { drained } from './infrastructure/socket/drain.js';
 import { AgentSockets, ClientSockets } from './infrastructure/socket/sockets.js';
@@ -41,6 +45,8 @@ export interface ControllerOptions {
   metrics?: boolean;
   /** Failed logins allowed per window on `POST /token` (default 50 per address, 10 per user name, per minute). */
   loginLimits?: LoginLimits;
+  /** Serve HTTPS/WSS with this certificate and key (`--tls-cert`, `--tls-key`). */
+  tls?: TlsFiles;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -69,8 +75,10 @@ export interface RunningController {
 
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { log } = options;
+  // Checked before the store is opened: a bad certificate file stops start-up having touched nothing.
+  const tls = options.tls ? await loadTls(options.tls) : undefined;
   const store = await openLowdbStore(options.dataDir);
-  let http: HttpServer | undefined;
+  let http: HttpServer | HttpsServer | undefined;
   try {
     const tokens = new JoseTokenService(store.secret, options.tokenTtlSeconds);
     const audit = new AuditService(store.audit, log);
@@ -79,7 +87,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const admin = await auth.ensureAdmin(options.adminPassword);
     await agents.markAllOffline();
 
-    http = createServer();
+    http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
     const io = new Server(http, {
       maxHttpBufferSize: LIMITS.maxHttpBufferSize,
       pingInterval: 10_000,
@@ -126,6 +134,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const api = buildApi({
       auth,
       agents,
+      enrollments: new EnrollmentService(store.enrollments, store.users),
       jobs,
       plans,
       log,
@@ -158,8 +167,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
     });
     const { port } = server.address() as AddressInfo;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    const scheme = tls ? 'https' : 'http';
+    const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     log.info('controller listening', { url, dataDir: options.dataDir });
+    if (!tls && !isLoopback(options.host)) {
+      log.warn(
+        'serving plain HTTP on a non-loopback address: passwords and tokens cross the network unencrypted; pass --tls-cert and --tls-key',
+        { host: options.host },
+      );
+    }
 
     let localAgent: RunningAgent | undefined;
     if (options.localAgent) {
@@ -178,6 +194,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
         labels: settings.labels ?? {},
         stateDir: null,
         tokens: { get: async () => (await auth.issueFor(name)).token },
+        // Its own listening socket on loopback: the certificate may name only the public host, so it is not checked.
+        ...(tls ? { tls: { rejectUnauthorized: false } } : {}),
         log,
         minDelayMs: 200,
         maxDelayMs: 2000,

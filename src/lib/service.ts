@@ -22,8 +22,8 @@ export interface ServiceDefaults {
   command: string[];
   /** Variables copied from the installer's environment into the environment file when set. */
   secrets: string[];
-  /** One of `secrets` the service cannot start without (unless the environment file already exists). */
-  requiredSecret?: string;
+  /** `secrets` of which the service needs one to start (unless the environment file already exists). */
+  requiredSecret?: string[];
   description: string;
 }
 
@@ -34,8 +34,8 @@ export const SERVICES: Record<ServiceKind, ServiceDefaults> = {
     stateFlag: 'state-dir',
     envFile: '/etc/ogent/agent.env',
     command: ['agent', 'run'],
-    secrets: ['OGENT_PASSWORD'],
-    requiredSecret: 'OGENT_PASSWORD',
+    secrets: ['OGENT_PASSWORD', 'OGENT_JOIN_TOKEN'],
+    requiredSecret: ['OGENT_PASSWORD', 'OGENT_JOIN_TOKEN'],
     description: 'ogent agent: runs the commands its controller sends',
   },
   controller: {
@@ -276,9 +276,10 @@ export async function installService(options: InstallOptions): Promise<Installed
     });
   });
   const names = Object.keys(options.secrets);
-  if (defaults.requiredSecret && !names.includes(defaults.requiredSecret) && existing === undefined)
+  const required = defaults.requiredSecret ?? [];
+  if (required.length && !required.some((name) => names.includes(name)) && existing === undefined)
     throw usageError(
-      `no ${defaults.requiredSecret} for the service: set it, or pass --password-stdin, or write it in ${envFile}`,
+      `no ${required.join(' nor ')} for the service: set one, or pass --password-stdin, or write it in ${envFile}`,
       `printf %s "$PW" | sudo ogent ${options.kind} service install --password-stdin …`,
     );
   let envFileWritten = false;

@@ -12,7 +12,12 @@ const run = promisify(execFile);
 describe('service install (bin/run.js)', function () {
   this.timeout(30_000);
   let dir: string;
-  const noSecrets = { OGENT_PASSWORD: undefined, OGENT_ADMIN_PASSWORD: undefined, OGENT_AI_API_KEY: undefined };
+  const noSecrets = {
+    OGENT_PASSWORD: undefined,
+    OGENT_JOIN_TOKEN: undefined,
+    OGENT_ADMIN_PASSWORD: undefined,
+    OGENT_AI_API_KEY: undefined,
+  };
   const field = (unit: string, key: string) =>
     unit
       .split('\n')
@@ -76,7 +81,7 @@ describe('service install (bin/run.js)', function () {
     expect(level.code).to.equal(2);
     const none = await runCli(install, { env: noSecrets });
     expect(none.code).to.equal(2);
-    expect(none.stderr).to.include('no OGENT_PASSWORD for the service');
+    expect(none.stderr).to.include('no OGENT_PASSWORD nor OGENT_JOIN_TOKEN for the service');
     expect(await stat(join(dir, 'ogent-agent.service')).catch(() => null)).to.equal(null);
   });
 
@@ -105,6 +110,33 @@ describe('service install (bin/run.js)', function () {
     const unit = await readFile(join(dir, 'ogent-agent.service'), 'utf8');
     expect(unit).to.not.include('from-env-pw');
     expect(field(unit, 'User')).to.deep.equal(['ogent']);
+  });
+
+  it('agent: --join-token goes to the environment file, --ca to the unit; no password needed', async () => {
+    const res = await runCli(
+      [
+        'agent',
+        'service',
+        'install',
+        '--unit-dir',
+        dir,
+        '--environment-file',
+        join(dir, 'agent.env'),
+        '--controller',
+        'https://ctl:8600',
+        '--ca',
+        '/etc/ogent/ca.pem',
+        '--join-token',
+        'ogj_secret-join-token',
+      ],
+      { env: noSecrets },
+    );
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.include(`wrote ${join(dir, 'agent.env')} (OGENT_JOIN_TOKEN, mode 0600)\n`);
+    expect(await readFile(join(dir, 'agent.env'), 'utf8')).to.equal("OGENT_JOIN_TOKEN='ogj_secret-join-token'\n");
+    const unit = await readFile(join(dir, 'ogent-agent.service'), 'utf8');
+    expect(unit).to.not.include('ogj_secret-join-token');
+    expect(field(unit, 'ExecStart')[0]).to.include('agent run --controller https://ctl:8600 --ca /etc/ogent/ca.pem');
   });
 
   it('controller: OGENT_ADMIN_PASSWORD to its environment file; the unit verifies', async () => {

@@ -142,6 +142,21 @@ const ROUTES: Record<string, Route> = {
     allowed: readers,
     ok: 200,
   },
+  'POST /api/v1/enroll-tokens': {
+    method: 'POST',
+    path: () => '/api/v1/enroll-tokens',
+    body: () => ({ uses: 1 }),
+    allowed: ['admin'],
+    ok: 201,
+  },
+  // No bearer token needed: the join token in the body is the credential (enrollment tests cover it).
+  'POST /api/v1/agents/enroll (invalid body)': {
+    method: 'POST',
+    path: () => '/api/v1/agents/enroll',
+    body: () => ({ token: 5, name: '' }),
+    allowed: 'public',
+    ok: 400,
+  },
   'GET /api/v1/users': { method: 'GET', path: () => '/api/v1/users', allowed: ['admin'], ok: 200 },
   'POST /api/v1/users': {
     method: 'POST',

@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
 import { defaultAgentName } from '../../agent/facts.js';
+import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
 import { normalizeUrl } from '../../client/http.js';
+import { plainHttpWarning, readCa } from '../../client/tls.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
 import { defaultStateDir } from '../../lib/paths.js';
 import { agentNameCheck, labelsCheck } from '../../protocol/events.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
@@ -16,9 +18,15 @@ import { waitForSignal } from '../controller/serve.js';
 export default class AgentRun extends BaseCommand {
   static override summary = 'Run an agent: connect out to the controller and run what it sends.';
   static override description =
-    'The agent logs in as an agent-role user whose name is the agent name (create one with ' +
-    '`ogent users add NAME --role agent`); give its password in OGENT_PASSWORD.';
+    'The agent logs in as an agent-role user whose name is the agent name. Either enroll it once with a join token ' +
+    '(`ogent agents enroll-token`): its own credential is then kept in --state-dir (mode 0600) and used at every ' +
+    'start; or create the user (`ogent users add NAME --role agent`) and give its password in OGENT_PASSWORD.';
   static override examples = [
+    {
+      description: 'Enroll once with a join token over HTTPS; later starts need no token',
+      command:
+        '<%= config.bin %> agent run --controller https://ctl:8600 --ca /etc/ogent/ca.pem --join-token ogj_... --name web-7',
+    },
     {
       description: 'Connect as web-1 with two labels',
       command:
@@ -32,10 +40,23 @@ export default class AgentRun extends BaseCommand {
       default: DEFAULT_CONTROLLER,
       helpValue: 'URL',
     }),
-    name: Flags.string({ summary: 'Agent name (default: the host name).', env: 'OGENT_AGENT_NAME' }),
+    name: Flags.string({
+      summary: 'Agent name (default: the enrolled name, else the host name).',
+      env: 'OGENT_AGENT_NAME',
+    }),
+    ca: Flags.string({
+      summary: 'Trust this CA certificate (PEM) for an https:// controller, besides the system CAs.',
+      env: 'OGENT_CA',
+      helpValue: 'FILE',
+    }),
+    'join-token': Flags.string({
+      summary: 'Enroll with this token (once): the credential it gets is saved in --state-dir and used from then on.',
+      env: 'OGENT_JOIN_TOKEN',
+      helpValue: 'TOKEN',
+    }),
     label: Flags.string({ multiple: true, summary: 'A label for selectors.', helpValue: 'KEY=VALUE' }),
     'state-dir': Flags.string({
-      summary: 'Where the agent keeps its result spool.',
+      summary: 'Where the agent keeps its result spool and its enrolled credential.',
       env: 'OGENT_STATE_DIR',
       helpValue: 'DIR',
     }),
@@ -95,54 +116,42 @@ export default class AgentRun extends BaseCommand {
     const { flags } = await this.parse(AgentRun);
     const sshHosts = await parseSshHosts(flags['ssh-host'] ?? []);
     const graceMs = parseDuration(flags['shutdown-grace']);
-    const name = flags.name ?? defaultAgentName();
-    try {
-      parse(agentNameCheck, name);
-    } catch {
-      throw usageError(
-        `invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`,
-      );
-    }
-    const labels: Record<string, string> = {};
-    for (const pair of flags.label ?? []) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw usageError(`invalid --label "${pair}": use key=value`);
-      labels[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-    try {
-      parse(labelsCheck, labels);
-    } catch (err) {
-      throw usageError(`invalid --label: ${(err as Error).message}`);
-    }
+    const labels = parseLabels(flags.label ?? []);
+    const stateDir = flags['state-dir'] ?? defaultStateDir();
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
-    const username = process.env.OGENT_USERNAME || name;
-    const password = process.env.OGENT_PASSWORD;
-    if (!password)
-      throw authError(
-        'no agent password: set OGENT_PASSWORD',
-        `create the agent user with \`ogent users add ${name} --role agent\``,
-      );
-    if (username !== name) throw usageError(`the agent user name (${username}) must be the agent name (${name})`);
     const controller = normalizeUrl(flags.controller);
+    const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const log = createLogger(flags['log-level'] as LogLevel);
+    const insecure = plainHttpWarning(controller);
+    if (insecure) log.warn(insecure);
+    const { name, password, saved } = await this.credential(flags, stateDir, controller, ca, log);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
     const { passwordTokens, startAgent } = await import('../../agent/index.js');
-    const tokens = passwordTokens(controller, username, password);
+    const tokens = passwordTokens(controller, name, password, ca);
     try {
       await tokens.get();
     } catch (err) {
-      // Wrong credentials are fatal at start; an absent controller is waited for.
-      if (!(err instanceof UserError) || err.exit !== EXIT.unreachable) throw err;
+      // Wrong credentials and untrusted certificates are fatal at start; an absent controller is waited for.
+      if (!(err instanceof UserError) || err.exit !== EXIT.unreachable || err.code === 'ERR_TLS') {
+        if (saved && err instanceof UserError && err.exit === EXIT.auth && err.code === 'ERR_AUTH') {
+          throw authError(
+            `the controller refused the credential of agent ${name} in ${saved}: the agent was removed, or the controller's store was replaced`,
+            'an admin issues a join token (`ogent agents enroll-token`); move the credential file away and run with --join-token',
+          );
+        }
+        throw err;
+      }
       log.warn('controller not reachable yet; retrying', { controller });
     }
     let agent;
     try {
       agent = await startAgent({
         controller,
+        tls: ca ? { ca } : undefined,
         name,
         labels,
-        stateDir: flags['state-dir'] ?? defaultStateDir(),
+        stateDir,
         tokens,
         log,
         executors: { sshHosts, sshConfig: flags['ssh-config'], runAs },
@@ -170,6 +179,74 @@ export default class AgentRun extends BaseCommand {
     process.off('SIGINT', hurry).off('SIGTERM', hurry);
     log.info('agent stopped');
   }
+
+  /**
+   * Who this agent is: OGENT_PASSWORD (a user made with `users add --role agent`), else the credential saved in the
+   * state dir, else one got now with --join-token (and saved). `saved` is the credential file it came from.
+   */
+  private async credential(
+    flags: { name?: string; 'join-token'?: string },
+    stateDir: string,
+    controller: string,
+    ca: string | undefined,
+    log: Logger,
+  ): Promise<{ name: string; password: string; saved?: string }> {
+    const password = process.env.OGENT_PASSWORD;
+    if (password) {
+      const name = checkName(flags.name ?? defaultAgentName());
+      const username = process.env.OGENT_USERNAME || name;
+      if (username !== name) throw usageError(`the agent user name (${username}) must be the agent name (${name})`);
+      return { name, password };
+    }
+    const stored = await readCredential(stateDir);
+    if (stored) {
+      if (flags.name !== undefined && flags.name !== stored.name) {
+        throw usageError(
+          `${credentialPath(stateDir)} is the credential of agent ${stored.name}, not ${flags.name}`,
+          `pass --name ${stored.name}, or another --state-dir for another agent`,
+        );
+      }
+      if (flags['join-token']) log.info('already enrolled; --join-token is not used', { name: stored.name });
+      return { name: checkName(stored.name), password: stored.password, saved: credentialPath(stateDir) };
+    }
+    const joinToken = flags['join-token'];
+    if (!joinToken) {
+      throw authError(
+        'no agent credential: pass --join-token, or set OGENT_PASSWORD',
+        `an admin issues a join token with \`ogent agents enroll-token\` (or creates the user with \`ogent users add ${flags.name ?? defaultAgentName()} --role agent\`)`,
+      );
+    }
+    const name = checkName(flags.name ?? defaultAgentName());
+    const credential = await enroll(controller, joinToken, name, ca);
+    const path = await saveCredential(stateDir, credential);
+    log.info('enrolled', { name, credential: path });
+    return { name, password: credential.password };
+  }
+}
+
+/** `--label key=value`, checked. */
+function parseLabels(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usageError(`invalid --label "${pair}": use key=value`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  try {
+    parse(labelsCheck, labels);
+  } catch (err) {
+    throw usageError(`invalid --label: ${(err as Error).message}`);
+  }
+  return labels;
+}
+
+function checkName(name: string): string {
+  try {
+    parse(agentNameCheck, name);
+  } catch {
+    throw usageError(`invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`);
+  }
+  return name;
 }
 
 /** `--allow`, `--deny` and `--policy FILE` together, checked: an invalid expression is a usage error (exit 2). */

@@ -29,7 +29,7 @@ export default class Agents extends BaseCommand {
       if (err instanceof SelectorError) throw usageError(err.message);
       throw err;
     }
-    const agents = select(selector, await new ApiClient(await resolveSession(flags.controller)).agents());
+    const agents = select(selector, await new ApiClient(await resolveSession(flags)).agents());
     process.stdout.write(flags.json ? `${JSON.stringify({ agents }, null, 2)}\n` : agentsTable(agents));
   }
 }

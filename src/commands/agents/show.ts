@@ -26,7 +26,7 @@ export default class AgentsShow extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(AgentsShow);
-    const api = new ApiClient(await resolveSession(flags.controller));
+    const api = new ApiClient(await resolveSession(flags));
     const agent = await api.agent(args.name);
     const runs = flags.runs > 0 ? await api.agentRuns(agent.id, flags.runs) : [];
     process.stdout.write(flags.json ? `${JSON.stringify({ ...agent, runs }, null, 2)}\n` : agentDetails(agent, runs));

@@ -16,6 +16,11 @@ export default class ControllerServe extends BaseCommand {
       command: '<%= config.bin %> controller serve --host 0.0.0.0 --port 8600 --data-dir /var/lib/ogent',
     },
     {
+      description: 'HTTPS and WSS on all interfaces (agents and clients then pass --ca, unless a public CA signed it)',
+      command:
+        '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem',
+    },
+    {
       description: 'With AI command processing (`exec --ai`, `--review`) through a local Ollama',
       command: '<%= config.bin %> controller serve --ai-base-url http://127.0.0.1:11434/v1 --ai-model llama3.1',
     },
@@ -34,6 +39,18 @@ export default class ControllerServe extends BaseCommand {
     'local-agent-name': Flags.string({
       summary: 'Name of the local agent (default: the host name).',
       helpValue: 'NAME',
+    }),
+    'tls-cert': Flags.string({
+      summary: 'Serve HTTPS/WSS with this certificate (PEM; the certificate, then any intermediates).',
+      env: 'OGENT_TLS_CERT',
+      helpValue: 'FILE',
+      dependsOn: ['tls-key'],
+    }),
+    'tls-key': Flags.string({
+      summary: 'The private key (PEM, unencrypted) of --tls-cert.',
+      env: 'OGENT_TLS_KEY',
+      helpValue: 'FILE',
+      dependsOn: ['tls-cert'],
     }),
     'token-ttl': durationFlag('How long a login token is valid.', '1h'),
     'retain-jobs': Flags.integer({
@@ -90,6 +107,10 @@ export default class ControllerServe extends BaseCommand {
         retainJobs: flags['retain-jobs'],
         retainDays: flags['retain-days'],
         metrics: flags.metrics,
+        tls:
+          flags['tls-cert'] && flags['tls-key']
+            ? { certFile: flags['tls-cert'], keyFile: flags['tls-key'] }
+            : undefined,
         log,
       });
     } catch (err) {

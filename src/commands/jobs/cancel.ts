@@ -11,7 +11,7 @@ export default class JobsCancel extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsCancel);
-    const job = await new ApiClient(await resolveSession(flags.controller)).cancelJob(args.id);
+    const job = await new ApiClient(await resolveSession(flags)).cancelJob(args.id);
     process.stderr.write(
       job.status === 'running'
         ? `cancelling job ${job.id}; follow it with \`ogent jobs wait ${job.id}\`\n`

@@ -16,7 +16,7 @@ export default class JobsList extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(JobsList);
-    const jobs = await new ApiClient(await resolveSession(flags.controller)).jobs(flags.limit, flags.before);
+    const jobs = await new ApiClient(await resolveSession(flags)).jobs(flags.limit, flags.before);
     process.stdout.write(flags.json ? `${JSON.stringify({ jobs }, null, 2)}\n` : jobsTable(jobs));
   }
 }

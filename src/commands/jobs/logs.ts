@@ -18,7 +18,7 @@ export default class JobsLogs extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsLogs);
-    const api = new ApiClient(await resolveSession(flags.controller));
+    const api = new ApiClient(await resolveSession(flags));
     await printLogs(api, await api.job(args.id), flags.agent, process);
   }
 }

@@ -26,7 +26,7 @@ export default class JobsShow extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsShow);
-    const session = await resolveSession(flags.controller);
+    const session = await resolveSession(flags);
     if (flags.follow) {
       const options = {
         json: flags.json,

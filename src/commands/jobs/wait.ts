@@ -20,7 +20,7 @@ export default class JobsWait extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsWait);
-    const session = await resolveSession(flags.controller);
+    const session = await resolveSession(flags);
     const options = {
       json: flags.json,
       stream: flags.stream,

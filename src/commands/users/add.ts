@@ -23,7 +23,7 @@ export default class UsersAdd extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersAdd);
-    const api = new ApiClient(await resolveSession(flags.controller));
+    const api = new ApiClient(await resolveSession(flags));
     const password = flags['password-stdin'] ? await readPassword({ fromStdin: true, prompt: '' }) : undefined;
     const user = await api.addUser(args.name, flags.role, password);
     if (flags.json) process.stdout.write(`${JSON.stringify(user)}\n`);

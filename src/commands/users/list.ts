@@ -10,7 +10,7 @@ export default class UsersList extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(UsersList);
-    const users = await new ApiClient(await resolveSession(flags.controller)).users();
+    const users = await new ApiClient(await resolveSession(flags)).users();
     process.stdout.write(
       flags.json
         ? `${JSON.stringify({ users }, null, 2)}\n`

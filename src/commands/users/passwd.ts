@@ -19,7 +19,7 @@ export default class UsersPasswd extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersPasswd);
-    const api = new ApiClient(await resolveSession(flags.controller));
+    const api = new ApiClient(await resolveSession(flags));
     const password = flags.generate
       ? undefined
       : await readPassword({ fromStdin: flags['password-stdin'], prompt: `New password for ${args.name}: ` });

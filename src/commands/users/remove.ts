@@ -11,7 +11,7 @@ export default class UsersRemove extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(UsersRemove);
-    await new ApiClient(await resolveSession(flags.controller)).removeUser(args.name);
+    await new ApiClient(await resolveSession(flags)).removeUser(args.name);
     process.stderr.write(`removed user ${args.name}\n`);
   }
 }

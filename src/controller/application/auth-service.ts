@@ -107,6 +107,13 @@ export class AuthService {
     this.revoked(name);
   }
 
+  /** Removes the agent-role user `name` (its agent was removed): its tokens and credential stop working at once. */
+  async revokeAgent(name: string): Promise<boolean> {
+    const user = await this.users.get(name);
+    if (user?.role !== 'agent') return false;
+    return this.users.remove(name);
+  }
+
   /** Admins set anyone's password; others only their own. Tokens issued before are revoked. */
   async setPassword(actor: Identity, name: string, password?: string) {
     requireSelfOrAdmin(actor, name);

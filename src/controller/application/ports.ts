@@ -50,6 +50,7 @@ export interface Store {
   jobs: JobRepository;
   output: OutputStore;
   audit: AuditLog;
+  enrollments: EnrollmentRepository;
   /** Writes what is pending and releases the store. */
   close(): Promise<void>;
 }

@@ -8,14 +8,17 @@ import { BaseCommand } from '../../base.js';
 import { installFromFlags, serviceFlags } from '../../service-flags.js';
 import AgentRun from '../run.js';
 
-const runFlags = passthroughFlags(AgentRun.flags, 'AGENT RUN');
+// The join token is a secret: it goes to the environment file (0600), never into the unit's command line (0644).
+const { 'join-token': joinTokenFlag, ...agentRunFlags } = AgentRun.flags;
+const runFlags = passthroughFlags(agentRunFlags, 'AGENT RUN');
 
 export default class AgentServiceInstall extends BaseCommand {
   static override summary = 'Install the agent as a systemd service (ogent-agent.service).';
   static override description =
     'Writes /etc/systemd/system/ogent-agent.service, which starts `ogent agent run` with the agent run flags given ' +
     'here, as root unless --user, restarted on failure, with its spool in /var/lib/ogent-agent; and ' +
-    '/etc/ogent/agent.env (mode 0600) with OGENT_PASSWORD, taken from the environment or --password-stdin. ' +
+    '/etc/ogent/agent.env (mode 0600) with OGENT_PASSWORD (from the environment or --password-stdin) or ' +
+    'OGENT_JOIN_TOKEN (--join-token). ' +
     'Then: systemctl daemon-reload && systemctl enable --now ogent-agent.';
   static override examples = [
     {
@@ -37,6 +40,10 @@ export default class AgentServiceInstall extends BaseCommand {
     ...runFlags,
     ...serviceFlags('agent'),
     'password-stdin': Flags.boolean({ summary: "Read the agent user's password from standard input." }),
+    'join-token': {
+      ...joinTokenFlag,
+      summary: 'Enroll with this join token at first start (kept in the environment file).',
+    },
   };
 
   async run(): Promise<void> {
@@ -69,7 +76,10 @@ export default class AgentServiceInstall extends BaseCommand {
         const password = flags['password-stdin']
           ? await readPassword({ fromStdin: true, prompt: '' })
           : process.env.OGENT_PASSWORD || undefined;
-        return password ? { OGENT_PASSWORD: password } : {};
+        return {
+          ...(password ? { OGENT_PASSWORD: password } : {}),
+          ...(flags['join-token'] ? { OGENT_JOIN_TOKEN: flags['join-token'] } : {}),
+        };
       },
     });
   }

@@ -2,6 +2,7 @@ import type { AuthService } from '../../application/auth-service.js';
 import { requireAdmin, requireRole, requireSelfOrAdmin } from '../../application/auth-service.js';
 import type { AgentService } from '../../application/agent-service.js';
 import { by, noAudit, type AuditService } from '../../application/audit-service.js';
+import type { EnrollmentService } from '../../application/enrollment-service.js';
 import type { JobService } from '../../application/job-service.js';
 import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
@@ -19,6 +20,8 @@ import { Router, type Reply, type Request } from './router.js';
 export interface ApiDeps {
   auth: AuthService;
   agents: AgentService;
+  /** Join tokens and `agent run --join-token`. */
+  enrollments: EnrollmentService;
   jobs: JobService;
   /** AI command processing (DESIGN §7). */
   plans: PlanService;
@@ -51,6 +54,11 @@ export const userCheck = object({
 });
 export const passwordCheck = object({ password: optional(str({ min: 1, max: 1024 })) });
 const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) });
+const enrollTokenCheck = object({
+  ttlSeconds: optional(int({ min: 60, max: 365 * 24 * 3600 })),
+  uses: optional(int({ min: 1, max: 100_000 })),
+});
+const enrollCheck = object({ token: str({ min: 1, max: 256 }), name: str({ min: 1, max: 63 }) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
 const auditQueryCheck = object({
   since: optional(str({ min: 1, max: 64 })),
@@ -67,6 +75,7 @@ export function buildApi(deps: ApiDeps): Router {
   const failuresPerUser = new RateLimiter(limits.perUser, limits.windowMs);
   // Attempts for one user name are checked one at a time, so parallel guesses cannot all pass before any failure counts.
   const loginsPerUser = new KeyedSerializer();
+  const enrollFailuresPerAddress = new RateLimiter(20, 60_000);
 
   const identify = async (req: Request): Promise<Identity> => {
     const header = req.headers.authorization ?? '';
@@ -137,11 +146,59 @@ export function buildApi(deps: ApiDeps): Router {
     .on('DELETE', '/api/v1/agents/:id', async (req) => {
       const actor = await identify(req);
       if (actor.role !== 'admin') throw new AppError(403, 'forbidden', `role "${actor.role}" cannot remove agents`);
-      const agent = await agents.remove(req.params.id as string);
+      const found = await agents.find(req.params.id as string);
+      // Its credential first, so the agent cannot come back between the removal and the disconnection.
+      await auth.revokeAgent(found.name);
+      const agent = await agents.remove(found.id);
       await audit.record({ ...by(actor), action: 'agent_remove', ok: true, agents: [agent.name], target: agent.id });
       deps.onAgentRemoved(agent.id);
       log.info('agent removed', { agent: agent.name, by: actor.name });
       return { status: 200, body: agent };
+    })
+    .on('POST', '/api/v1/enroll-tokens', async (req) => {
+      const actor = await identify(req);
+      requireAdmin(actor);
+      const q = parse(enrollTokenCheck, await req.body());
+      const ttlSeconds = q.ttlSeconds ?? 24 * 3600;
+      const uses = q.uses ?? 1;
+      await audit.required({
+        ...by(actor),
+        action: 'enroll_token',
+        ok: true,
+        detail: `uses ${uses}, ttl ${ttlSeconds}s`,
+      });
+      const issued = await deps.enrollments.issue(actor, { ttlSeconds, uses });
+      log.info('join token issued', { id: issued.id, uses: issued.uses, expiresAt: issued.expiresAt, by: actor.name });
+      return { status: 201, body: issued };
+    })
+    .on('POST', '/api/v1/agents/enroll', async (req) => {
+      const wait = enrollFailuresPerAddress.blocked(req.address);
+      if (wait > 0) {
+        return {
+          status: 429,
+          body: { error: 'too_many_requests', message: `too many refused enrollments; retry in ${wait}s` },
+          headers: { 'retry-after': String(wait) },
+        };
+      }
+      const { token, name } = parse(enrollCheck, await req.body());
+      try {
+        const enrolled = await deps.enrollments.enroll(token, name);
+        log.info('agent enrolled', { agent: name, tokenId: enrolled.tokenId, address: req.address });
+        await audit.record({ actor: name, from: req.address, action: 'agent_enroll', ok: true, agents: [name] });
+        return { status: 201, body: { name: enrolled.name, password: enrolled.password } };
+      } catch (err) {
+        if (err instanceof AppError && err.status === 401) enrollFailuresPerAddress.hit(req.address);
+        log.warn('enrollment refused', { agent: name, address: req.address, error: (err as Error).message });
+        await audit.record({
+          actor: name,
+          from: req.address,
+          action: 'agent_enroll',
+          ok: false,
+          agents: [name],
+          detail: (err as Error).message.slice(0, 200),
+        });
+        throw err;
+      }
     })
     .on('POST', '/api/v1/jobs', async (req) => {
       const actor = await identify(req);

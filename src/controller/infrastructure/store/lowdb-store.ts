@@ -10,6 +10,8 @@ import { StartupError } from '../../../lib/errors.js';
 import { isTerminal } from '../../../domain/run-state.js';
 import type {
   AgentRepository,
+  EnrollmentRepository,
+  EnrollmentToken,
   JobRepository,
   OutputStore,
   OutputStream,
@@ -105,6 +107,37 @@ class LowAgents implements AgentRepository {
     this.db.data.agents = this.db.data.agents.filter((a) => a.id !== id);
     if (this.db.data.agents.length === before) return false;
     await this.save();
+    return true;
+  }
+}
+
+/** Join tokens (hashes only). `consume` checks and takes a use before its first await, so no two callers share one. */
+class LowEnrollments implements EnrollmentRepository {
+  constructor(private readonly db: Low<{ enrollments: EnrollmentToken[] }>) {}
+  async put(token: EnrollmentToken) {
+    this.db.data.enrollments = [...this.db.data.enrollments.filter((t) => t.id !== token.id), token];
+    await this.db.write();
+  }
+  async getByHash(hash: string) {
+    const token = this.db.data.enrollments.find((t) => t.hash === hash);
+    return token && { ...token };
+  }
+  async list() {
+    return this.db.data.enrollments.map((t) => ({ ...t }));
+  }
+  async consume(hash: string, now: string) {
+    const token = this.db.data.enrollments.find((t) => t.hash === hash);
+    if (!token || token.usesLeft <= 0 || token.expiresAt <= now) return undefined;
+    token.usesLeft -= 1;
+    const after = { ...token };
+    await this.db.write();
+    return after;
+  }
+  async remove(id: string) {
+    const before = this.db.data.enrollments.length;
+    this.db.data.enrollments = this.db.data.enrollments.filter((t) => t.id !== id);
+    if (this.db.data.enrollments.length === before) return false;
+    await this.db.write();
     return true;
   }
 }
@@ -319,6 +352,9 @@ export async function openLowdbStore(dataDir: string): Promise<Store & { secret:
   try {
     const users = await load(join(dataDir, 'users.json'), { users: [] as User[] }, (d) => Array.isArray(d.users));
     const agents = await load(join(dataDir, 'agents.json'), { agents: [] as Agent[] }, (d) => Array.isArray(d.agents));
+    const enrollments = await load(join(dataDir, 'enrollments.json'), { enrollments: [] as EnrollmentToken[] }, (d) =>
+      Array.isArray(d.enrollments),
+    );
     const jobs = new LowJobs(join(dataDir, 'jobs'));
     await jobs.open();
     const output = new FileOutput(join(dataDir, 'output'));
@@ -328,6 +364,7 @@ export async function openLowdbStore(dataDir: string): Promise<Store & { secret:
     return {
       users: new LowUsers(users),
       agents: new LowAgents(agents),
+      enrollments: new LowEnrollments(enrollments),
       jobs,
       output,
       audit,

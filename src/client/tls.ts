@@ -1,0 +1,79 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { UserError, usageError, EXIT } from '../lib/errors.js';
+import { isLoopback } from '../lib/net.js';
+
+/** The PEM of `--ca FILE` (a CA, or the controller's own self-signed certificate); a bad file exits 2 with why. */
+export async function readCa(path: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw usageError(`cannot read --ca ${path} (${e.code ?? e.message})`, 'pass the PEM file of the CA certificate');
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw usageError(`--ca ${path} holds no PEM certificate`, 'pass the CA certificate (-----BEGIN CERTIFICATE-----)');
+  }
+  return pem;
+}
+
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
+
+/** The code of a TLS failure in an error from node:https, fetch or socket.io-client (`description.error`). */
+export function tlsCodeOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown }; description?: { error?: { code?: unknown } } };
+  const code = [e?.code, e?.cause?.code, e?.description?.error?.code].find((c) => typeof c === 'string') as
+    string | undefined;
+  if (!code) return undefined;
+  return UNTRUSTED.has(code) || code.startsWith('CERT_') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? code : undefined;
+}
+
+/**
+ * A certificate the client does not accept, as a UserError with what to do (exit 4, like an unreachable controller:
+ * the controller cannot be used as it is). Undefined when `err` is not a certificate problem.
+ */
+export function certificateError(controller: string, err: unknown): UserError | undefined {
+  const code = tlsCodeOf(err);
+  if (!code) return undefined;
+  const fail = (message: string, suggestion: string) =>
+    new UserError(`${message} (${code})`, { code: 'ERR_TLS', exit: EXIT.unreachable, suggestion });
+  if (UNTRUSTED.has(code)) {
+    return fail(
+      `certificate not trusted: the controller at ${controller} presented a certificate no trusted CA signed`,
+      'pass --ca FILE (or set OGENT_CA) with the CA certificate that signed it, or the self-signed certificate itself',
+    );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return fail(
+      `certificate not valid for ${new URL(controller).hostname}: the controller's certificate names other hosts`,
+      'use a host name the certificate lists in the controller URL, or reissue the certificate with this one',
+    );
+  }
+  if (code === 'CERT_HAS_EXPIRED') {
+    return fail(
+      `certificate expired: the controller at ${controller} presented an expired certificate`,
+      'renew it and restart the controller with the new --tls-cert/--tls-key',
+    );
+  }
+  return fail(
+    `certificate refused: the controller at ${controller} presented a certificate this client does not accept`,
+    "check the certificate's dates and this host's clock, or pass --ca FILE",
+  );
+}
+
+/** What to warn about a plain http:// controller URL to another host (tokens and passwords cross in clear). */
+export function plainHttpWarning(controller: string): string | undefined {
+  const url = new URL(controller);
+  if (url.protocol !== 'http:' || isLoopback(url.hostname)) return undefined;
+  return `the controller URL ${controller} is plain http to another host: passwords and tokens cross the network unencrypted; serve the controller with --tls-cert/--tls-key and use https://`;
+}

@@ -1,0 +1,87 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { AppError, badRequest, conflict } from './errors.js';
+import { generatePassword, hashPassword } from './passwords.js';
+import { requireAdmin } from './auth-service.js';
+import type { EnrollmentRepository, Identity, UserRepository } from './ports.js';
+
+const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+/** Join tokens are `ogj_` and 32 random bytes; only their sha256 is stored. */
+const PREFIX = 'ogj_';
+
+export const hashJoinToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+const refused = (message: string) => new AppError(401, 'invalid_join_token', message);
+
+export interface IssuedJoinToken {
+  id: string;
+  /** The secret, shown once. */
+  token: string;
+  expiresAt: string;
+  uses: number;
+}
+
+/** Join tokens for fleets (DESIGN §6): one token enrolls up to N agents, each with its own agent-role user. */
+export class EnrollmentService {
+  /** Names being enrolled right now: two hosts asking for the same name at once must not both get it. */
+  private readonly enrolling = new Set<string>();
+
+  constructor(
+    private readonly enrollments: EnrollmentRepository,
+    private readonly users: UserRepository,
+  ) {}
+
+  async issue(actor: Identity, options: { ttlSeconds: number; uses: number }): Promise<IssuedJoinToken> {
+    requireAdmin(actor);
+    const token = `${PREFIX}${randomBytes(32).toString('base64url')}`;
+    const now = Date.now();
+    const issued = {
+      id: randomUUID(),
+      hash: hashJoinToken(token),
+      createdBy: actor.name,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + options.ttlSeconds * 1000).toISOString(),
+      usesLeft: options.uses,
+    };
+    await this.enrollments.put(issued);
+    return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses };
+  }
+
+  /**
+   * Exchanges a join token for the credential of a new agent-role user `name` (its password, shown once).
+   * The name must be free: an existing user, agent or not, is never taken over (remove the agent first).
+   * A use is taken only when the agent is created.
+   */
+  async enroll(token: string, name: string): Promise<{ name: string; password: string; tokenId: string }> {
+    if (!AGENT_NAME.test(name)) {
+      throw badRequest(
+        `invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`,
+      );
+    }
+    const hash = hashJoinToken(token);
+    const known = await this.enrollments.getByHash(hash);
+    const now = new Date().toISOString();
+    if (!known) throw refused('join token invalid: ask an admin for one (`ogent agents enroll-token`)');
+    if (known.expiresAt <= now) throw refused(`join token expired at ${known.expiresAt}: ask an admin for a new one`);
+    if (known.usesLeft <= 0) throw refused('join token used up: ask an admin for a new one');
+    if (this.enrolling.has(name)) throw conflict(`agent "${name}" is being enrolled right now`);
+    this.enrolling.add(name);
+    try {
+      const existing = await this.users.get(name);
+      if (existing?.role === 'agent') {
+        throw conflict(
+          `agent "${name}" is already enrolled: an admin must remove it first (\`ogent agents remove ${name}\`), or pick another --name`,
+        );
+      }
+      if (existing) throw conflict(`"${name}" is the name of a user with role ${existing.role}: pick another --name`);
+      const password = generatePassword();
+      const passwordHash = await hashPassword(password);
+      if (!(await this.enrollments.consume(hash, new Date().toISOString()))) {
+        throw refused('join token used up or expired: ask an admin for a new one');
+      }
+      await this.users.put({ name, role: 'agent', passwordHash, createdAt: new Date().toISOString() });
+      return { name, password, tokenId: known.id };
+    } finally {
+      this.enrolling.delete(name);
+    }
+  }
+}

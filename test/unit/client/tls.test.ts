@@ -1,0 +1,117 @@
+import { expect } from 'chai';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveSession } from '../../../src/client/credentials.js';
+import { certificateError, plainHttpWarning, readCa } from '../../../src/client/tls.js';
+import { UserError } from '../../../src/lib/errors.js';
+import { isLoopback } from '../../../src/lib/net.js';
+
+const CONTROLLER = 'https://ctl.example:8600';
+
+describe('certificate errors', () => {
+  const nodeError = (code: string) => Object.assign(new Error(code), { code });
+
+  for (const code of [
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  ]) {
+    it(`${code}: "certificate not trusted", try --ca, exit 4`, () => {
+      const err = certificateError(CONTROLLER, nodeError(code)) as UserError;
+      expect(err).to.be.instanceOf(UserError);
+      expect(err.message).to.equal(
+        `certificate not trusted: the controller at ${CONTROLLER} presented a certificate no trusted CA signed (${code})`,
+      );
+      expect(err.options.suggestion).to.match(/^pass --ca FILE \(or set OGENT_CA\)/);
+      expect(err.exit).to.equal(4);
+      expect(err.code).to.equal('ERR_TLS');
+    });
+  }
+
+  it('ERR_TLS_CERT_ALTNAME_INVALID names the host the URL used', () => {
+    const err = certificateError(CONTROLLER, nodeError('ERR_TLS_CERT_ALTNAME_INVALID')) as UserError;
+    expect(err.message).to.equal(
+      "certificate not valid for ctl.example: the controller's certificate names other hosts (ERR_TLS_CERT_ALTNAME_INVALID)",
+    );
+    expect(err.exit).to.equal(4);
+  });
+
+  it('CERT_HAS_EXPIRED says to renew it', () => {
+    const err = certificateError(CONTROLLER, nodeError('CERT_HAS_EXPIRED')) as UserError;
+    expect(err.message).to.equal(
+      `certificate expired: the controller at ${CONTROLLER} presented an expired certificate (CERT_HAS_EXPIRED)`,
+    );
+    expect(err.options.suggestion).to.include('renew');
+  });
+
+  it('finds the code where fetch (cause) and socket.io-client (description.error) put it', () => {
+    const viaFetch = Object.assign(new Error('fetch failed'), { cause: nodeError('DEPTH_ZERO_SELF_SIGNED_CERT') });
+    expect(certificateError(CONTROLLER, viaFetch)?.message).to.include('(DEPTH_ZERO_SELF_SIGNED_CERT)');
+    const viaSocket = Object.assign(new Error('websocket error'), {
+      type: 'TransportError',
+      description: { error: nodeError('SELF_SIGNED_CERT_IN_CHAIN') },
+    });
+    expect(certificateError(CONTROLLER, viaSocket)?.message).to.include('(SELF_SIGNED_CERT_IN_CHAIN)');
+  });
+
+  it('is undefined for what is not a certificate problem', () => {
+    expect(certificateError(CONTROLLER, nodeError('ECONNREFUSED'))).to.equal(undefined);
+    expect(certificateError(CONTROLLER, new Error('websocket error'))).to.equal(undefined);
+    expect(certificateError(CONTROLLER, undefined)).to.equal(undefined);
+  });
+});
+
+describe('plain HTTP warnings', () => {
+  it('loopback names and addresses are loopback; others are not', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', 'api.localhost']) {
+      expect(isLoopback(host), host).to.equal(true);
+    }
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'ctl.example', '128.0.0.1', 'localhost.example.com']) {
+      expect(isLoopback(host), host).to.equal(false);
+    }
+  });
+
+  it('warns for http:// to another host only', () => {
+    expect(plainHttpWarning('http://10.0.0.5:8600')).to.match(
+      /^the controller URL http:\/\/10\.0\.0\.5:8600 is plain http/,
+    );
+    expect(plainHttpWarning('http://127.0.0.1:8600')).to.equal(undefined);
+    expect(plainHttpWarning('http://[::1]:8600')).to.equal(undefined);
+    expect(plainHttpWarning('https://10.0.0.5:8600')).to.equal(undefined);
+  });
+
+  it('resolveSession warns once for a plain remote controller, and reads --ca', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ogent-tls-unit-'));
+    try {
+      const env = { XDG_CONFIG_HOME: dir };
+      const warnings: string[] = [];
+      await resolveSession({ controller: 'http://ctl.example:8600' }, env, (m) => warnings.push(m));
+      await resolveSession({ controller: 'http://127.0.0.1:8600' }, env, (m) => warnings.push(m));
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.include('serve the controller with --tls-cert/--tls-key and use https://');
+
+      const pem = '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n';
+      await writeFile(join(dir, 'bad.pem'), pem);
+      const refused = await resolveSession({ controller: CONTROLLER, ca: join(dir, 'bad.pem') }, env).then(
+        () => undefined,
+        (e: unknown) => e as UserError,
+      );
+      expect(refused?.message).to.equal(`--ca ${join(dir, 'bad.pem')} holds no PEM certificate`);
+      expect(refused?.exit).to.equal(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('readCa: a missing file is a usage error (exit 2)', async () => {
+    const missing = join(tmpdir(), 'ogent-no-such-ca.pem');
+    const err = await readCa(missing).then(
+      () => undefined,
+      (e: unknown) => e as UserError,
+    );
+    expect(err?.message).to.equal(`cannot read --ca ${missing} (ENOENT)`);
+    expect(err?.exit).to.equal(2);
+  });
+});
