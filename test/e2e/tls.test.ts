@@ -132,6 +132,18 @@ describe('TLS and enrollment (real processes)', function () {
     expect(untrusted.stdout).to.equal('');
   });
 
+  it('ogent login --ca keeps the CA: the later commands trust it without --ca', async () => {
+    const home = { ...clean, ...(await isolated()) };
+    const logged = await runCli(
+      ['login', '--controller', url, '--username', 'admin', '--password-stdin', '--ca', pki.ca],
+      { env: home, input: ADMIN_PASSWORD, timeoutMs: 60_000 },
+    );
+    expect(logged.code, logged.stderr).to.equal(0);
+    const list = await runCli(['agents', '--json'], { env: home, timeoutMs: 60_000 });
+    expect(list.code, list.stderr).to.equal(0);
+    expect(JSON.parse(list.stdout)).to.have.property('agents');
+  });
+
   it('an agent enrolls over HTTPS/WSS with --ca; its credential file is 0600; exec works with --ca and OGENT_CA', async () => {
     const stateDir = join(root, 'agent-tls-1');
     const agent = await startAgentProcess(

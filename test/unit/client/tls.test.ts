@@ -1,8 +1,9 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveSession } from '../../../src/client/credentials.js';
+import { resolveSession, writeStored } from '../../../src/client/credentials.js';
 import { certificateError, plainHttpWarning, readCa } from '../../../src/client/tls.js';
 import { UserError } from '../../../src/lib/errors.js';
 import { isLoopback } from '../../../src/lib/net.js';
@@ -100,6 +101,47 @@ describe('plain HTTP warnings', () => {
       );
       expect(refused?.message).to.equal(`--ca ${join(dir, 'bad.pem')} holds no PEM certificate`);
       expect(refused?.exit).to.equal(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resolveSession uses the CA that `ogent login --ca` stored, for that controller only; --ca wins', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ogent-tls-unit-'));
+    try {
+      const env = { XDG_CONFIG_HOME: dir };
+      const ca = join(dir, 'ca.pem');
+      const other = join(dir, 'other.pem');
+      for (const file of [ca, other]) {
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:prime256v1',
+            '-nodes',
+            '-keyout',
+            `${file}.key`,
+            '-out',
+            file,
+            '-days',
+            '1',
+            '-subj',
+            '/CN=stored',
+          ],
+          { stdio: 'ignore' },
+        );
+      }
+      await writeStored(
+        { controller: CONTROLLER, username: 'alice', token: 't', expiresAt: '2999-01-01T00:00:00.000Z', ca },
+        env,
+      );
+      expect((await resolveSession({}, env)).ca).to.equal(await readFile(ca, 'utf8'));
+      expect((await resolveSession({ ca: other }, env)).ca).to.equal(await readFile(other, 'utf8'));
+      expect((await resolveSession({ controller: 'https://elsewhere:8600' }, env)).ca).to.equal(undefined);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
