@@ -38,6 +38,8 @@ export interface ControllerOptions {
   retainDays?: number;
   /** Serve `GET /metrics` (default true; `controller serve --no-metrics` turns it off). */
   metrics?: boolean;
+  /** Bytes a live client may fall behind before its live output is dropped and it resyncs (default 4 MiB). */
+  clientBacklogBytes?: number;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -55,6 +57,8 @@ export interface RunningController {
   agents: AgentService;
   plans: PlanService;
   localAgent?: RunningAgent;
+  /** Bytes waiting in the controller for each connected `/clients` socket (backpressure). */
+  clientBacklogs(): number[];
   /**
    * Graceful shutdown: refuses new jobs (503), cancels the local agent's runs, tells every connection, closes the
    * sockets (agents and clients reconnect), writes what is pending, releases the store.
@@ -82,7 +86,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     // The sockets and the job service refer to each other: the sockets reach it through a getter.
     const getJobs = () => jobs;
     const agentSockets = new AgentSockets(io, auth, agents, getJobs, log);
-    const clientSockets = new ClientSockets(io, auth, agents, getJobs, log);
+    const clientSockets = new ClientSockets(io, auth, agents, getJobs, log, options.clientBacklogBytes);
     const metrics = options.metrics === false ? undefined : new ControllerMetrics();
     const jobs: JobService = new JobService(
       store.jobs,
@@ -197,6 +201,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       agents,
       plans,
       localAgent,
+      clientBacklogs: () => clientSockets.backlogs(),
       close() {
         closing ??= shutdown();
         return closing;
