@@ -1,6 +1,10 @@
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 
-/** The one module that starts processes (through execa). */
+/**
+ * The one module that starts processes. It uses `child_process.spawn` itself: execa's set-up cost ~1 ms of CPU more
+ * per process, which an agent fanning out many short commands paid on every run (BENCHMARKS.md, fanout); nothing
+ * here needs what execa adds (the output is streamed, never buffered; the group is killed by `killTree`).
+ */
 
 export interface Spawned {
   pid: number | undefined;
@@ -19,21 +23,20 @@ export function spawnCommand(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Spawned {
-  const child = execa(file, args, {
-    env: options.env,
+  // Its own process group (detached), so a timeout or cancel reaches every descendant.
+  const child = spawn(file, args, {
+    env: options.env ?? process.env,
     cwd: options.cwd,
     detached: true,
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-    encoding: 'utf8',
-    cleanup: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const listeners: Array<(stream: 'stdout' | 'stderr', data: string) => void> = [];
   for (const stream of ['stdout', 'stderr'] as const) {
-    child[stream]?.setEncoding('utf8');
-    child[stream]?.on('data', (data: string) => listeners.forEach((l) => l(stream, data)));
+    child[stream].setEncoding('utf8');
+    child[stream].on('data', (data: string) => listeners.forEach((l) => l(stream, data)));
   }
+  let startError: Error | undefined;
+  child.on('error', (err) => (startError ??= err));
   let killTimer: NodeJS.Timeout | undefined;
   const signalGroup = (signal: NodeJS.Signals) => {
     if (child.pid === undefined) return;
@@ -44,24 +47,24 @@ export function spawnCommand(
     }
   };
   // The SIGKILL of killTree is not cancelled when the leader exits: a descendant that ignores SIGTERM must go too.
-  const done = child.then((r) => {
-    const failedToStart = r.exitCode === undefined && r.signal === undefined;
-    return {
-      exitCode: r.exitCode ?? null,
-      signal: r.signal ?? null,
-      ...(failedToStart ? { error: r.originalMessage || r.shortMessage } : {}),
-    };
+  // 'close' comes once the process has exited and both pipes are drained (also after a failed start).
+  const done = new Promise<{ exitCode: number | null; signal: string | null; error?: string }>((resolve) => {
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (child.pid === undefined) {
+        resolve({ exitCode: null, signal: null, error: startError?.message ?? `could not start ${file}` });
+      } else resolve({ exitCode: code, signal });
+    });
   });
   return {
     pid: child.pid,
     onOutput: (l) => listeners.push(l),
     pause: () => {
-      child.stdout?.pause();
-      child.stderr?.pause();
+      child.stdout.pause();
+      child.stderr.pause();
     },
     resume: () => {
-      child.stdout?.resume();
-      child.stderr?.resume();
+      child.stdout.resume();
+      child.stderr.resume();
     },
     done,
     killTree(graceMs = 2000) {

@@ -161,7 +161,7 @@ async function parseSshHosts(pairs: string[]): Promise<Record<string, string>> {
     }
     hosts[name] = destination;
   }
-  // Imported only here: the ssh executor's module loads execa, which every command would otherwise load too.
+  // Imported only here: the agent's modules (socket.io-client, the executors) are not needed by other commands.
   if (pairs.length && !(await import('../../agent/executors/ssh.js')).findSsh()) {
     throw usageError('--ssh-host needs the OpenSSH client: no `ssh` found on PATH', 'install openssh-client');
   }
