@@ -52,8 +52,13 @@ const GAP_WAIT_MS = 30_000;
  */
 export class JobStream {
   private readonly printed = new Map<string, Printed>();
-  /** Set by `job_resync`: runs whose live output may have a gap before their next chunk; cleared per run once checked. */
-  private unchecked: Set<string> | 'all' = new Set();
+  /**
+   * After a job document (subscribe, reconnect) or a `job_resync`, a run's live output may resume after chunks this
+   * client never got (relayed before it listened, or dropped while it lagged): its first live chunk or its end is
+   * checked against the stored output once (`checked`), and the gap is read from there.
+   */
+  private checking = false;
+  private readonly checked = new Set<string>();
   private api: ApiClient | undefined;
 
   constructor(
@@ -129,6 +134,8 @@ export class JobStream {
             { no_agents_matched: 422, forbidden: 403, not_found: 404, invalid_request: 400 }[ack.error] ?? 500;
           return done(apiError(status, ack, target.create ? 'create job' : 'follow job'));
         }
+        // A job being followed (not one just created) may have output relayed before this socket listened.
+        if (jobId !== undefined) this.recheck();
         jobId = ack.job.id;
         await this.apply(ack.job);
         if (ack.job.status !== 'running') done(null, ack.job);
@@ -170,10 +177,9 @@ export class JobStream {
       socket.on(EV.commandProgress, (p) =>
         inOrder(async () => {
           if (p.jobId !== jobId || settled) return;
-          // After a resync, a run's first live chunk may come after chunks this client never got: read those first.
-          if (this.unchecked === 'all' || this.unchecked.has(p.runId)) {
+          if (this.checking && !this.checked.has(p.runId)) {
             if (p.seq > this.seen(p.runId).seq + 1) await this.fillGap(p.jobId, p.runId, p.seq - 1);
-            if (this.unchecked !== 'all') this.unchecked.delete(p.runId);
+            this.checked.add(p.runId);
           }
           const seen = this.seen(p.runId);
           if (p.seq <= seen.seq) return;
@@ -183,8 +189,15 @@ export class JobStream {
         }),
       );
       socket.on(EV.jobUpdate, (u) =>
-        inOrder(() => {
-          if (u.jobId !== jobId) return;
+        inOrder(async () => {
+          if (u.jobId !== jobId || settled) return;
+          // A run that ended without live output since a resync: its output comes from the store, before its end.
+          if (this.checking && !this.checked.has(u.run.id) && isTerminal(u.run.status)) {
+            const seen = this.seen(u.run.id);
+            const behind = (u.run.stdoutBytes ?? 0) > seen.stdout || (u.run.stderrBytes ?? 0) > seen.stderr;
+            if (behind || u.run.seq > seen.seq) await this.fillGap(u.jobId, u.run.id, u.run.seq);
+            this.checked.add(u.run.id);
+          }
           this.status(u.run);
         }),
       );
@@ -193,13 +206,8 @@ export class JobStream {
       socket.on(EV.jobResync, (n) =>
         inOrder(() => {
           if (n.jobId !== jobId || settled) return;
-          this.unchecked = 'all';
-          socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) =>
-            inOrder(async () => {
-              this.unchecked = new Set(this.printed.keys());
-              await onAck(a);
-            }),
-          );
+          this.recheck();
+          socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
         }),
       );
       socket.on(EV.jobFinished, (job) =>
@@ -210,6 +218,11 @@ export class JobStream {
         }),
       );
     });
+  }
+
+  private recheck() {
+    this.checking = true;
+    this.checked.clear();
   }
 
   private seen(runId: string) {

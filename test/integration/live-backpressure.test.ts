@@ -143,10 +143,14 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
           if (s === 'stdout') out.push(data);
           if (out.length === 1) proxy.stall();
         },
-        runStatus: () => {},
+        // What was printed when the run was told to have ended: a renderer flushes its last line then.
+        runStatus: (run) => {
+          if (run.status === 'succeeded') printedAtEnd = out.join('').length;
+        },
       },
     );
     const out: string[] = [];
+    let printedAtEnd = -1;
     let jobId: string | undefined;
     const followed = stream.create({
       command: `seq 1 ${LINES}`,
@@ -162,5 +166,6 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     const text = out.join('');
     expect(text.length).to.equal(Buffer.byteLength(seqText(LINES)));
     expect(text === seqText(LINES), 'the output, byte for byte, in order').to.equal(true);
+    expect(printedAtEnd, 'every byte printed before the run ends').to.equal(text.length);
   });
 });
