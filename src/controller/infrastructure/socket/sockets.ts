@@ -302,8 +302,9 @@ export class ClientSockets implements ClientNotifier {
    * told once to resync (the notice waits behind what they have not read) and get no more live output for this job.
    */
   progress(jobId: string, agent: string, progress: CommandProgress) {
-    const members = this.nsp.adapter.rooms.get(room(jobId));
-    if (!members) return;
+    // Only this process's sockets are checked: with an adapter shared by several controllers, the clients of another
+    // one get this broadcast unchecked (bounding those needs the same check where that controller delivers it).
+    const members = this.nsp.adapter.rooms.get(room(jobId)) ?? [];
     let skip: string[] | undefined;
     for (const id of members) {
       if (this.lagging.get(id)?.has(jobId)) {
