@@ -18,13 +18,14 @@ import { tui } from './tui.js';
 
 const BENCHMARKS: Benchmark[] = [roundtrip, fanout, connect, stream, store, tui];
 
-const USAGE = `usage: npm run bench -- [--smoke] [--json|--markdown] [--keep] [--profile DIR] [NAME...]
+const USAGE = `usage: npm run bench -- [--smoke] [--json|--markdown] [--keep] [--profile DIR] [--rounds N] [NAME...]
   NAME    ${BENCHMARKS.map((b) => b.name).join(', ')} (default: all)
   --smoke tiny sizes, one repetition: checks the scripts work
   --json  one JSON object of named figures on stdout (progress stays on stderr)
   --markdown  Markdown tables (for BENCHMARKS.md) instead of plain ones
   --keep  keep the scratch directory (data dirs, output)
   --profile DIR  controller and swarm processes write CPU profiles under DIR (see profile-summary.ts)
+  --rounds N     at most N rounds of each figure and its floor (default: each benchmark's own, 3-20)
 ${BENCHMARKS.map((b) => `\n  ${b.name.padEnd(10)} ${b.summary}`).join('')}
 `;
 
@@ -48,6 +49,15 @@ async function main(): Promise<number> {
       return 2;
     }
     process.env.OGENT_BENCH_PROFILE = resolve(dir);
+  }
+  const roundsAt = args.indexOf('--rounds');
+  let maxRounds = Infinity;
+  if (roundsAt !== -1) {
+    maxRounds = Number(args.splice(roundsAt, 2)[1]);
+    if (!Number.isInteger(maxRounds) || maxRounds < 1) {
+      process.stderr.write(`bench: --rounds needs a whole number of rounds, 1 or more\n${USAGE}`);
+      return 2;
+    }
   }
   const flags = new Set(args.filter((a) => a.startsWith('--')));
   for (const flag of flags) {
@@ -81,7 +91,7 @@ async function main(): Promise<number> {
   try {
     for (const bench of selected) {
       const dir = join(scratch, bench.name);
-      const ctx = context(bench.name, dir, smoke);
+      const ctx = context(bench.name, dir, smoke, maxRounds);
       ctx.log(`start (load ${machine().load})`);
       const t0 = performance.now();
       let failure: string | undefined;

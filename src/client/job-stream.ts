@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { io, type Socket } from 'socket.io-client';
-import type { Job, RunStatus } from '../domain/model.js';
+import type { Job, Run, RunStatus } from '../domain/model.js';
 import {
   briefOf,
   EV,
@@ -10,7 +12,9 @@ import {
   type RunBrief,
   type ServerToClients,
 } from '../protocol/events.js';
+import { isTerminal } from '../domain/run-state.js';
 import { authError, unreachableError, UserError } from '../lib/errors.js';
+import { ApiClient } from './api.js';
 import { apiError } from './http.js';
 import { certificateError } from './tls.js';
 import type { Session } from './credentials.js';
@@ -30,10 +34,33 @@ export interface FollowOptions {
 }
 
 type ClientSocket = Socket<ServerToClients, ClientsToServer>;
+type OutputStream = 'stdout' | 'stderr';
+/** Per run: the last seq printed, the bytes printed per stream, the last status told. */
+interface Printed {
+  seq: number;
+  stdout: number;
+  stderr: number;
+  status: RunStatus;
+}
 
-/** Follows one job over `/clients`: creates it (or attaches), prints output live, resolves with the finished job. */
+/** After a `job_resync`, how long to wait for the controller to store the output this client missed. */
+const GAP_WAIT_MS = 30_000;
+
+/**
+ * Follows one job over `/clients`: creates it (or attaches), prints output live, resolves with the finished job.
+ * Events are handled one at a time, in the order they came: a job document can mean reading stored output (what
+ * its text does not hold) before the live output after it is printed.
+ */
 export class JobStream {
-  private readonly printed = new Map<string, { seq: number; stdout: number; stderr: number; status: RunStatus }>();
+  private readonly printed = new Map<string, Printed>();
+  /**
+   * After a job document (subscribe, reconnect) or a `job_resync`, a run's live output may resume after chunks this
+   * client never got (relayed before it listened, or dropped while it lagged): its first live chunk or its end is
+   * checked against the stored output once (`checked`), and the gap is read from there.
+   */
+  private checking = false;
+  private readonly checked = new Set<string>();
+  private api: ApiClient | undefined;
 
   constructor(
     private readonly session: Session,
@@ -97,14 +124,22 @@ export class JobStream {
       if (options.signal?.aborted) detached();
       options.signal?.addEventListener('abort', detached, { once: true });
 
-      const onAck = (ack: JobAck) => {
+      // Every event waits for the ones before it (a document may be filling output from the store).
+      let queue = Promise.resolve();
+      const inOrder = (work: () => void | Promise<void>) => {
+        queue = queue.then(work).catch((err: Error) => done(err));
+      };
+
+      const onAck = async (ack: JobAck) => {
         if (!ack.ok) {
           const status =
             { no_agents_matched: 422, forbidden: 403, not_found: 404, invalid_request: 400 }[ack.error] ?? 500;
           return done(apiError(status, ack, target.create ? 'create job' : 'follow job'));
         }
+        // A job being followed (not one just created) may have output relayed before this socket listened.
+        if (jobId !== undefined) this.recheck();
         jobId = ack.job.id;
-        this.apply(ack.job);
+        await this.apply(ack.job);
         if (ack.job.status !== 'running') done(null, ack.job);
       };
 
@@ -112,7 +147,7 @@ export class JobStream {
       socket.on('connect', () => {
         clearTimeout(awayTimer);
         awayTimer = undefined;
-        const ack = (a: JobAck) => onAck(a);
+        const ack = (a: JobAck) => inOrder(() => onAck(a));
         if (jobId) socket.emit(EV.jobSubscribe, { jobId }, ack);
         else if (!createSent) {
           createSent = true;
@@ -144,24 +179,55 @@ export class JobStream {
       socket.on('disconnect', () => {
         if (!settled) startAwayTimer();
       });
-      socket.on(EV.commandProgress, (p) => {
-        if (p.jobId !== jobId) return;
-        const seen = this.seen(p.runId);
-        if (p.seq <= seen.seq) return;
-        seen.seq = p.seq;
-        seen[p.stream] += p.data.length;
-        this.events.output(p.agent, p.runId, p.stream, p.data);
-      });
-      socket.on(EV.jobUpdate, (u) => {
-        if (u.jobId !== jobId) return;
-        this.status(u.run);
-      });
-      socket.on(EV.jobFinished, (job) => {
-        if (job.id !== jobId) return;
-        this.apply(job);
-        done(null, job);
-      });
+      socket.on(EV.commandProgress, (p) =>
+        inOrder(async () => {
+          if (p.jobId !== jobId || settled) return;
+          if (this.checking && !this.checked.has(p.runId)) {
+            if (p.seq > this.seen(p.runId).seq + 1) await this.fillGap(p.jobId, p.runId, p.seq - 1);
+            this.checked.add(p.runId);
+          }
+          const seen = this.seen(p.runId);
+          if (p.seq <= seen.seq) return;
+          seen.seq = p.seq;
+          seen[p.stream] += Buffer.byteLength(p.data);
+          this.events.output(p.agent, p.runId, p.stream, p.data);
+        }),
+      );
+      socket.on(EV.jobUpdate, (u) =>
+        inOrder(async () => {
+          if (u.jobId !== jobId || settled) return;
+          // A run that ended without live output since a resync: its output comes from the store, before its end.
+          if (this.checking && !this.checked.has(u.run.id) && isTerminal(u.run.status)) {
+            const seen = this.seen(u.run.id);
+            const behind = (u.run.stdoutBytes ?? 0) > seen.stdout || (u.run.stderrBytes ?? 0) > seen.stderr;
+            if (behind || u.run.seq > seen.seq) await this.fillGap(u.jobId, u.run.id, u.run.seq);
+            this.checked.add(u.run.id);
+          }
+          this.status(u.run);
+        }),
+      );
+      // The controller stopped sending this job's live output (this client fell too far behind): subscribe again,
+      // which answers with the job as it is now; its output not printed yet is read from the store.
+      socket.on(EV.jobResync, (n) =>
+        inOrder(() => {
+          if (n.jobId !== jobId || settled) return;
+          this.recheck();
+          socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
+        }),
+      );
+      socket.on(EV.jobFinished, (job) =>
+        inOrder(async () => {
+          if (job.id !== jobId) return;
+          await this.apply(job);
+          done(null, job);
+        }),
+      );
     });
+  }
+
+  private recheck() {
+    this.checking = true;
+    this.checked.clear();
   }
 
   private seen(runId: string) {
@@ -180,20 +246,76 @@ export class JobStream {
     this.events.runStatus(run);
   }
 
-  /** A job document (on subscribe, reconnect or finish): emit what was not yet seen. */
-  private apply(job: Job) {
+  /** A job document (on subscribe, reconnect, resync or finish): emit what was not yet printed, in order. */
+  private async apply(job: Job) {
     this.events.snapshot?.(job);
     for (const run of job.runs) {
+      await this.fill(job.id, run);
       const seen = this.seen(run.id);
-      for (const stream of ['stdout', 'stderr'] as const) {
-        const text = run[stream];
-        if (text.length > seen[stream]) {
-          this.events.output(run.agent.name, run.id, stream, text.slice(seen[stream]));
-          seen[stream] = text.length;
-        }
-      }
       seen.seq = Math.max(seen.seq, run.seq);
       this.status(briefOf(run));
+    }
+  }
+
+  /** Prints `run`'s output past what was printed, up to what its document counts: from its text, else from the store. */
+  private async fill(jobId: string, run: Run) {
+    const seen = this.seen(run.id);
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const text = run[stream];
+      const total = (stream === 'stdout' ? run.stdoutBytes : run.stderrBytes) ?? Buffer.byteLength(text);
+      if (total <= seen[stream]) continue;
+      const whole = !(stream === 'stdout' ? run.stdoutTruncated : run.stderrTruncated);
+      const bytes = whole ? Buffer.from(text) : undefined;
+      if (bytes && bytes.length >= total) {
+        this.events.output(run.agent.name, run.id, stream, bytes.subarray(seen[stream], total).toString());
+        seen[stream] = total;
+      } else await this.fromStore(jobId, run, stream, total);
+    }
+  }
+
+  /** Streams bytes [printed, total) of a run's stored output (the route serves it from the start: the rest is skipped). */
+  private async fromStore(jobId: string, run: Run, stream: OutputStream, total: number) {
+    const seen = this.seen(run.id);
+    this.api ??= new ApiClient(this.session);
+    const body = await this.api.output(jobId, run.id, stream);
+    const decoder = new StringDecoder('utf8');
+    let at = 0;
+    try {
+      for await (const chunk of body) {
+        const buf = chunk as Buffer;
+        const from = Math.max(0, seen[stream] - at);
+        const to = Math.min(buf.length, total - at);
+        at += buf.length;
+        if (to > from) {
+          const text = decoder.write(buf.subarray(from, to));
+          if (text) this.events.output(run.agent.name, run.id, stream, text);
+          seen[stream] += to - from;
+        }
+        if (at >= total) break;
+      }
+    } finally {
+      body.destroy();
+    }
+    const rest = decoder.end();
+    if (rest) this.events.output(run.agent.name, run.id, stream, rest);
+  }
+
+  /** Reads the job until the controller has stored `run` up to `seq` (or it ended), and prints that much of it. */
+  private async fillGap(jobId: string, runId: string, seq: number) {
+    this.api ??= new ApiClient(this.session);
+    const until = Date.now() + GAP_WAIT_MS;
+    for (;;) {
+      const job = await this.api.job(jobId);
+      const run = job.runs.find((r) => r.id === runId);
+      if (!run) return;
+      const stored = run.seq >= seq || isTerminal(run.status) || Date.now() > until;
+      if (stored) {
+        await this.fill(jobId, run);
+        const seen = this.seen(runId);
+        seen.seq = Math.max(seen.seq, run.seq);
+        return;
+      }
+      await sleep(50);
     }
   }
 }

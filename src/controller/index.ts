@@ -47,6 +47,8 @@ export interface ControllerOptions {
   loginLimits?: LoginLimits;
   /** Serve HTTPS/WSS with this certificate and key (`--tls-cert`, `--tls-key`). */
   tls?: TlsFiles;
+  /** Bytes a live client may fall behind before its live output is dropped and it resyncs (default 4 MiB). */
+  clientBacklogBytes?: number;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -66,6 +68,8 @@ export interface RunningController {
   /** The audit log: `audit.required(...)` / `audit.record(...)` (AuditService). */
   audit: AuditService;
   localAgent?: RunningAgent;
+  /** Bytes waiting in the controller for each connected `/clients` socket (backpressure). */
+  clientBacklogs(): number[];
   /**
    * Graceful shutdown: refuses new jobs (503), cancels the local agent's runs, tells every connection, closes the
    * sockets (agents and clients reconnect), writes what is pending, releases the store.
@@ -96,7 +100,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     // The sockets and the job service refer to each other: the sockets reach it through a getter.
     const getJobs = () => jobs;
     const agentSockets = new AgentSockets(io, auth, agents, getJobs, log);
-    const clientSockets = new ClientSockets(io, auth, agents, getJobs, log);
+    const clientSockets = new ClientSockets(io, auth, agents, getJobs, log, options.clientBacklogBytes);
     // Revoked tokens (user removed, password changed) also close the connections they opened.
     auth.onRevoked((name) => {
       const closed = agentSockets.disconnectUser(name) + clientSockets.disconnectUser(name);
@@ -230,6 +234,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       plans,
       audit,
       localAgent,
+      clientBacklogs: () => clientSockets.backlogs(),
       close() {
         closing ??= shutdown();
         return closing;

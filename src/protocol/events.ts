@@ -15,6 +15,7 @@ export const EV = {
   jobUpdate: 'job_update',
   jobFinished: 'job_finished',
   serverShutdown: 'server_shutdown',
+  jobResync: 'job_resync',
 } as const;
 
 export const NAMESPACE = { agents: '/agents', clients: '/clients' } as const;
@@ -252,6 +253,11 @@ export interface ServerToClients {
   [EV.commandResult]: (r: CommandResult & { jobId: string; agent: string }) => void;
   [EV.jobFinished]: (job: Job) => void;
   [EV.serverShutdown]: (n: ServerShutdown) => void;
+  /**
+   * This client fell too far behind: the controller stopped sending it the job's live output. Read what is missing
+   * from the stored output, then `job_subscribe` again to get live output again (duplicates are told apart by seq).
+   */
+  [EV.jobResync]: (n: { jobId: string }) => void;
 }
 /** Sent to every connection just before a graceful shutdown closes it; connections then retry as usual. */
 export interface ServerShutdown {

@@ -25,7 +25,7 @@ export interface Benchmark {
   run(ctx: BenchContext): Promise<Figure[] | void>;
 }
 
-export function context(name: string, dir: string, smoke: boolean): BenchContext {
+export function context(name: string, dir: string, smoke: boolean, maxRounds = Infinity): BenchContext {
   let n = 0;
   const figures: Figure[] = [];
   return {
@@ -33,7 +33,7 @@ export function context(name: string, dir: string, smoke: boolean): BenchContext
     add: (...more) => void figures.push(...more),
     smoke,
     dir,
-    reps: (full, smokeReps = 1) => (smoke ? smokeReps : full),
+    reps: (full, smokeReps = 1) => (smoke ? smokeReps : Math.min(full, maxRounds)),
     log: (message) => process.stderr.write(`[${name}] ${message}\n`),
     async sub(what) {
       const path = join(dir, `${++n}-${what}`);

@@ -29,6 +29,12 @@ export interface JobServiceOptions {
 
 /** Runs sent to agents per event-loop turn when a job starts. */
 const DISPATCH_SLICE = 100;
+/**
+ * While output streams, the job document (its runs' seq and byte counts, the first 64 KB of output) is written at
+ * most this often: every chunk rewrote it (BENCHMARKS.md, stream). The output files have every byte at once; after a
+ * crash they are cut back to the document and the agents re-send the rest (they keep up to 16 MB a run).
+ */
+const OUTPUT_PERSIST_MS = 100;
 
 export const runIdOf = (jobId: string, index: number) => `${jobId}_${index}`;
 export { jobIdOfRun };
@@ -54,6 +60,8 @@ export class JobService {
   private readonly brokenOutput = new Set<string>();
   /** Runs whose terminal status is being stored. */
   private readonly finishing = new Map<string, Promise<void>>();
+  /** Jobs whose document waits to be written after new output (`OUTPUT_PERSIST_MS`). */
+  private readonly outputPersists = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -107,6 +115,8 @@ export class JobService {
   stop(): void {
     this.stopped = true;
     clearInterval(this.sweeper);
+    for (const t of this.outputPersists.values()) clearTimeout(t);
+    this.outputPersists.clear();
     for (const t of this.lostTimers.values()) clearTimeout(t);
     this.lostTimers.clear();
   }
@@ -429,7 +439,7 @@ export class JobService {
         run[field] += p.data.slice(0, Math.max(0, room));
         run[field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated'] = true;
       }
-      this.persistSoon(job);
+      this.persistAfterOutput(job);
     });
     this.outputChains.set(run.id, next);
     void next.then(() => {
@@ -610,6 +620,16 @@ export class JobService {
     this.refresh(job);
     this.notifier.runUpdate(job, run.id);
     this.persistSoon(job);
+  }
+
+  private persistAfterOutput(job: Job): void {
+    if (this.outputPersists.has(job.id)) return;
+    const timer = setTimeout(() => {
+      this.outputPersists.delete(job.id);
+      this.persistSoon(job);
+    }, OUTPUT_PERSIST_MS);
+    timer.unref();
+    this.outputPersists.set(job.id, timer);
   }
 
   private persistSoon(job: Job): void {

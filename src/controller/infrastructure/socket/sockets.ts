@@ -41,6 +41,26 @@ const ACK_TIMEOUT_MS = 15_000;
 const PENDING_HIGH = 8 * 1024 * 1024;
 const PENDING_LOW = 2 * 1024 * 1024;
 const room = (jobId: string) => `job:${jobId}`;
+/** Bytes a live client may have waiting in the controller before its live output is dropped (it then resyncs). */
+export const CLIENT_BACKLOG_MAX = 4 * 1024 * 1024;
+
+interface PendingPacket {
+  data?: unknown;
+}
+/** What the controller holds for one connection and has not handed to the kernel yet: engine.io's buffer and ws's. */
+export function pendingBytes(socket: Socket): number {
+  const conn = socket.conn as unknown as {
+    writeBuffer?: PendingPacket[];
+    transport?: { socket?: { bufferedAmount?: number } };
+  };
+  let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
+  for (const packet of conn.writeBuffer ?? []) {
+    const data = packet.data;
+    if (typeof data === 'string') bytes += data.length;
+    else if (data instanceof Uint8Array) bytes += data.byteLength;
+  }
+  return bytes;
+}
 
 function refuse(code: TokenError['code'], message: string): Error {
   return Object.assign(new Error(message), { data: { code, message } });
@@ -226,6 +246,12 @@ export class AgentSockets implements AgentGateway {
 /** The `/clients` namespace: create and follow jobs live. */
 export class ClientSockets implements ClientNotifier {
   private readonly nsp: Namespace<ClientsToServer, ServerToClients>;
+  /**
+   * Backpressure to live clients: per socket id, the jobs whose live output it no longer gets because it fell more
+   * than `backlogMax` bytes behind. It was told (`job_resync`), reads the rest from the stored output, and gets live
+   * output again when it subscribes anew.
+   */
+  private readonly lagging = new Map<string, Set<string>>();
 
   constructor(
     io: Server,
@@ -233,6 +259,7 @@ export class ClientSockets implements ClientNotifier {
     private readonly agents: AgentService,
     private readonly jobs: () => JobService,
     private readonly log: Logger,
+    private readonly backlogMax = CLIENT_BACKLOG_MAX,
   ) {
     this.nsp = io.of(NAMESPACE.clients);
     this.nsp.use(authMiddleware(auth, (i) => i.role !== 'agent', 'users'));
@@ -280,6 +307,7 @@ export class ClientSockets implements ClientNotifier {
         const { jobId } = parse(jobIdPayloadCheck, raw);
         const job = await this.jobs().get(jobId);
         await socket.join(room(jobId));
+        this.caughtUp(socket.id, jobId);
         return job;
       }),
     );
@@ -291,10 +319,14 @@ export class ClientSockets implements ClientNotifier {
         return; // a malformed unsubscribe changes nothing
       }
       current().then(
-        () => socket.leave(room(jobId)),
+        async () => {
+          await socket.leave(room(jobId));
+          this.caughtUp(socket.id, jobId);
+        },
         () => {},
       );
     });
+    socket.on('disconnect', () => this.lagging.delete(socket.id));
   }
 
   /** A user's tokens were revoked: its connections close (it must log in again). */
@@ -302,8 +334,41 @@ export class ClientSockets implements ClientNotifier {
     return disconnectUser(this.nsp, name);
   }
 
+  private caughtUp(socketId: string, jobId: string) {
+    const jobs = this.lagging.get(socketId);
+    if (jobs?.delete(jobId) && jobs.size === 0) this.lagging.delete(socketId);
+  }
+
+  /**
+   * Live output goes to the job's room, except to sockets that are more than `backlogMax` bytes behind: those are
+   * told once to resync (the notice waits behind what they have not read) and get no more live output for this job.
+   */
   progress(jobId: string, agent: string, progress: CommandProgress) {
-    this.nsp.to(room(jobId)).emit(EV.commandProgress, { ...progress, jobId, agent });
+    // Only this process's sockets are checked: with an adapter shared by several controllers, the clients of another
+    // one get this broadcast unchecked (bounding those needs the same check where that controller delivers it).
+    const members = this.nsp.adapter.rooms.get(room(jobId)) ?? [];
+    let skip: string[] | undefined;
+    for (const id of members) {
+      if (this.lagging.get(id)?.has(jobId)) {
+        (skip ??= []).push(id);
+        continue;
+      }
+      const socket = this.nsp.sockets.get(id);
+      if (!socket || pendingBytes(socket) <= this.backlogMax) continue;
+      let jobs = this.lagging.get(id);
+      if (!jobs) this.lagging.set(id, (jobs = new Set()));
+      jobs.add(jobId);
+      (skip ??= []).push(id);
+      socket.emit(EV.jobResync, { jobId });
+      this.log.info('live client too far behind: live output dropped, client told to resync', { jobId, socket: id });
+    }
+    const to = skip ? this.nsp.to(room(jobId)).except(skip) : this.nsp.to(room(jobId));
+    to.emit(EV.commandProgress, { ...progress, jobId, agent });
+  }
+
+  /** Bytes waiting in the controller for each live client (monitoring, tests). */
+  backlogs(): number[] {
+    return [...this.nsp.sockets.values()].map((s) => pendingBytes(s));
   }
 
   runUpdate(job: Job, runId: string) {

@@ -1,0 +1,171 @@
+import { expect } from 'chai';
+import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
+import type { RunningController } from '../../src/controller/index.js';
+import type { Job } from '../../src/domain/model.js';
+import { JobStream } from '../../src/client/job-stream.js';
+import { EV } from '../../src/protocol/events.js';
+import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { connected, rawSocket } from './support.js';
+
+/**
+ * A TCP proxy in front of the controller whose controller → client direction can be stopped: a client that does not
+ * read, as a slow terminal or a slow link is, with the kernel's buffers filling up between the two.
+ */
+class StallingProxy {
+  private readonly upstreams = new Set<TcpSocket>();
+  private stalled = false;
+  readonly server: Server;
+
+  constructor(private readonly target: number) {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target, '127.0.0.1');
+      this.upstreams.add(upstream);
+      if (this.stalled) upstream.pause();
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        if (!client.write(d)) {
+          upstream.pause();
+          client.once('drain', () => !this.stalled && upstream.resume());
+        }
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        this.upstreams.delete(upstream);
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  /** Stops reading what the controller sends (its socket's send buffer, then its own buffers fill up). */
+  stall() {
+    this.stalled = true;
+    for (const u of this.upstreams) u.pause();
+  }
+
+  release() {
+    this.stalled = false;
+    for (const u of this.upstreams) u.resume();
+  }
+
+  close() {
+    for (const u of this.upstreams) u.destroy();
+    this.server.close();
+  }
+}
+
+/** `seq 1 N` as the command prints it. */
+const seqText = (n: number) => {
+  const lines: string[] = [];
+  for (let i = 1; i <= n; i++) lines.push(String(i));
+  return `${lines.join('\n')}\n`;
+};
+
+/** Backpressure to live clients: a client that stops reading never makes the controller buffer without limit. */
+describe('slow live clients (real controller, agent, sockets and a stalling TCP proxy)', function () {
+  this.timeout(120_000);
+  const fx = new Fixtures();
+  const LIMIT = 512 * 1024;
+  const LINES = 2_000_000; // 14.9 MB of output
+  let controller: RunningController;
+  let proxy: StallingProxy;
+  let url: string;
+
+  beforeEach(async () => {
+    controller = await fx.controller({ clientBacklogBytes: LIMIT });
+    await fx.agent(controller, 'bp-1');
+    proxy = new StallingProxy(controller.port);
+    url = await proxy.listen();
+    fx.defer(() => proxy.close());
+  });
+  afterEach(() => fx.cleanup());
+
+  /** Samples the controller's per-client backlog until `job` is finished in the controller; returns the largest. */
+  const backlogWhileRunning = async (jobId: () => Promise<string | undefined>) => {
+    let max = 0;
+    await waitFor(
+      async () => {
+        for (const b of controller.clientBacklogs()) max = Math.max(max, b);
+        const id = await jobId();
+        return id !== undefined && (await controller.jobs.get(id)).status !== 'running';
+      },
+      'the job to finish in the controller',
+      90_000,
+    );
+    return max;
+  };
+
+  it('stops sending live output to a client that does not read, and tells it to resync once', async () => {
+    const token = await fx.adminToken(controller);
+    const socket = await connected(rawSocket(url, '/clients', { token }));
+    fx.defer(() => void socket.disconnect());
+    const seqs: number[] = [];
+    const resyncs: string[] = [];
+    let finished: Job | undefined;
+    socket.on(EV.commandProgress, (p: { seq: number }) => seqs.push(p.seq));
+    socket.on(EV.jobResync, (n: { jobId: string }) => resyncs.push(n.jobId));
+    socket.on(EV.jobFinished, (job: Job) => (finished = job));
+    const ack = (await socket.timeout(5000).emitWithAck(EV.jobCreate, {
+      command: `seq 1 ${LINES}`,
+      target: ['bp-1'],
+    })) as { ok: true; job: Job };
+    expect(ack.ok).to.equal(true);
+    proxy.stall();
+
+    const max = await backlogWhileRunning(async () => ack.job.id);
+    const job = await controller.jobs.get(ack.job.id);
+    expect(job.status).to.equal('succeeded');
+    expect(job.runs[0]?.stdoutBytes).to.equal(Buffer.byteLength(seqText(LINES)));
+    // Bounded by the limit, plus the chunk that crossed it and the small job events after it; not the 15 MB.
+    expect(max).to.be.at.most(LIMIT + 1024 * 1024);
+
+    proxy.release();
+    await waitFor(() => finished, 'job_finished to reach the client', 30_000);
+    expect(resyncs).to.deep.equal([ack.job.id]);
+    // What it did get live is the output's beginning, in order, with nothing missing.
+    expect(seqs.length).to.be.greaterThan(0);
+    expect(seqs).to.deep.equal(seqs.map((_, i) => i + 1));
+    expect(seqs.length).to.be.lessThan(job.runs[0]?.seq ?? 0);
+  });
+
+  it('gives a slow exec client every byte in order once it reads again (resync from the stored output)', async () => {
+    const token = await fx.adminToken(controller);
+    const stream = new JobStream(
+      { controller: url, token: () => Promise.resolve(token) },
+      {
+        output: (_agent, _runId, s, data) => {
+          if (s === 'stdout') out.push(data);
+          if (out.length === 1) proxy.stall();
+        },
+        // What was printed when the run was told to have ended: a renderer flushes its last line then.
+        runStatus: (run) => {
+          if (run.status === 'succeeded') printedAtEnd = out.join('').length;
+        },
+      },
+    );
+    const out: string[] = [];
+    let printedAtEnd = -1;
+    let jobId: string | undefined;
+    const followed = stream.create({
+      command: `seq 1 ${LINES}`,
+      target: ['bp-1'],
+      executor: 'shell',
+      timeoutMs: 60_000,
+    });
+    const max = await backlogWhileRunning(async () => (jobId ??= (await controller.jobs.list(1))[0]?.id));
+    expect(max).to.be.at.most(LIMIT + 1024 * 1024);
+    proxy.release();
+    const job = await followed;
+    expect(job.status).to.equal('succeeded');
+    const text = out.join('');
+    expect(text.length).to.equal(Buffer.byteLength(seqText(LINES)));
+    expect(text === seqText(LINES), 'the output, byte for byte, in order').to.equal(true);
+    expect(printedAtEnd, 'every byte printed before the run ends').to.equal(text.length);
+  });
+});
