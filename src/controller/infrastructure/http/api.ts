@@ -26,6 +26,8 @@ export interface ApiDeps {
   onAgentRemoved(agentId: string): void;
   /** Where and since when an agent is connected, if it is (`agents show`). */
   agentConnection?(agentId: string): AgentConnection | undefined;
+  /** Scale-out: why the controller cannot serve now (Redis unreachable), or undefined when it can. */
+  unhealthy?(): string | undefined;
 }
 
 const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
@@ -56,10 +58,18 @@ export function buildApi(deps: ApiDeps): Router {
   const router = new Router(log);
   router
     // version and time let `ogent doctor` compare versions and clocks.
-    .on('GET', '/healthz', async () => ({
-      status: 200,
-      body: { status: 'ok', version: VERSION, time: new Date().toISOString() },
-    }))
+    .on('GET', '/healthz', async () => {
+      const problem = deps.unhealthy?.();
+      return {
+        status: problem ? 503 : 200,
+        body: {
+          status: problem ? 'unhealthy' : 'ok',
+          version: VERSION,
+          time: new Date().toISOString(),
+          ...(problem ? { reason: problem } : {}),
+        },
+      };
+    })
     .on('POST', '/token', async (req) => {
       const body = await req.body();
       const { username, password } = parse(loginCheck, body);
