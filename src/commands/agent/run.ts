@@ -25,7 +25,7 @@ export default class AgentRun extends BaseCommand {
   ];
   static override flags = {
     controller: Flags.string({
-      summary: 'Controller URL.',
+      summary: 'Controller URL; several, comma-separated, for controllers sharing a Redis (the agent fails over).',
       env: 'OGENT_CONTROLLER',
       default: DEFAULT_CONTROLLER,
       helpValue: 'URL',
@@ -100,7 +100,13 @@ export default class AgentRun extends BaseCommand {
         `create the agent user with \`ogent users add ${name} --role agent\``,
       );
     if (username !== name) throw usageError(`the agent user name (${username}) must be the agent name (${name})`);
-    const controller = normalizeUrl(flags.controller);
+    const controllers = flags.controller
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .map((u) => normalizeUrl(u));
+    if (controllers.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+    const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     const log = createLogger(flags['log-level'] as LogLevel);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
     const { passwordTokens, startAgent } = await import('../../agent/index.js');
