@@ -99,7 +99,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     // The sockets and the job service refer to each other: the sockets reach it through a getter.
     const getJobs = () => jobs;
     const agentSockets = new AgentSockets(io, auth, agents, getJobs, log, scaleOut?.cluster);
-    const clientSockets = new ClientSockets(io, auth, agents, getJobs, log);
+    const clientSockets = new ClientSockets(
+      io,
+      auth,
+      agents,
+      getJobs,
+      log,
+      scaleOut && (() => scaleOut.cluster.unavailable()),
+    );
     const metrics = options.metrics === false ? undefined : new ControllerMetrics();
     const jobs: JobService = new JobService(
       store.jobs,

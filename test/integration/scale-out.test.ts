@@ -143,3 +143,68 @@ describe('scale-out: controllers sharing one Redis', function () {
     expect(job.runs[0]).to.include({ status: 'succeeded', stdout: 'delivered\n' });
   });
 });
+
+describe('scale-out: Redis going away and coming back', function () {
+  this.timeout(40_000);
+  const fx = new Fixtures();
+  let redis: RedisServer;
+  beforeEach(async () => {
+    redis = await RedisServer.start();
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+    await redis.stop();
+  });
+
+  it('reports unhealthy and refuses new jobs with 503 and the reason while Redis is down; recovers when it is back', async () => {
+    const controller = await fx.controller({ redis: redis.url });
+    await fx.agent(controller, 'rd-1');
+    const token = await fx.adminToken(controller);
+    expect((await http(controller.url, '/healthz')).status).to.equal(200);
+    expect((await http(controller.url, '/readyz')).status).to.equal(200);
+
+    const socket = await connected(rawSocket(controller.url, '/clients', { token }));
+    fx.defer(() => void socket.disconnect());
+
+    await redis.stop({ save: true });
+    const health = await waitFor(async () => {
+      const res = await http(controller.url, '/healthz');
+      return res.status === 503 && res;
+    }, '/healthz to report the outage');
+    expect(health.body).to.include({ status: 'unhealthy' });
+    expect(health.body.reason).to.match(/redis/i);
+    const ready = await http(controller.url, '/readyz');
+    expect(ready.status).to.equal(503);
+    expect((ready.body.checks as Record<string, string>).store).to.match(/redis/i);
+    const refused = await http(controller.url, '/api/v1/jobs', {
+      method: 'POST',
+      token,
+      type: 'application/json',
+      body: JSON.stringify({ command: 'echo no', target: ['rd-1'] }),
+    });
+    expect(refused.status).to.equal(503);
+    expect(refused.body).to.include({ error: 'store_unavailable' });
+    expect(refused.body.message).to.match(/shared store \(Redis\) is unavailable.*try again when it is back/);
+    // The same for a client socket (connected before the outage).
+    const ack = (await socket.timeout(5000).emitWithAck(EV.jobCreate, { command: 'echo no', target: ['rd-1'] })) as {
+      ok: boolean;
+      error: string;
+    };
+    expect(ack).to.include({ ok: false, error: 'store_unavailable' });
+
+    await redis.start();
+    await waitFor(async () => (await http(controller.url, '/healthz')).status === 200, '/healthz to recover');
+    expect((await http(controller.url, '/readyz')).status).to.equal(200);
+    const created = await request<Job>(controller.url, '/api/v1/jobs', {
+      method: 'POST',
+      token,
+      body: { command: 'echo back', target: ['rd-1'] },
+    });
+    expect(created.status).to.equal(201);
+    const job = await finishedJob(controller, token, created.body.id);
+    expect(job.runs[0]).to.include({ status: 'succeeded', stdout: 'back\n' });
+    // Nothing was stored for the refused job.
+    const list = await request<{ jobs: Job[] }>(controller.url, '/api/v1/jobs', { token });
+    expect(JSON.stringify(list.body)).to.not.include('echo no');
+  });
+});

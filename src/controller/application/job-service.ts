@@ -10,7 +10,7 @@ import type { CommandProgress, CommandResult, JobRequest, ResultAck } from '../.
 import type { Logger } from '../../lib/log.js';
 import { noJobMetrics, type JobMetrics } from './metrics.js';
 import { requireRole } from './auth-service.js';
-import { AppError, badRequest, noMatch, notFound } from './errors.js';
+import { AppError, badRequest, noMatch, notFound, storeUnavailable } from './errors.js';
 import type {
   AgentGateway,
   ClientNotifier,
@@ -792,12 +792,4 @@ export class JobService {
     const run = job ? runOf(job, runId) : undefined;
     return job && run ? { job, run } : undefined;
   }
-}
-
-function storeUnavailable(reason: string): AppError {
-  return new AppError(
-    503,
-    'store_unavailable',
-    `the shared store (Redis) is unavailable: ${reason}; try again when it is back`,
-  );
 }

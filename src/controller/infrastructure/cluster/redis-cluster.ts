@@ -4,6 +4,7 @@ import type { Job } from '../../../domain/model.js';
 import type { CommandProgress, CommandResult, ResultAck } from '../../../protocol/events.js';
 import type { Logger } from '../../../lib/log.js';
 import { AppError } from '../../application/errors.js';
+import { closeClient } from '../store/redis-store.js';
 import type { Identity, JobCluster, RemoteJobs } from '../../application/ports.js';
 
 /** A job's owner renews its lease every second; another controller takes a job over this long after its owner died. */
@@ -321,7 +322,7 @@ export class RedisCluster implements JobCluster {
       this.pending.delete(id);
     }
     await this.redis.del(this.key(`ctl:${this.id}:alive`)).catch(() => {});
-    await this.sub.quit().catch(() => this.sub.disconnect());
+    await closeClient(this.sub);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Logger } from '../../../lib/log.js';
-import { openRedisStore, type RedisStore } from '../store/redis-store.js';
+import { closeClient, openRedisStore, type RedisStore } from '../store/redis-store.js';
 import { RedisCluster } from './redis-cluster.js';
 
 /**
@@ -22,7 +22,7 @@ export async function openScaleOut(url: string, prefix: string | undefined, log:
     cluster,
     async close() {
       await cluster.stop();
-      await Promise.all([pub.quit().catch(() => pub.disconnect()), sub.quit().catch(() => sub.disconnect())]);
+      await Promise.all([closeClient(pub), closeClient(sub)]);
     },
   };
 }

@@ -56,6 +56,7 @@ export function buildApi(deps: ApiDeps): Router {
   };
 
   const router = new Router(log);
+  router.unavailable = deps.unhealthy;
   router
     // version and time let `ogent doctor` compare versions and clocks.
     .on('GET', '/healthz', async () => {

@@ -25,7 +25,7 @@ import { parse, PayloadError } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import type { AgentService } from '../../application/agent-service.js';
 import type { AuthService } from '../../application/auth-service.js';
-import { AppError, TokenError } from '../../application/errors.js';
+import { AppError, storeUnavailable, TokenError } from '../../application/errors.js';
 import type { JobService } from '../../application/job-service.js';
 import type { AgentGateway, ClientNotifier, Identity } from '../../application/ports.js';
 
@@ -260,6 +260,8 @@ export class ClientSockets implements ClientNotifier {
     private readonly agents: AgentService,
     private readonly jobs: () => JobService,
     private readonly log: Logger,
+    /** Scale-out: why the store is unusable now (a failure meanwhile is answered as such). */
+    private readonly unavailable?: () => string | undefined,
   ) {
     this.nsp = io.of(NAMESPACE.clients);
     this.nsp.use(authMiddleware(auth, (i) => i.role !== 'agent', 'users'));
@@ -275,6 +277,11 @@ export class ClientSockets implements ClientNotifier {
         (err: unknown) => {
           if (err instanceof AppError) return reply({ ok: false, error: err.error, message: err.message });
           if (err instanceof PayloadError) return reply({ ok: false, error: 'invalid_request', message: err.message });
+          const down = this.unavailable?.();
+          if (down) {
+            const e = storeUnavailable(down);
+            return reply({ ok: false, error: e.error, message: e.message });
+          }
           this.log.error('client request failed', { error: (err as Error).stack });
           reply({ ok: false, error: 'internal', message: 'internal error; see the controller log' });
         },
