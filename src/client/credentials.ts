@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { authError } from '../lib/errors.js';
+import { authError, usageError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
 import { login, normalizeUrl } from './http.js';
 
@@ -51,7 +51,14 @@ export async function resolveSession(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Session> {
   const stored = await readStored(env);
-  const controller = normalizeUrl(controllerFlag ?? stored?.controller ?? DEFAULT_CONTROLLER);
+  // Several controllers sharing a Redis (scale-out), comma-separated: the first one that answers healthy.
+  const candidates = (controllerFlag ?? stored?.controller ?? DEFAULT_CONTROLLER)
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => normalizeUrl(u));
+  if (candidates.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+  const controller = candidates.length === 1 ? (candidates[0] as string) : await firstHealthy(candidates);
   let cached: string | undefined;
   let renewAt = Infinity;
   return {
@@ -68,7 +75,8 @@ export async function resolveSession(
         throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');
       }
       if (!stored) throw authError('not logged in', `run \`ogent login --controller ${controller}\``);
-      if (normalizeUrl(stored.controller) !== controller) {
+      // A login to one controller of a cluster is good on all of them (they share the signing secret).
+      if (!candidates.includes(normalizeUrl(stored.controller))) {
         throw authError(
           `not logged in to ${controller} (logged in to ${stored.controller})`,
           `run \`ogent login --controller ${controller}\``,
@@ -80,4 +88,19 @@ export async function resolveSession(
       return (cached = stored.token);
     },
   };
+}
+
+/** Probes each controller's `/healthz` in turn: the first that answers 200 (one whose Redis is down answers 503). */
+async function firstHealthy(urls: string[]): Promise<string> {
+  for (const url of urls) {
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) });
+      await res.body?.cancel();
+      if (res.ok) return url;
+    } catch {
+      // unreachable: the next one
+    }
+  }
+  // None answers: the first, so the error names it.
+  return urls[0] as string;
 }

@@ -3,8 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
+import { runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
 import {
+  ADMIN_PASSWORD,
   adminToken,
   api,
   controllerProcess,
@@ -86,12 +88,19 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
     // Nothing ran twice, and every agent is back online on B.
     expect(await readFile(ran, 'utf8')).to.equal('ran\n'.repeat(4));
     await waitFor(async () => (await online(b, token)).length === 4, 'the agents online on B');
-    // Still serving: a new job on the agents that moved.
-    const next = await api<Job>(b.url, token, '/api/v1/jobs', 'POST', { command: 'echo again', target: ['f-*'] });
-    const again = await waitFor(async () => {
-      const j = await api<Job>(b.url, token, `/api/v1/jobs/${next.id}`);
-      return j.status !== 'running' && j;
-    }, 'the next job');
+    // Still serving, to a client given both controllers (A first, dead): it uses B; a new job on the agents that moved.
+    const res = await runCli(['exec', '--all', '--json', '--', 'echo again'], {
+      env: {
+        OGENT_CONTROLLER: `${a.url},${b.url}`,
+        OGENT_USERNAME: 'admin',
+        OGENT_PASSWORD: ADMIN_PASSWORD,
+        XDG_CONFIG_HOME: root,
+      },
+      timeoutMs: 60_000,
+    });
+    expect(res.code, res.stderr).to.equal(0);
+    const again = JSON.parse(res.stdout) as Job;
     expect(again.summary).to.include({ total: 4, succeeded: 4 });
+    expect(again.runs.map((r) => r.stdout)).to.deep.equal(Array(4).fill('again\n'));
   });
 });
