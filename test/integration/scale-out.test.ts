@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunningController } from '../../src/controller/index.js';
+import { startController, type RunningController } from '../../src/controller/index.js';
+import { silentLogger } from '../../src/lib/log.js';
 import type { Agent, Job } from '../../src/domain/model.js';
 import { EV } from '../../src/protocol/events.js';
 import { request } from '../../src/client/http.js';
@@ -154,6 +155,30 @@ describe('scale-out: Redis going away and coming back', function () {
   afterEach(async () => {
     await fx.cleanup();
     await redis.stop();
+  });
+
+  it('refuses to start on a --redis URL that is not redis:// or a Redis that does not answer, saying so', async () => {
+    const dataDir = await fx.tempDir();
+    const start = (url: string) =>
+      startController({
+        host: '127.0.0.1',
+        port: 0,
+        dataDir,
+        tokenTtlSeconds: 3600,
+        log: silentLogger,
+        redis: url,
+      }).then(
+        () => {
+          throw new Error('started');
+        },
+        (err: Error) => err,
+      );
+    expect((await start('http://127.0.0.1:6379')).message).to.match(/invalid --redis URL .*use redis:\/\//);
+    expect((await start('redis://:secret@127.0.0.1:1')).message).to.match(
+      /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1.*start it, or fix --redis/,
+    );
+    // Nothing was written to the data dir: the embedded store was never opened.
+    expect(await readdir(dataDir)).to.deep.equal([]);
   });
 
   it('reports unhealthy and refuses new jobs with 503 and the reason while Redis is down; recovers when it is back', async () => {
