@@ -71,7 +71,8 @@ export const fanoutRedis: Benchmark = {
   name: 'fanout-redis',
   summary: '`exec --all --json true` over 1,000 agents: one controller (lowdb, Redis) vs two controllers on one Redis',
   async run(ctx) {
-    const size = ctx.smoke ? 4 : 1000;
+    // OGENT_BENCH_AGENTS: another fleet size (a loaded machine).
+    const size = ctx.smoke ? 4 : Number(process.env.OGENT_BENCH_AGENTS ?? 1000);
     const names = agentNames('fr', size);
     const reps = ctx.reps(3);
 

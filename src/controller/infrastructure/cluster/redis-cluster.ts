@@ -7,10 +7,13 @@ import { AppError } from '../../application/errors.js';
 import { closeClient } from '../store/redis-store.js';
 import type { Identity, JobCluster, RemoteJobs } from '../../application/ports.js';
 
-/** A job's owner renews its lease every second; another controller takes a job over this long after its owner died. */
-export const LEASE_MS = 5000;
+/**
+ * A job's owner renews its lease every second; another controller takes a job over this long after its owner died.
+ * Long enough that a controller whose event loop is busy for a few seconds (1,000 runs on a loaded machine) keeps it.
+ */
+export const LEASE_MS = 10_000;
 /** A controller's heartbeat key lives this long: past it, its agents count as disconnected. */
-const HEARTBEAT_MS = 5000;
+const HEARTBEAT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** What a controller does when another one forwards it an event about a job it owns. */
@@ -37,8 +40,15 @@ type Response = {
 };
 type Presence = { agentId: string; agentName: string; ctl: string; online: boolean };
 
-/** Sets KEYS[1] to ARGV[1] for ARGV[2] ms, only when it holds ARGV[1] (renew a lease we hold). */
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * Renews a lease we hold (KEYS[1] holds ARGV[1]) for ARGV[2] ms; one that expired and nobody took is ours again.
+ * 0 when another controller holds it.
+ */
+const RENEW = `
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not owner then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
 /** Deletes KEYS[1] only when it holds ARGV[1] (release a lease we hold). */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 /** Removes field ARGV[1] of hash KEYS[1] only when it is ARGV[2] (an agent leaves only the controller it is on). */
