@@ -28,7 +28,8 @@ export interface TlsTrust {
 }
 
 export interface AgentClientOptions {
-  url: string;
+  /** One controller, or several (scale-out): the agent fails over between them, in turn, with backoff. */
+  url: string | string[];
   tls?: TlsTrust;
   tokens: TokenSource;
   info: () => AgentInfo;
@@ -57,18 +58,36 @@ export class AgentClient {
   private stopped = false;
   private refreshToken = false;
   private readyResolvers: Array<() => void> = [];
+  private readonly urls: string[];
+  /** The controller tried last (several URLs: the next one is tried after a failure). */
+  private index = 0;
 
-  constructor(private readonly options: AgentClientOptions) {}
+  constructor(private readonly options: AgentClientOptions) {
+    this.urls = Array.isArray(options.url) ? options.url : [options.url];
+  }
 
   /** Resolves once connected and registered the first time. */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve) => this.readyResolvers.push(resolve));
-    const { url, log } = this.options;
+    this.open();
+    return ready;
+  }
+
+  /** With several controllers the agent moves to the next one itself instead of socket.io's retries of one URL. */
+  private get failover(): boolean {
+    return this.urls.length > 1;
+  }
+
+  private open(): void {
+    const { log } = this.options;
+    const url = this.urls[this.index % this.urls.length] as string;
     const socket: Socket<ServerToAgents, AgentsToServer> = io(`${url}${NAMESPACE.agents}`, {
       transports: ['websocket'],
       ...(this.options.tls?.ca ? { ca: this.options.tls.ca } : {}),
       ...(this.options.tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       autoConnect: false,
+      reconnection: !this.failover,
+      forceNew: this.failover,
       reconnectionDelay: this.options.minDelayMs ?? 500,
       reconnectionDelayMax: this.options.maxDelayMs ?? MAX_RECONNECT_DELAY_MS,
       randomizationFactor: 0.5,
@@ -133,10 +152,10 @@ export class AgentClient {
     socket.on('disconnect', (reason) => {
       this.options.manager.detach();
       this.options.metrics?.disconnected();
-      if (this.stopped) return;
-      log.warn('disconnected', { reason });
+      if (this.stopped || socket !== this.socket) return;
+      log.warn('disconnected', { reason, controller: url });
       // The server closed us on purpose (e.g. replaced, removed): socket.io will not retry by itself.
-      if (reason === 'io server disconnect') this.scheduleReconnect();
+      if (reason === 'io server disconnect' || this.failover) this.scheduleReconnect(this.failover);
     });
     socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       if (this.stopped) return;
@@ -149,8 +168,9 @@ export class AgentClient {
       } else {
         const untrusted = certificateError(url, err);
         // Retried all the same: the controller's certificate may be fixed; meanwhile say why, loudly.
-        if (untrusted) log.error(untrusted.message, { try: untrusted.options.suggestion });
-        else log.debug('connect failed', { error: err.message });
+        if (untrusted) log.error(untrusted.message, { try: untrusted.options.suggestion, controller: url });
+        else log.debug('connect failed', { error: err.message, controller: url });
+        if (this.failover) this.scheduleReconnect(true);
       }
     });
     socket.on(EV.executeCommand, (raw, ack) => {
@@ -173,17 +193,24 @@ export class AgentClient {
       }
     });
     socket.connect();
-    return ready;
   }
 
-  private scheduleReconnect(): void {
+  /** `next`: that controller cannot be reached; with several, try the next one (a failover). */
+  private scheduleReconnect(next = false): void {
     clearTimeout(this.retry);
     const min = this.options.minDelayMs ?? 500;
     const max = this.options.maxDelayMs ?? MAX_RECONNECT_DELAY_MS;
     const base = Math.min(max, min * 2 ** Math.min(this.attempt++, 16));
     const delay = base / 2 + Math.random() * (base / 2);
     this.retry = setTimeout(() => {
-      if (!this.stopped) this.socket?.connect();
+      if (this.stopped) return;
+      if (!this.failover) return void this.socket?.connect();
+      // A new connection to the next controller (after a refusal, the same one again with a new token).
+      const old = this.socket;
+      old?.removeAllListeners();
+      old?.disconnect();
+      if (next) this.index += 1;
+      this.open();
     }, delay);
   }
 

@@ -1,4 +1,5 @@
 import { login } from '../client/http.js';
+import { EXIT, UserError } from '../lib/errors.js';
 import { withFields, type Logger } from '../lib/log.js';
 import { AgentClient, type TlsTrust, type TokenSource } from './client.js';
 import { buildExecutors, type ExecutorSettings } from './executors/index.js';
@@ -9,7 +10,8 @@ import { PromAgentMetrics, serveAgentMetrics, type MetricsServer } from './metri
 import { ResultSpool } from './spool.js';
 
 export interface AgentOptions {
-  controller: string;
+  /** The controller, or several sharing one Redis (scale-out): the agent fails over between them. */
+  controller: string | string[];
   /** How to check the controller's certificate on an https:// URL. */
   tls?: TlsTrust;
   name: string;
@@ -55,12 +57,30 @@ export interface RunningAgent {
 }
 
 /** Tokens from `POST /token` with a user name and password, renewed before they expire. */
-export function passwordTokens(controller: string, username: string, password: string, ca?: string): TokenSource {
+export function passwordTokens(
+  controller: string | string[],
+  username: string,
+  password: string,
+  ca?: string,
+): TokenSource {
   let cached: { token: string; expiresAt: number } | null = null;
+  const urls = Array.isArray(controller) ? controller : [controller];
+  // Several controllers (scale-out) share the signing secret: a token from one is good on all of them.
+  let at = 0;
+  const loginAnywhere = async () => {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await login(urls[at % urls.length] as string, username, password, ca);
+      } catch (err) {
+        if (tried >= urls.length || !(err instanceof UserError) || err.exit !== EXIT.unreachable) throw err;
+        at += 1;
+      }
+    }
+  };
   return {
     async get(refresh = false) {
       if (!refresh && cached && cached.expiresAt - Date.now() > 30_000) return cached.token;
-      const res = await login(controller, username, password, ca);
+      const res = await loginAnywhere();
       cached = { token: res.access_token, expiresAt: Date.now() + res.expires_in * 1000 };
       return cached.token;
     },

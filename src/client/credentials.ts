@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { authError } from '../lib/errors.js';
+import { authError, usageError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
-import { login, normalizeUrl } from './http.js';
+import { login, normalizeUrl, request } from './http.js';
 import { plainHttpWarning, readCa } from './tls.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
@@ -62,10 +62,17 @@ export async function resolveSession(
   warn: (message: string) => void = warnOnStderr,
 ): Promise<Session> {
   const stored = await readStored(env);
-  const controller = normalizeUrl(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
-  const sameController = stored !== undefined && normalizeUrl(stored.controller) === controller;
+  // Several controllers sharing a Redis (scale-out), comma-separated: the first one that answers healthy.
+  const candidates = (flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER)
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => normalizeUrl(u));
+  if (candidates.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+  const sameController = stored !== undefined && candidates.includes(normalizeUrl(stored.controller));
   const caFile = flags.ca || (sameController ? stored?.ca : undefined);
   const ca = caFile ? await readCa(caFile) : undefined;
+  const controller = candidates.length === 1 ? (candidates[0] as string) : await firstHealthy(candidates, ca);
   const insecure = plainHttpWarning(controller);
   if (insecure) warn(insecure);
   let cached: string | undefined;
@@ -85,7 +92,8 @@ export async function resolveSession(
         throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');
       }
       if (!stored) throw authError('not logged in', `run \`ogent login --controller ${controller}\``);
-      if (normalizeUrl(stored.controller) !== controller) {
+      // A login to one controller of a cluster is good on all of them (they share the signing secret).
+      if (!candidates.includes(normalizeUrl(stored.controller))) {
         throw authError(
           `not logged in to ${controller} (logged in to ${stored.controller})`,
           `run \`ogent login --controller ${controller}\``,
@@ -97,4 +105,18 @@ export async function resolveSession(
       return (cached = stored.token);
     },
   };
+}
+
+/** Probes each controller's `/healthz` in turn: the first that answers 200 (one whose Redis is down answers 503). */
+async function firstHealthy(urls: string[], ca: string | undefined): Promise<string> {
+  for (const url of urls) {
+    try {
+      const res = await request(url, '/healthz', { timeoutMs: 3000, ca });
+      if (res.status === 200) return url;
+    } catch {
+      // unreachable: the next one
+    }
+  }
+  // None answers: the first, so the error names it.
+  return urls[0] as string;
 }

@@ -49,6 +49,13 @@ export interface ControllerOptions {
   tls?: TlsFiles;
   /** Bytes a live client may fall behind before its live output is dropped and it resyncs (default 4 MiB). */
   clientBacklogBytes?: number;
+  /**
+   * Scale-out (DESIGN §4): share state and events with other controllers through this Redis (redis://host:port/db).
+   * The data dir is then not used for state.
+   */
+  redis?: string;
+  /** Key prefix in Redis (default `ogent:`), for several installations in one database. */
+  redisPrefix?: string;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -77,11 +84,19 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
+/** The store, and in scale-out mode the cluster around it; Redis modules are loaded only for `--redis`. */
+async function openStore(options: ControllerOptions) {
+  if (!options.redis) return { store: await openLowdbStore(options.dataDir), scaleOut: undefined };
+  const { openScaleOut } = await import('./infrastructure/cluster/scale-out.js');
+  const scaleOut = await openScaleOut(options.redis, options.redisPrefix, options.log);
+  return { store: scaleOut.store, scaleOut };
+}
+
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { log } = options;
   // Checked before the store is opened: a bad certificate file stops start-up having touched nothing.
   const tls = options.tls ? await loadTls(options.tls) : undefined;
-  const store = await openLowdbStore(options.dataDir);
+  const { store, scaleOut } = await openStore(options);
   let http: HttpServer | HttpsServer | undefined;
   try {
     const tokens = new JoseTokenService(store.secret, options.tokenTtlSeconds);
@@ -89,18 +104,28 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const auth = new AuthService(store.users, tokens, audit);
     const agents = new AgentService(store.agents);
     const admin = await auth.ensureAdmin(options.adminPassword);
-    await agents.markAllOffline();
+    // Scale-out: the other controllers' agents are connected; each controller answers for its own.
+    if (!scaleOut) await agents.markAllOffline();
 
     http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
     const io = new Server(http, {
       maxHttpBufferSize: LIMITS.maxHttpBufferSize,
       pingInterval: 10_000,
       pingTimeout: 10_000,
+      ...(scaleOut ? { adapter: scaleOut.adapter } : {}),
     });
     // The sockets and the job service refer to each other: the sockets reach it through a getter.
     const getJobs = () => jobs;
-    const agentSockets = new AgentSockets(io, auth, agents, getJobs, log);
-    const clientSockets = new ClientSockets(io, auth, agents, getJobs, log, options.clientBacklogBytes);
+    const agentSockets = new AgentSockets(io, auth, agents, getJobs, log, scaleOut?.cluster);
+    const clientSockets = new ClientSockets(
+      io,
+      auth,
+      agents,
+      getJobs,
+      log,
+      scaleOut && (() => scaleOut.cluster.unavailable()),
+      options.clientBacklogBytes,
+    );
     // Revoked tokens (user removed, password changed) also close the connections they opened.
     auth.onRevoked((name) => {
       const closed = agentSockets.disconnectUser(name) + clientSockets.disconnectUser(name);
@@ -121,7 +146,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
       },
       metrics,
       audit,
+      scaleOut?.cluster,
     );
+    await scaleOut?.cluster.start(jobs, {
+      connected: (name) => jobs.agentConnected(name),
+      disconnected: (_id, name, record) => {
+        jobs.agentDisconnected(name);
+        if (record) agents.offline(name).catch(() => {});
+      },
+    });
     await jobs.start(await agents.list());
     metrics?.observe({
       agents: () => agents.list(),
@@ -146,11 +179,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
       agentConnection: (id) => agentSockets.connection(id),
       audit,
       loginLimits: options.loginLimits,
+      unhealthy: scaleOut ? () => scaleOut.cluster.unavailable() : undefined,
     });
     let closing: Promise<void> | undefined;
     addOpsRoutes(api, {
       metrics,
-      checks: [{ name: 'store', check: () => probeDataDir(options.dataDir) }],
+      checks: [{ name: 'store', check: scaleOut ? () => scaleOut.store.ping() : () => probeDataDir(options.dataDir) }],
       shuttingDown: () => closing !== undefined,
     });
     http.on('request', (req, res) => {
@@ -221,6 +255,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await ioClosed;
       clearTimeout(cut);
       await jobs.flush();
+      await scaleOut?.close();
       await store.close();
       log.info('controller stopped');
     };
@@ -242,6 +277,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     };
   } catch (err) {
     http?.close();
+    await scaleOut?.close();
     await store.close();
     throw err;
   }

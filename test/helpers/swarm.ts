@@ -13,16 +13,18 @@ async function main() {
   const [url, prefix, countText, stateRoot] = process.argv.slice(2);
   if (!url || !prefix || !countText) throw new Error('usage: swarm.ts URL PREFIX COUNT [STATE_ROOT|-]');
   const log = createLogger((process.env.OGENT_LOG_LEVEL as 'warn') ?? 'warn');
+  // Several controllers (scale-out), comma-separated: every agent fails over between them.
+  const controller = url.includes(',') ? url.split(',') : url;
   const agents: RunningAgent[] = [];
   for (let i = 1; i <= Number(countText); i++) {
     const name = `${prefix}-${i}`;
     agents.push(
       await startAgent({
-        controller: url,
+        controller,
         name,
         labels: { swarm: prefix },
         stateDir: stateRoot && stateRoot !== '-' ? join(stateRoot, name) : null,
-        tokens: passwordTokens(url, name, swarmPassword(name)),
+        tokens: passwordTokens(controller, name, swarmPassword(name)),
         log,
         minDelayMs: 200,
         maxDelayMs: 2000,

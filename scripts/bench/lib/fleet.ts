@@ -12,7 +12,7 @@ export const AGENT_PASSWORD = 'bench-agent-password-1';
 export const ADMIN_PASSWORD = 'bench-admin-password-1';
 
 let hashes: Promise<{ admin: string; agent: string }> | undefined;
-const passwordHashes = () =>
+export const passwordHashes = () =>
   (hashes ??= Promise.all([hashPassword(ADMIN_PASSWORD), hashPassword(AGENT_PASSWORD)]).then(([admin, agent]) => ({
     admin,
     agent,

@@ -71,11 +71,13 @@ export class Swarms {
     count: number,
     processes: number,
     script: string[] = [SWARM],
+    /** The first agent's number (PREFIX-first … PREFIX-(first+count-1)). */
+    first = 1,
   ): Promise<Swarms> {
     const swarms: Swarm[] = [];
     const per = Math.ceil(count / processes);
-    for (let from = 1; from <= count; from += per) {
-      const n = Math.min(per, count - from + 1);
+    for (let from = first; from < first + count; from += per) {
+      const n = Math.min(per, first + count - from);
       const child = start(
         process.execPath,
         [...profileArgs('swarm'), '--import', 'tsx', ...script, JSON.stringify({ ...config, from, count: n })],
@@ -96,8 +98,13 @@ export class Swarms {
   }
 
   /** Real agents (swarm.ts). */
-  static agents(config: Omit<SwarmConfig, 'from' | 'count'>, count: number, processes: number): Promise<Swarms> {
-    return Swarms.load(config, count, processes);
+  static agents(
+    config: Omit<SwarmConfig, 'from' | 'count'>,
+    count: number,
+    processes: number,
+    first = 1,
+  ): Promise<Swarms> {
+    return Swarms.load(config, count, processes, [SWARM], first);
   }
 
   get attached(): number {

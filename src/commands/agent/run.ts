@@ -35,7 +35,7 @@ export default class AgentRun extends BaseCommand {
   ];
   static override flags = {
     controller: Flags.string({
-      summary: 'Controller URL.',
+      summary: 'Controller URL; several, comma-separated, for controllers sharing a Redis (the agent fails over).',
       env: 'OGENT_CONTROLLER',
       default: DEFAULT_CONTROLLER,
       helpValue: 'URL',
@@ -120,12 +120,21 @@ export default class AgentRun extends BaseCommand {
     const stateDir = flags['state-dir'] ?? defaultStateDir();
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
-    const controller = normalizeUrl(flags.controller);
+    const controllers = flags.controller
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .map((u) => normalizeUrl(u));
+    if (controllers.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+    const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const log = createLogger(flags['log-level'] as LogLevel);
-    const insecure = plainHttpWarning(controller);
-    if (insecure) log.warn(insecure);
-    const { name, password, saved } = await this.credential(flags, stateDir, controller, ca, log);
+    for (const url of controllers) {
+      const insecure = plainHttpWarning(url);
+      if (insecure) log.warn(insecure);
+    }
+    // A first enrollment goes to the first controller (they share one store).
+    const { name, password, saved } = await this.credential(flags, stateDir, controllers[0] as string, ca, log);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
     const { passwordTokens, startAgent } = await import('../../agent/index.js');
     const tokens = passwordTokens(controller, name, password, ca);

@@ -21,6 +21,10 @@ export default class ControllerServe extends BaseCommand {
         '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem',
     },
     {
+      description: 'One of several controllers sharing a Redis (agents and clients may use any of them)',
+      command: '<%= config.bin %> controller serve --host 0.0.0.0 --redis redis://10.0.0.5:6379/0',
+    },
+    {
       description: 'With AI command processing (`exec --ai`, `--review`) through a local Ollama',
       command: '<%= config.bin %> controller serve --ai-base-url http://127.0.0.1:11434/v1 --ai-model llama3.1',
     },
@@ -35,6 +39,11 @@ export default class ControllerServe extends BaseCommand {
       env: 'OGENT_PORT',
     }),
     'data-dir': Flags.string({ summary: 'Where the store lives.', env: 'OGENT_DATA_DIR', helpValue: 'DIR' }),
+    redis: Flags.string({
+      summary: 'Scale out: share state and events with other controllers through this Redis (not the data dir).',
+      env: 'OGENT_REDIS_URL',
+      helpValue: 'URL',
+    }),
     'local-agent': Flags.boolean({ summary: 'Also run an agent inside the controller, connected to itself.' }),
     'local-agent-name': Flags.string({
       summary: 'Name of the local agent (default: the host name).',
@@ -111,6 +120,7 @@ export default class ControllerServe extends BaseCommand {
           flags['tls-cert'] && flags['tls-key']
             ? { certFile: flags['tls-cert'], keyFile: flags['tls-key'] }
             : undefined,
+        redis: flags.redis || undefined,
         log,
       });
     } catch (err) {

@@ -16,6 +16,13 @@ export const forbidden = (message: string) => new AppError(403, 'forbidden', mes
 export const notFound = (message: string) => new AppError(404, 'not_found', message);
 export const conflict = (message: string) => new AppError(409, 'conflict', message);
 export const noMatch = (message: string) => new AppError(422, 'no_agents_matched', message);
+/** Scale-out: Redis is unreachable, so nothing can be read or stored; the request may be retried once it is back. */
+export const storeUnavailable = (reason: string) =>
+  new AppError(
+    503,
+    'store_unavailable',
+    `the shared store (Redis) is unavailable: ${reason}; try again when it is back`,
+  );
 
 export class TokenError extends Error {
   override name = 'TokenError';

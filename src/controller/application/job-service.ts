@@ -11,8 +11,16 @@ import type { Logger } from '../../lib/log.js';
 import { noJobMetrics, type JobMetrics } from './metrics.js';
 import { requireRole } from './auth-service.js';
 import { by, noAudit, type AuditService } from './audit-service.js';
-import { AppError, badRequest, noMatch, notFound } from './errors.js';
-import type { AgentGateway, ClientNotifier, Identity, JobRepository, OutputStore } from './ports.js';
+import { AppError, badRequest, noMatch, notFound, storeUnavailable } from './errors.js';
+import type {
+  AgentGateway,
+  ClientNotifier,
+  Identity,
+  JobCluster,
+  JobRepository,
+  OutputStore,
+  RemoteJobs,
+} from './ports.js';
 
 /** Output kept inside the job document per run and stream; the rest is in the output store. */
 export const DOC_OUTPUT_CAP = 64 * 1024;
@@ -62,6 +70,10 @@ export class JobService {
   private readonly finishing = new Map<string, Promise<void>>();
   /** Jobs whose document waits to be written after new output (`OUTPUT_PERSIST_MS`). */
   private readonly outputPersists = new Map<string, NodeJS.Timeout>();
+  /** Scale-out: jobs being taken over from a controller that is gone. */
+  private readonly adopting = new Map<string, Promise<boolean>>();
+  /** Scale-out: per run, output forwarded to the job's owner, in order. */
+  private readonly forwarding = new Map<string, Promise<void>>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -72,10 +84,13 @@ export class JobService {
     private readonly options: JobServiceOptions,
     private readonly metrics: JobMetrics = noJobMetrics,
     private readonly audit: AuditService = noAudit,
+    /** Scale-out (`--redis`): leases on jobs and a way to reach their owners; absent in the embedded mode. */
+    private readonly cluster?: JobCluster,
   ) {}
 
   /** After a restart: pick up unfinished jobs; their agents have `lostAfterMs` to come back and report. */
   async start(agents: Agent[]): Promise<void> {
+    if (this.cluster) return this.startClustered();
     for (const job of await this.jobs.listRunning()) {
       this.active.set(job.id, job);
       // Output files may hold bytes the job document never recorded (a crash between the two):
@@ -98,10 +113,108 @@ export class JobService {
     this.sweeper.unref();
   }
 
+  /**
+   * Scale-out: unfinished jobs belong to the controllers that created them; this one renews its leases every second
+   * and takes over the jobs whose owner is gone (their lease expired), as a restarted controller picks its jobs up.
+   */
+  private async startClustered(): Promise<void> {
+    const cluster = this.cluster as JobCluster;
+    let ticks = 0;
+    this.sweeper = setInterval(() => {
+      this.sweep();
+      cluster.renew([...this.active.keys()]).then(
+        (lost) => {
+          for (const id of lost) {
+            // Another controller holds it now (this one could not renew in time): it is theirs.
+            this.log.warn('job lease lost to another controller', { jobId: id });
+            this.active.delete(id);
+          }
+        },
+        () => {},
+      );
+      if (++ticks % 2 === 0) {
+        cluster.orphans().then(
+          (ids) => ids.forEach((id) => void this.adopt(id).catch(() => {})),
+          () => {},
+        );
+      }
+      if (ticks % 60 === 0) {
+        this.prune().catch((err: Error) => this.log.error('retention failed', { error: err.message }));
+      }
+    }, 1000);
+    this.sweeper.unref();
+    await this.prune().catch((err: Error) => this.log.error('retention failed', { error: err.message }));
+  }
+
+  /** Takes over a job whose owner is gone (once, however many events ask for it); false when it is not to be had. */
+  private adopt(jobId: string): Promise<boolean> {
+    let adopting = this.adopting.get(jobId);
+    if (!adopting) {
+      adopting = this.takeOver(jobId).finally(() => this.adopting.delete(jobId));
+      this.adopting.set(jobId, adopting);
+    }
+    return adopting;
+  }
+
+  private async takeOver(jobId: string): Promise<boolean> {
+    const cluster = this.cluster;
+    if (!cluster || this.stopped || this.active.has(jobId)) return false;
+    if (!(await cluster.claim(jobId))) return false;
+    const job = await this.jobs.get(jobId);
+    if (!job || job.status !== 'running') {
+      await cluster.release(jobId);
+      return false;
+    }
+    for (const run of job.runs) {
+      if (isTerminal(run.status)) continue;
+      // Output the owner stored but never recorded in the document: the agent sends it again.
+      await this.output.truncate(job.id, run.id, 'stdout', run.stdoutBytes ?? 0);
+      await this.output.truncate(job.id, run.id, 'stderr', run.stderrBytes ?? 0);
+    }
+    this.active.set(job.id, job);
+    this.log.info('job taken over from a controller that is gone', { jobId });
+    const names = new Set<string>();
+    for (const run of job.runs) {
+      if (isTerminal(run.status)) continue;
+      const runner = runnerOf(run);
+      names.add(runner.name);
+      // It may never have arrived: sent again, the agent de-duplicates by runId (DESIGN §3.3).
+      if (run.status === 'dispatched' && this.gateway.isConnected(runner.id)) this.dispatch(job, run);
+    }
+    for (const name of names) {
+      const run = job.runs.find((r) => runnerOf(r).name === name) as Run;
+      if (!this.gateway.isConnected(runnerOf(run).id)) this.agentDisconnected(name);
+    }
+    this.pump(job);
+    return true;
+  }
+
+  /**
+   * Scale-out: where an event about a job that is not active here goes. Undefined: handle it here (this controller
+   * owns it, took it over just now, or it is finished); else its owner.
+   */
+  private async route(jobId: string): Promise<RemoteJobs | undefined> {
+    const cluster = this.cluster;
+    if (!cluster) return undefined;
+    for (let attempt = 0; ; attempt++) {
+      await this.adopting.get(jobId);
+      if (this.active.has(jobId)) return undefined;
+      const owner = await cluster.ownerOf(jobId);
+      if (owner === 'self') return undefined;
+      if (owner) return owner;
+      if (await this.adopt(jobId)) return undefined;
+      // Not taken: finished (handled from the store), or another controller took it a moment ago.
+      const job = await this.jobs.get(jobId);
+      if (!job || job.status !== 'running' || attempt >= 3) return undefined;
+    }
+  }
+
   /** Retention: removes finished jobs past `retainJobs` / `retainDays`, with their output. */
   async prune(now = Date.now()): Promise<number> {
     const { retainJobs, retainDays } = this.options;
     if (retainJobs === undefined && retainDays === undefined) return 0;
+    // Once for the whole cluster: the controller that holds the retention lease for this round.
+    if (this.cluster && !(await this.cluster.lead('retention', 50_000))) return 0;
     const olderThan = retainDays === undefined ? undefined : new Date(now - retainDays * 86_400_000).toISOString();
     const expired = await this.jobs.listExpired({ keep: retainJobs, olderThan });
     for (const id of expired) {
@@ -131,6 +244,8 @@ export class JobService {
         this.log.error('job not persisted', { jobId: jobs[i]?.id, error: (w.reason as Error).message });
       }
     });
+    // Scale-out: another controller takes these over at once instead of after the lease expires.
+    if (this.cluster) await Promise.allSettled(jobs.map((job) => this.cluster?.release(job.id)));
   }
 
   /** Unfinished jobs, and their runs by status (monitoring). */
@@ -169,6 +284,8 @@ export class JobService {
     if (this.stopped) {
       throw new AppError(503, 'shutting_down', 'the controller is shutting down: try again in a moment');
     }
+    const down = this.cluster?.unavailable();
+    if (down) throw storeUnavailable(down);
     const { spec, targets: selected } = this.resolve(request, agents);
     const targets = planned ? selected.filter((t) => planned.commands[t.id] !== undefined) : selected;
     if (!targets[0]) throw noMatch('none of the targets of the plan is known any more');
@@ -227,13 +344,23 @@ export class JobService {
     });
     const toSend = this.plan(job);
     this.refresh(job);
-    await this.jobs.put(job);
+    if (this.cluster) {
+      // Owned by this controller before any other can see it running (and take it over).
+      try {
+        await this.cluster.claim(id);
+        await this.jobs.put(job);
+      } catch (err) {
+        this.cluster.release(id).catch(() => {});
+        throw storeUnavailable((err as Error).message);
+      }
+    } else await this.jobs.put(job);
     this.log.info('job created', { jobId: id, by: actor.name, runs: runs.length, command });
     this.metrics.jobCreated(job);
     onCreated(job);
     if (job.status !== 'running') {
       this.metrics.jobFinished(job);
       this.notifier.jobFinished(job);
+      this.cluster?.release(id).catch(() => {});
       return job;
     }
     this.active.set(id, job);
@@ -399,8 +526,9 @@ export class JobService {
 
   /** A chunk of output from an agent; repeats (seq already seen) are dropped. Stored before it counts in the document. */
   /** Returns when the chunk is stored (or dropped), or undefined when it was refused at once. */
-  progress(agentName: string, p: CommandProgress): Promise<void> | undefined {
+  progress(agentName: string, p: CommandProgress, forwarded = false): Promise<void> | undefined {
     const found = this.findActiveRun(p.runId);
+    if (!found && this.cluster && !forwarded) return this.forwardProgress(agentName, p);
     if (!found || runnerOf(found.run).name !== agentName || isTerminal(found.run.status)) return undefined;
     const { job, run } = found;
     if (p.seq <= (this.received.get(run.id) ?? run.seq)) return undefined;
@@ -448,8 +576,44 @@ export class JobService {
     return next;
   }
 
+  /** Scale-out: output for a job owned elsewhere goes to its owner, in order per run. */
+  private forwardProgress(agentName: string, p: CommandProgress): Promise<void> {
+    const previous = this.forwarding.get(p.runId) ?? Promise.resolve();
+    const next = previous
+      .then(async () => {
+        const owner = await this.route(jobIdOfRun(p.runId));
+        if (owner) await owner.progress(agentName, p);
+        else await this.progress(agentName, p, true);
+      })
+      .catch((err: Error) =>
+        this.log.warn('output not forwarded to the job owner', { runId: p.runId, error: err.message }),
+      );
+    this.forwarding.set(p.runId, next);
+    void next.then(() => {
+      if (this.forwarding.get(p.runId) === next) this.forwarding.delete(p.runId);
+    });
+    return next;
+  }
+
   /** A run's result; applied once (the first wins), acknowledged after it is persisted. */
-  async result(agentName: string, r: CommandResult): Promise<ResultAck> {
+  async result(agentName: string, r: CommandResult, forwarded = false): Promise<ResultAck> {
+    const jobId = jobIdOfRun(r.runId);
+    if (this.cluster && !this.active.has(jobId)) {
+      if (forwarded) {
+        // Sent here as the owner, but this controller no longer runs it: the agent retries, and finds the owner.
+        const stored = await this.jobs.get(jobId);
+        if (stored?.status === 'running') return { ok: false, error: 'not_persisted' };
+      } else {
+        await this.forwarding.get(r.runId);
+        try {
+          const owner = await this.route(jobId);
+          if (owner) return await owner.result(agentName, r);
+        } catch (err) {
+          this.log.warn('result not forwarded to the job owner', { runId: r.runId, error: (err as Error).message });
+          return { ok: false, error: 'not_persisted' };
+        }
+      }
+    }
     const received = performance.now();
     const job = this.active.get(jobIdOfRun(r.runId)) ?? (await this.jobs.get(jobIdOfRun(r.runId)));
     const run = job ? runOf(job, r.runId) : undefined;
@@ -485,9 +649,18 @@ export class JobService {
     return isTerminal(run.status) ? { ok: true } : { ok: false, error: 'not_persisted' };
   }
 
-  async cancel(id: string, actor: Identity): Promise<Job> {
+  async cancel(id: string, actor: Identity, forwarded = false): Promise<Job> {
     requireRole(actor, 'operator', 'cancel jobs');
+    if (this.cluster && !forwarded && !this.active.has(id)) {
+      const down = this.cluster.unavailable();
+      if (down) throw storeUnavailable(down);
+      const owner = await this.route(id);
+      if (owner) return owner.cancel(id, actor);
+    }
     const job = await this.get(id);
+    if (this.cluster && job.status === 'running' && !this.active.has(id)) {
+      throw new AppError(503, 'owner_unreachable', `the controller running job ${id} is unreachable: try again`);
+    }
     if (job.status !== 'running') return job;
     await this.audit.record({
       ...by(actor),
@@ -611,6 +784,14 @@ export class JobService {
 
   private jobEnded(job: Job): void {
     if (!this.active.delete(job.id)) return;
+    // Written before the lease goes: nobody takes over a job that is finished.
+    if (this.cluster) {
+      const cluster = this.cluster;
+      this.jobs.put(job).then(
+        () => cluster.release(job.id),
+        () => {},
+      );
+    }
     this.log.info('job finished', { jobId: job.id, status: job.status });
     this.metrics.jobFinished(job);
     this.notifier.jobFinished(job);

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Agent, AuditEntry, Job, User } from '../../domain/model.js';
+import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand, ResultAck } from '../../protocol/events.js';
 
 export type { AuditEntry };
-import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand } from '../../protocol/events.js';
 
 /** State behind interfaces (DESIGN §2, §4): lowdb today, Redis for scale-out. */
 export interface UserRepository {
@@ -141,4 +141,33 @@ export interface AuditLog {
   append(entry: AuditEntry): Promise<void>;
   /** Oldest first; `since` and `limit` filter (the newest `limit` entries). */
   read(options: { since?: string; limit?: number; action?: string }): Promise<AuditEntry[]>;
+}
+
+/** Another controller's job service, reached through the cluster (scale-out, `--redis`). */
+export interface RemoteJobs {
+  progress(agentName: string, progress: CommandProgress): Promise<void>;
+  result(agentName: string, result: CommandResult): Promise<ResultAck>;
+  cancel(jobId: string, actor: Identity): Promise<Job>;
+}
+
+/**
+ * Scale-out (DESIGN §4): the controller that creates a job owns it — a lease in Redis it renews while the job runs —
+ * and does its scheduling (dispatch windows, lost runs); the others forward what they receive about it to the owner.
+ * When an owner stops renewing, another controller takes the lease and picks the job up from the store. Absent in
+ * the embedded (lowdb) mode, where one controller owns everything.
+ */
+export interface JobCluster {
+  /** Takes the lease of `jobId` if nobody holds it; resolves to whether this controller now holds it. */
+  claim(jobId: string): Promise<boolean>;
+  /** Extends the leases this controller holds (called every second); resolves to the ones it lost. */
+  renew(jobIds: string[]): Promise<string[]>;
+  release(jobId: string): Promise<void>;
+  /** The owner of a job: 'self', another controller's jobs, or undefined when nobody holds its lease. */
+  ownerOf(jobId: string): Promise<'self' | RemoteJobs | undefined>;
+  /** Unfinished jobs whose owner is gone (their lease expired). */
+  orphans(): Promise<string[]>;
+  /** True for the one controller that holds `task`'s lease for the next `ttlMs` (retention runs once). */
+  lead(task: string, ttlMs: number): Promise<boolean>;
+  /** Whether the shared store is usable; when not, new jobs are refused with 503 and this reason. */
+  unavailable(): string | undefined;
 }

@@ -37,6 +37,8 @@ export interface ApiDeps {
   audit?: AuditService;
   /** Failed logins allowed per window, per client address and per user name (README, Security). */
   loginLimits?: LoginLimits;
+  /** Scale-out: why the controller cannot serve now (Redis unreachable), or undefined when it can. */
+  unhealthy?(): string | undefined;
 }
 
 export interface LoginLimits {
@@ -87,12 +89,21 @@ export function buildApi(deps: ApiDeps): Router {
   };
 
   const router = new Router(log);
+  router.unavailable = deps.unhealthy;
   router
     // version and time let `ogent doctor` compare versions and clocks.
-    .on('GET', '/healthz', async () => ({
-      status: 200,
-      body: { status: 'ok', version: VERSION, time: new Date().toISOString() },
-    }))
+    .on('GET', '/healthz', async () => {
+      const problem = deps.unhealthy?.();
+      return {
+        status: problem ? 503 : 200,
+        body: {
+          status: problem ? 'unhealthy' : 'ok',
+          version: VERSION,
+          time: new Date().toISOString(),
+          ...(problem ? { reason: problem } : {}),
+        },
+      };
+    })
     .on('POST', '/token', async (req) => {
       const body = await req.body();
       const { username, password } = parse(loginCheck, body);

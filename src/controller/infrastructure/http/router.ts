@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, TokenError } from '../../application/errors.js';
+import { AppError, storeUnavailable, TokenError } from '../../application/errors.js';
 import { PayloadError } from '../../../protocol/validate.js';
 import { LIMITS } from '../../../protocol/events.js';
 import type { Logger } from '../../../lib/log.js';
@@ -58,6 +58,9 @@ function readBody(req: IncomingMessage): Promise<unknown> {
 export class Router {
   private readonly routes: Array<{ method: string; re: RegExp; keys: string[]; handler: Handler }> = [];
 
+  /** Scale-out: why the store cannot be used now; an unexpected failure meanwhile is a 503 saying so, not a 500. */
+  unavailable?: () => string | undefined;
+
   constructor(private readonly log: Logger) {}
 
   on(method: string, pattern: string, handler: Handler): this {
@@ -78,7 +81,8 @@ export class Router {
     try {
       reply = await this.dispatch(req, url);
     } catch (err) {
-      reply = toReply(err, this.log);
+      const down = isUnexpected(err) ? this.unavailable?.() : undefined;
+      reply = toReply(down ? storeUnavailable(down) : err, this.log);
     }
     const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
     if (reply.stream) {
@@ -124,6 +128,10 @@ export class Router {
     throw new AppError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
   }
 }
+
+/** Not one of the errors requests are answered with on purpose. */
+export const isUnexpected = (err: unknown) =>
+  !(err instanceof AppError) && !(err instanceof PayloadError) && !(err instanceof TokenError);
 
 export function toReply(err: unknown, log: Logger): Reply {
   if (err instanceof AppError) return { status: err.status, body: { error: err.error, message: err.message } };

@@ -15,6 +15,7 @@ import {
   type ClientsToServer,
   type CommandProgress,
   type CommandResult,
+  type ExecuteAck,
   type ExecuteCommand,
   type JobAck,
   type ServerToAgents,
@@ -24,7 +25,7 @@ import { parse, PayloadError } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import type { AgentService } from '../../application/agent-service.js';
 import { requireRole, type AuthService, type VerifiedIdentity } from '../../application/auth-service.js';
-import { AppError, TokenError } from '../../application/errors.js';
+import { AppError, storeUnavailable, TokenError } from '../../application/errors.js';
 import type { JobService } from '../../application/job-service.js';
 import type { AgentGateway, ClientNotifier, Identity } from '../../application/ports.js';
 
@@ -60,6 +61,17 @@ export function pendingBytes(socket: Socket): number {
     else if (data instanceof Uint8Array) bytes += data.byteLength;
   }
   return bytes;
+}
+
+/** Every agent's socket joins its own room: with the Redis adapter, any controller reaches it there. */
+const agentRoom = (agentId: string) => `agent:${agentId}`;
+
+/** Scale-out: which agents are connected to the other controllers, and telling them about ours. */
+export interface AgentPresence {
+  online(agentId: string, agentName: string): Promise<void>;
+  /** False when the agent is connected to another controller by now (a failover): nothing to record then. */
+  offline(agentId: string, agentName: string): Promise<boolean>;
+  connectedAnywhere(agentId: string): boolean;
 }
 
 function refuse(code: TokenError['code'], message: string): Error {
@@ -108,6 +120,7 @@ export class AgentSockets implements AgentGateway {
     private readonly agents: AgentService,
     private readonly jobService: () => JobService,
     private readonly log: Logger,
+    private readonly presence?: AgentPresence,
   ) {
     this.nsp = io.of(NAMESPACE.agents);
     this.nsp.use(authMiddleware(auth, (i) => i.role === 'agent', 'agent identities'));
@@ -137,9 +150,15 @@ export class AgentSockets implements AgentGateway {
           if (previous && previous !== socket) previous.disconnect(true);
           socket.data.agentId = agent.id;
           this.byAgentId.set(agent.id, socket);
+          void socket.join(agentRoom(agent.id));
           this.jobs.agentConnected(name);
           this.log.info('agent online', { agent: name, address: socket.handshake.address });
-          reply({ ok: true });
+          if (!this.presence) return reply({ ok: true });
+          // Known to every controller before it is told it may send results (they may go to the job's owner).
+          this.presence.online(agent.id, name).then(
+            () => reply({ ok: true }),
+            (err: Error) => reply({ ok: false, error: `the shared store is unavailable: ${err.message}` }),
+          );
         },
         (err: Error) => reply({ ok: false, error: err.message }),
       );
@@ -195,28 +214,53 @@ export class AgentSockets implements AgentGateway {
       if (!id || this.byAgentId.get(id) !== socket) return;
       this.byAgentId.delete(id);
       this.log.info('agent offline', { agent: name, reason });
-      this.jobs.agentDisconnected(name);
-      this.agents.offline(name).catch((err: Error) => this.log.error('agent state not saved', { error: err.message }));
+      const record = () => {
+        this.jobs.agentDisconnected(name);
+        this.agents
+          .offline(name)
+          .catch((err: Error) => this.log.error('agent state not saved', { error: err.message }));
+      };
+      if (!this.presence) return record();
+      this.presence.offline(id, name).then(
+        (gone) => gone && record(),
+        (err: Error) => {
+          this.log.error('agent presence not saved', { agent: name, error: err.message });
+          this.jobs.agentDisconnected(name);
+        },
+      );
     });
   }
 
   isConnected(agentId: string): boolean {
-    return this.byAgentId.has(agentId);
+    return this.byAgentId.has(agentId) || (this.presence?.connectedAnywhere(agentId) ?? false);
   }
 
-  async execute(agentId: string, command: ExecuteCommand) {
+  async execute(agentId: string, command: ExecuteCommand): Promise<ExecuteAck> {
     const socket = this.byAgentId.get(agentId);
-    if (!socket) return { accepted: false, reason: 'agent disconnected before dispatch' };
-    return socket.timeout(ACK_TIMEOUT_MS).emitWithAck(EV.executeCommand, command);
+    if (socket) return socket.timeout(ACK_TIMEOUT_MS).emitWithAck(EV.executeCommand, command);
+    if (this.presence?.connectedAnywhere(agentId)) {
+      // Connected to another controller: through the adapter, to the agent's room.
+      const acks = (await this.nsp
+        .to(agentRoom(agentId))
+        .timeout(ACK_TIMEOUT_MS)
+        .emitWithAck(EV.executeCommand, command)) as ExecuteAck[];
+      if (acks[0]) return acks[0];
+    }
+    return { accepted: false, reason: 'agent disconnected before dispatch' };
   }
 
   async cancel(agentId: string, runId: string) {
     const socket = this.byAgentId.get(agentId);
     if (socket) await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(EV.cancelCommand, { runId });
+    else if (this.presence?.connectedAnywhere(agentId)) {
+      await this.nsp.to(agentRoom(agentId)).timeout(ACK_TIMEOUT_MS).emitWithAck(EV.cancelCommand, { runId });
+    }
   }
 
   disconnect(agentId: string) {
-    this.byAgentId.get(agentId)?.disconnect(true);
+    const socket = this.byAgentId.get(agentId);
+    if (socket) socket.disconnect(true);
+    else if (this.presence) this.nsp.in(agentRoom(agentId)).disconnectSockets(true);
   }
 
   /** A user's tokens were revoked: its connections close (it must log in again). */
@@ -259,6 +303,8 @@ export class ClientSockets implements ClientNotifier {
     private readonly agents: AgentService,
     private readonly jobs: () => JobService,
     private readonly log: Logger,
+    /** Scale-out: why the store is unusable now (a failure meanwhile is answered as such). */
+    private readonly unavailable?: () => string | undefined,
     private readonly backlogMax = CLIENT_BACKLOG_MAX,
   ) {
     this.nsp = io.of(NAMESPACE.clients);
@@ -274,7 +320,8 @@ export class ClientSockets implements ClientNotifier {
       try {
         await this.auth.recheck(identity);
       } catch (err) {
-        socket.disconnect(true);
+        // Revoked: the connection goes. A store that cannot answer now (Redis down) is answered as such below.
+        if (err instanceof TokenError) socket.disconnect(true);
         throw err;
       }
     };
@@ -289,6 +336,11 @@ export class ClientSockets implements ClientNotifier {
             if (err instanceof AppError) return reply({ ok: false, error: err.error, message: err.message });
             if (err instanceof PayloadError)
               return reply({ ok: false, error: 'invalid_request', message: err.message });
+            const down = this.unavailable?.();
+            if (down) {
+              const e = storeUnavailable(down);
+              return reply({ ok: false, error: e.error, message: e.message });
+            }
             this.log.error('client request failed', { error: (err as Error).stack });
             reply({ ok: false, error: 'internal', message: 'internal error; see the controller log' });
           },

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Agent, Job } from '../../src/domain/model.js';
+import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/fixtures.js';
+import {
+  ADMIN_PASSWORD,
+  adminToken,
+  api,
+  controllerProcess,
+  createAgentUsers,
+  freePort,
+  startSwarm,
+  type ControllerProcess,
+} from '../helpers/processes.js';
+import { RedisServer } from '../helpers/redis.js';
+
+/** Scale-out with real processes: a controller killed with -9 mid-job; its agents and its job go on elsewhere. */
+describe('scale-out failover (real controllers, real Redis, kill -9)', function () {
+  this.timeout(120_000);
+  let root: string;
+  let redis: RedisServer;
+  const stops: Array<() => Promise<unknown>> = [];
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ogent-scale-'));
+    redis = await RedisServer.start();
+  });
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
+    await redis.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+  const track = <T extends { stop(signal?: NodeJS.Signals): Promise<unknown> }>(d: T): T => {
+    stops.push(() => d.stop('SIGKILL'));
+    return d;
+  };
+  const serve = async (name: string) =>
+    track(await controllerProcess(join(root, name), await freePort(), ['--redis', redis.url, '--agent-grace', '60s']));
+  const online = async (c: ControllerProcess, token: string) =>
+    (await api<{ agents: Agent[] }>(c.url, token, '/api/v1/agents')).agents.filter((a) => a.status === 'online');
+
+  it('agents of a controller killed mid-job fail over to the other; the job finishes with every result once', async () => {
+    const a = await serve('a');
+    const b = await serve('b');
+    await createAgentUsers(a.url, 'f', 4);
+    // Every agent knows both controllers and starts on the first, A.
+    track(await startSwarm(`${a.url},${b.url}`, 'f', 4, join(root, 'state')));
+    const token = await adminToken(b.url);
+    await waitFor(async () => (await online(b, token)).length === 4, 'the agents online, seen from B');
+
+    const gate = join(root, 'gate');
+    const ran = join(root, 'ran');
+    // Created on A: A owns it and its agents run it; A dies while every run waits for the gate.
+    const job = await api<Job>(a.url, token, '/api/v1/jobs', 'POST', {
+      command: `echo ran >> ${ran}; echo start; while [ ! -f ${gate} ]; do sleep 0.05; done; echo end`,
+      target: ['f-*'],
+      timeoutMs: 60_000,
+    });
+    await waitFor(
+      async () => (await readFile(ran, 'utf8').catch(() => '')).split('\n').length === 5,
+      'all 4 runs to start',
+    );
+    await a.stop('SIGKILL');
+    await writeFile(gate, '');
+
+    // B takes the job over (A's lease expires); the agents, now on B, report their results there.
+    const done = await waitFor(
+      async () => {
+        const j = await api<Job>(b.url, token, `/api/v1/jobs/${job.id}`);
+        return j.status !== 'running' && j;
+      },
+      'the job to finish on B',
+      60_000,
+    );
+    expect(done.status).to.equal('succeeded');
+    expect(done.summary).to.include({ total: 4, succeeded: 4 });
+    for (const run of done.runs) {
+      expect(run.stdout, run.agent.name).to.equal('start\nend\n');
+      const out = await fetch(`${b.url}/api/v1/jobs/${job.id}/runs/${run.id}/output?stream=stdout`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      // The full output holds each line once: nothing replayed was stored twice.
+      expect(await out.text(), run.agent.name).to.equal('start\nend\n');
+    }
+    // Nothing ran twice, and every agent is back online on B.
+    expect(await readFile(ran, 'utf8')).to.equal('ran\n'.repeat(4));
+    await waitFor(async () => (await online(b, token)).length === 4, 'the agents online on B');
+    // Still serving, to a client given both controllers (A first, dead): it uses B; a new job on the agents that moved.
+    const res = await runCli(['exec', '--all', '--json', '--', 'echo again'], {
+      env: {
+        OGENT_CONTROLLER: `${a.url},${b.url}`,
+        OGENT_USERNAME: 'admin',
+        OGENT_PASSWORD: ADMIN_PASSWORD,
+        XDG_CONFIG_HOME: root,
+      },
+      timeoutMs: 60_000,
+    });
+    expect(res.code, res.stderr).to.equal(0);
+    const again = JSON.parse(res.stdout) as Job;
+    expect(again.summary).to.include({ total: 4, succeeded: 4 });
+    expect(again.runs.map((r) => r.stdout)).to.deep.equal(Array(4).fill('again\n'));
+  });
+});
