@@ -107,14 +107,14 @@ const accepts = (check: Check<unknown>, v: unknown) => {
   }
 };
 
-/** Every file of the data dir with a hash of its content (the lock file aside). */
+/** Every file of the data dir with a hash of its content (the lock file and the audit log aside). */
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (d: string) => {
     for (const entry of await readdir(d, { withFileTypes: true })) {
       const path = join(d, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (entry.name !== 'controller.lock') {
+      else if (entry.name !== 'controller.lock' && entry.name !== 'audit.log') {
         out[relative(dir, path)] = createHash('sha256')
           .update(await readFile(path))
           .digest('hex');
@@ -141,6 +141,7 @@ describe('Fuzzing every socket event and REST body (fast-check, 1,000 payloads e
   let job: Job;
   let runId: string;
   let filesBefore: Record<string, string>;
+  let auditBefore: string;
   let jobBefore: string;
   const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -191,6 +192,7 @@ describe('Fuzzing every socket event and REST body (fast-check, 1,000 payloads e
     await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdout === 'started\n', 'the chunk');
     await controller.jobs.flush();
     filesBefore = await snapshot(dataDir);
+    auditBefore = await readFile(join(dataDir, 'audit.log'), 'utf8');
     jobBefore = JSON.stringify(await controller.jobs.get(job.id));
   });
 
@@ -420,6 +422,14 @@ describe('Fuzzing every socket event and REST body (fast-check, 1,000 payloads e
     it('nothing in the data dir changed, nor the running job, nor Object.prototype', async () => {
       await controller.jobs.flush();
       expect(await snapshot(dataDir)).to.deep.equal(filesBefore);
+      // The audit log records every failed login by design (DESIGN §6): that, and only that, may have been added.
+      const audit = await readFile(join(dataDir, 'audit.log'), 'utf8');
+      expect(audit.startsWith(auditBefore)).to.equal(true);
+      const added = audit.slice(auditBefore.length).split('\n').filter(Boolean);
+      for (const line of added) {
+        const entry = JSON.parse(line) as { action: string; ok: boolean };
+        expect([entry.action, entry.ok], line.slice(0, 200)).to.deep.equal(['login_failed', false]);
+      }
       expect(JSON.stringify(await controller.jobs.get(job.id))).to.equal(jobBefore);
       expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(prototypeBefore);
       expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
