@@ -6,8 +6,12 @@ import { parseDuration } from '../domain/duration.js';
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = false;
 
-  /** Ends the command with `code` (0 returns normally). */
-  protected finish(code: ExitCode): void {
+  /**
+   * Ends the command with `code` (0 returns normally), once what it printed has left the process: oclif ends a
+   * non-zero exit with `process.exit`, which would cut off output still queued for a pipe (a `--json` document).
+   */
+  protected async finish(code: ExitCode): Promise<void> {
+    await flushed();
     if (code !== EXIT.ok) this.exit(code);
   }
 
@@ -17,6 +21,7 @@ export abstract class BaseCommand extends Command {
       process.stderr.write(
         `ogent: ${err.message}\n${err.options.suggestion ? `  try: ${err.options.suggestion}\n` : ''}`,
       );
+      await flushed();
       throw new Errors.ExitError(err.exit);
     }
     if (err.parse !== undefined || err.oclif?.exit === 2) {
@@ -29,6 +34,18 @@ export abstract class BaseCommand extends Command {
     }
     throw err;
   }
+}
+
+/** Resolves once stdout and stderr have handed everything written so far to the operating system. */
+export async function flushed(): Promise<void> {
+  const drain = (stream: NodeJS.WriteStream) =>
+    stream.writableLength === 0 || stream.destroyed
+      ? undefined
+      : new Promise<void>((resolve) => {
+          stream.once('error', () => resolve());
+          stream.write('', () => resolve());
+        });
+  await Promise.all([drain(process.stdout), drain(process.stderr)]);
 }
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<T['flags']>;

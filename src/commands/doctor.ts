@@ -28,6 +28,6 @@ export default class Doctor extends BaseCommand {
     const report = await runDoctor({ controller: flags.controller, ca, timeoutMs });
     const color = process.stdout.isTTY && colorWanted(process.env, process.stdout);
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : doctorReport(report, color));
-    this.finish(report.exit);
+    await this.finish(report.exit);
   }
 }

@@ -133,7 +133,7 @@ export default class Exec extends BaseCommand {
       session,
       { stdout: process.stdout, stderr: process.stderr },
     );
-    this.finish(code);
+    await this.finish(code);
   }
 }
 

@@ -167,6 +167,23 @@ describe('ogent end to end (real processes)', function () {
       expect(res.stderr).to.equal('');
     });
 
+    it('--json of a failed job larger than a pipe buffer arrives whole before the exit code (exit 1)', async () => {
+      // 64 KiB of stdout and of stderr per run on every agent: a document of over 200 KB through a pipe.
+      const res = await ogent([
+        'exec',
+        '--all',
+        '--json',
+        '--',
+        'head -c 70000 /dev/zero | tr "\\0" o; head -c 70000 /dev/zero | tr "\\0" e >&2; exit 3',
+      ]);
+      expect(res.code, res.stderr).to.equal(1);
+      expect(res.stdout.length).to.be.greaterThan(200_000);
+      const job = json<Job>(res);
+      expect(job.status).to.equal('failed');
+      expect(job.runs.map((r) => r.exitCode)).to.deep.equal(job.runs.map(() => 3));
+      expect(job.runs.every((r) => r.stdoutTruncated && r.stderrTruncated)).to.equal(true);
+    });
+
     it('--stream prints NDJSON events as they happen, ending with job_finished', async () => {
       const res = await ogent(['exec', '--all', '--stream', '--', 'echo a; echo b']);
       expect(res.code, res.stderr).to.equal(0);

@@ -34,7 +34,7 @@ export default class JobsShow extends BaseCommand {
         noTui: flags['no-tui'],
         patienceMs: parseDuration(flags.patience),
       };
-      this.finish(await attachJob(session, args.id, options));
+      await this.finish(await attachJob(session, args.id, options));
       return;
     }
     const job = await new ApiClient(session).job(args.id);

@@ -27,6 +27,6 @@ export default class JobsWait extends BaseCommand {
       noTui: flags['no-tui'],
       patienceMs: parseDuration(flags.patience),
     };
-    this.finish(await attachJob(session, args.id, options));
+    await this.finish(await attachJob(session, args.id, options));
   }
 }
