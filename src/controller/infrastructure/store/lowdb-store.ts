@@ -1,3 +1,4 @@
+import { CoalescingWriter } from './coalesce.js';
 import { constants } from 'node:fs';
 import { appendFile, chmod, mkdir, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -157,8 +158,10 @@ class LowJobs implements JobRepository {
   private readonly known = new Set<string>();
   private readonly running = new Set<string>();
   /** Per job: the write in flight, and the next one that every put meanwhile waits for. */
-  private readonly writing = new Map<string, Promise<void>>();
-  private readonly queued = new Map<string, { job: Job; written: Promise<void> }>();
+  private readonly writer = new CoalescingWriter<Job>(
+    (id, job) => (this.known.has(id) ? this.file(id).write(job) : Promise.resolve()),
+    WRITE_GAP_FACTOR,
+  );
 
   constructor(private readonly dir: string) {}
 
@@ -231,6 +234,7 @@ class LowJobs implements JobRepository {
 
   async remove(id: string) {
     if (!this.known.delete(id)) return;
+    this.writer.forget(id);
     this.ids = this.ids.filter((x) => x !== id);
     this.running.delete(id);
     this.files.delete(id);
@@ -250,41 +254,7 @@ class LowJobs implements JobRepository {
     }
     if (job.runs.every((r) => isTerminal(r.status))) this.running.delete(job.id);
     else this.running.add(job.id);
-    await this.coalesced(job);
-  }
-
-  /**
-   * One write per job in flight; every put meanwhile shares the next one, which serialises the job as it is when
-   * that write starts. A 1,000-run job gets thousands of puts: serialising each (lowdb does it on `write`) was
-   * the controller's main cost (BENCHMARKS.md, fanout).
-   */
-  private coalesced(job: Job): Promise<void> {
-    const queued = this.queued.get(job.id);
-    if (queued) {
-      queued.job = job;
-      return queued.written;
-    }
-    const entry = { job, written: Promise.resolve() };
-    entry.written = (this.writing.get(job.id) ?? Promise.resolve())
-      .catch(() => {})
-      .then(() => {
-        this.queued.delete(job.id);
-        if (!this.known.has(job.id)) return;
-        const t0 = performance.now();
-        const write = this.file(job.id).write(entry.job);
-        const gapMs = (performance.now() - t0) * WRITE_GAP_FACTOR;
-        // The next write of this job starts `gapMs` after this one is on disk; this put resolves when it is.
-        const paced = gapMs < 1 ? write : write.then(() => new Promise<void>((r) => setTimeout(r, gapMs)));
-        this.writing.set(job.id, paced);
-        void paced
-          .finally(() => {
-            if (this.writing.get(job.id) === paced) this.writing.delete(job.id);
-          })
-          .catch(() => {});
-        return write;
-      });
-    this.queued.set(job.id, entry);
-    return entry.written;
+    await this.writer.put(job.id, job);
   }
 }
 

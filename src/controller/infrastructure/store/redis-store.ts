@@ -1,3 +1,4 @@
+import { CoalescingWriter } from './coalesce.js';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -96,8 +97,7 @@ function failed(results: Array<[Error | null, unknown]> | null): void {
  * write is in flight, every put shares the next one, which writes the job as it is when it starts.
  */
 class RedisJobs implements JobRepository {
-  private readonly writing = new Map<string, Promise<void>>();
-  private readonly queued = new Map<string, { job: Job; written: Promise<void> }>();
+  private readonly writer = new CoalescingWriter<Job>((_id, job) => this.write(job));
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -150,33 +150,12 @@ class RedisJobs implements JobRepository {
   }
 
   async remove(id: string) {
-    this.queued.delete(id);
+    this.writer.forget(id);
     await this.redis.multi().del(this.doc(id)).zrem(this.index, id).srem(this.running, id).exec().then(failed);
   }
 
   put(job: Job): Promise<void> {
-    const queued = this.queued.get(job.id);
-    if (queued) {
-      queued.job = job;
-      return queued.written;
-    }
-    const entry = { job, written: Promise.resolve() };
-    entry.written = (this.writing.get(job.id) ?? Promise.resolve())
-      .catch(() => {})
-      .then(() => {
-        if (this.queued.get(job.id) !== entry) return;
-        this.queued.delete(job.id);
-        const write = this.write(entry.job);
-        this.writing.set(job.id, write);
-        void write
-          .finally(() => {
-            if (this.writing.get(job.id) === write) this.writing.delete(job.id);
-          })
-          .catch(() => {});
-        return write;
-      });
-    this.queued.set(job.id, entry);
-    return entry.written;
+    return this.writer.put(job.id, job);
   }
 
   private async write(job: Job): Promise<void> {
