@@ -54,10 +54,23 @@ export class ApiClient {
   cancelJob(id: string): Promise<Job> {
     return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/cancel`, 'cancel job');
   }
-  /** A run's full output as a stream (any size, with backpressure). */
+  /** A run's whole stored output as a stream (`jobs logs`: any size, with backpressure). */
   async output(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<Readable> {
+    return (await this.outputFrom(jobId, runId, stream, 0)).body;
+  }
+  /**
+   * A run's stored output from byte `offset`. `start` is where the body really starts: 0 from a controller that
+   * does not know `offset` (it sends the whole output).
+   */
+  async outputFrom(
+    jobId: string,
+    runId: string,
+    stream: 'stdout' | 'stderr',
+    offset: number,
+  ): Promise<{ body: Readable; start: number }> {
     const token = await this.session.token();
-    const path = `/api/v1/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(runId)}/output?stream=${stream}`;
+    const query = `stream=${stream}${offset > 0 ? `&offset=${offset}` : ''}`;
+    const path = `/api/v1/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(runId)}/output?${query}`;
     const res = await openStream(this.session.controller, path, token, this.session.ca);
     if (res.status !== 200) {
       const text = await res.text();
@@ -69,7 +82,8 @@ export class ApiClient {
       }
       throw apiError(res.status, body, 'read output');
     }
-    return res.body;
+    const from = res.body.headers['ogent-output-offset'];
+    return { body: res.body, start: offset > 0 && from === String(offset) ? offset : 0 };
   }
   async users(): Promise<Array<{ name: string; role: string; createdAt: string }>> {
     return (

@@ -273,13 +273,13 @@ export class JobStream {
     }
   }
 
-  /** Streams bytes [printed, total) of a run's stored output (the route serves it from the start: the rest is skipped). */
+  /** Streams bytes [printed, total) of a run's stored output: read from the first byte not printed. */
   private async fromStore(jobId: string, run: Run, stream: OutputStream, total: number) {
     const seen = this.seen(run.id);
     this.api ??= new ApiClient(this.session);
-    const body = await this.api.output(jobId, run.id, stream);
+    const { body, start } = await this.api.outputFrom(jobId, run.id, stream, seen[stream]);
     const decoder = new StringDecoder('utf8');
-    let at = 0;
+    let at = start;
     try {
       for await (const chunk of body) {
         const buf = chunk as Buffer;

@@ -158,6 +158,18 @@ describe('jobs on real agents (real Socket.IO on port 0)', () => {
     expect(full.split('\n').at(-2)).to.equal(String(1999).padStart(99, '0'));
     const api = await http(controller.url, `/api/v1/jobs/${job.id}/runs/${run.id}/output`, { token: admin });
     expect(api.text).to.equal(full);
+    // From an offset: the rest only, and the offset it starts at in a header.
+    const path = `/api/v1/jobs/${job.id}/runs/${run.id}/output?stream=stdout`;
+    const tail = await http(controller.url, `${path}&offset=150000`, { token: admin });
+    expect(tail.status).to.equal(200);
+    expect(tail.text).to.equal(full.slice(150_000));
+    expect(tail.headers.get('ogent-output-offset')).to.equal('150000');
+    expect((await http(controller.url, `${path}&offset=200000`, { token: admin })).text).to.equal('');
+    for (const bad of ['-1', 'abc', '1.5', '99999999999999999999']) {
+      const res = await http(controller.url, `${path}&offset=${bad}`, { token: admin });
+      expect(res.status, bad).to.equal(400);
+      expect(res.body, bad).to.include({ error: 'invalid_request' });
+    }
   });
 
   it('a failing command fails its run with the exit code; the job fails', async () => {

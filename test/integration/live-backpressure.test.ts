@@ -15,14 +15,22 @@ class StallingProxy {
   private readonly upstreams = new Set<TcpSocket>();
   private stalled = false;
   readonly server: Server;
+  /** Per connection: the HTTP request lines the client sent on it, and the bytes sent back to it. */
+  readonly connections: Array<{ requests: string[]; bytesDown: number }> = [];
 
   constructor(private readonly target: number) {
     this.server = createServer((client) => {
       const upstream = connect(this.target, '127.0.0.1');
       this.upstreams.add(upstream);
       if (this.stalled) upstream.pause();
-      client.on('data', (d) => upstream.write(d));
-      upstream.on('data', (d) => {
+      const seen = { requests: [] as string[], bytesDown: 0 };
+      this.connections.push(seen);
+      client.on('data', (d: Buffer) => {
+        seen.requests.push(...(d.toString('latin1').match(/^[A-Z]+ \S+ HTTP\/1\.1$/gm) ?? []));
+        upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => {
+        seen.bytesDown += d.length;
         if (!client.write(d)) {
           upstream.pause();
           client.once('drain', () => !this.stalled && upstream.resume());
@@ -167,5 +175,14 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     expect(text.length).to.equal(Buffer.byteLength(seqText(LINES)));
     expect(text === seqText(LINES), 'the output, byte for byte, in order').to.equal(true);
     expect(printedAtEnd, 'every byte printed before the run ends').to.equal(text.length);
+    // The catch-up read only what the client had not printed: from its offset, not the whole output again.
+    const http = proxy.connections.filter((c) => c.requests.some((r) => r.includes(' /api/')));
+    const reads = http.flatMap((c) => c.requests).filter((r) => /\/output\?/.test(r));
+    expect(reads.length, 'stored output was read').to.be.greaterThan(0);
+    const offsets = reads.map((r) => Number(/[?&]offset=(\d+)/.exec(r)?.[1] ?? 0));
+    expect(Math.min(...offsets), reads.join(', ')).to.be.greaterThan(0);
+    // Every HTTP answer together (job documents and output): less than what was left to print, plus some slack.
+    const downloaded = http.reduce((sum, c) => sum + c.bytesDown, 0);
+    expect(downloaded).to.be.at.most(text.length - Math.min(...offsets) + 512 * 1024);
   });
 });

@@ -189,6 +189,23 @@ for (const kind of kinds) {
       expect(await text(await store.output.openRead(j.id, run, 'stderr'))).to.equal('');
     });
 
+    it('output: reads from a byte offset (a client catching up), empty at or past the end', async () => {
+      const j = job('running');
+      const run = `${j.id}_0`;
+      const chunk = 'y'.repeat(300 * 1024 - 1) + '\n';
+      await store.output.append(j.id, run, 'stdout', 'héllo\n');
+      await store.output.append(j.id, run, 'stdout', chunk);
+      const all = Buffer.from(`héllo\n${chunk}`);
+      expect(await text(await store.output.openRead(j.id, run, 'stdout', 7))).to.equal(chunk);
+      const past = 7 + 256 * 1024 + 5;
+      expect(await text(await store.output.openRead(j.id, run, 'stdout', past))).to.equal(
+        all.subarray(past).toString(),
+      );
+      expect(await text(await store.output.openRead(j.id, run, 'stdout', all.length))).to.equal('');
+      expect(await text(await store.output.openRead(j.id, run, 'stdout', all.length + 10))).to.equal('');
+      expect(await text(await store.output.openRead(j.id, `${j.id}_9`, 'stdout', 5))).to.equal('');
+    });
+
     it('output: a large output (over 1 MiB) reads back whole', async () => {
       const j = job('running');
       const chunk = 'x'.repeat(64 * 1024 - 1) + '\n';

@@ -18,7 +18,7 @@ export async function http(
   url: string,
   path: string,
   init: { method?: string; token?: string; body?: string; type?: string } = {},
-): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+): Promise<{ status: number; body: Record<string, unknown>; text: string; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.type) headers['content-type'] = init.type;
@@ -30,7 +30,7 @@ export async function http(
   } catch {
     // not JSON: the caller looks at `text`
   }
-  return { status: res.status, body, text };
+  return { status: res.status, body, text, headers: res.headers };
 }
 
 export async function getJob(controller: RunningController, token: string, id: string): Promise<Job> {

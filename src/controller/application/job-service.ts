@@ -518,10 +518,11 @@ export class JobService {
     return this.jobs.list({ limit, before });
   }
 
-  async readOutput(jobId: string, runId: string, stream: 'stdout' | 'stderr'): Promise<Readable> {
+  /** A run's stored output from byte `offset` on (a client catching up reads only what it has not printed). */
+  async readOutput(jobId: string, runId: string, stream: 'stdout' | 'stderr', offset = 0): Promise<Readable> {
     const job = await this.get(jobId);
     if (!job.runs.some((r) => r.id === runId)) throw notFound(`no run "${runId}" in job "${jobId}"`);
-    return this.output.openRead(jobId, runId, stream);
+    return this.output.openRead(jobId, runId, stream, offset);
   }
 
   /** A chunk of output from an agent; repeats (seq already seen) are dropped. Stored before it counts in the document. */

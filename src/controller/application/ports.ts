@@ -36,8 +36,11 @@ export interface JobRepository {
 export type OutputStream = 'stdout' | 'stderr';
 export interface OutputStore {
   append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void>;
-  /** The whole output, streamed (large outputs are never read into memory at once). */
-  openRead(jobId: string, runId: string, stream: OutputStream): Promise<Readable>;
+  /**
+   * The output from byte `start` (default 0) to its end, streamed (large outputs are never read into memory at once).
+   * A `start` at or past the end gives an empty stream.
+   */
+  openRead(jobId: string, runId: string, stream: OutputStream, start?: number): Promise<Readable>;
   /** Removes a job's output (retention). */
   removeJob(jobId: string): Promise<void>;
   /** Cuts a file back to `bytes` (after a crash, to what the job document recorded). */

@@ -254,8 +254,14 @@ export function buildApi(deps: ApiDeps): Router {
       if (stream !== 'stdout' && stream !== 'stderr') {
         throw new AppError(400, 'invalid_request', 'stream must be stdout or stderr');
       }
-      const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream);
-      return { status: 200, stream: body };
+      const raw = req.query.get('offset') ?? '0';
+      const offset = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(offset)) {
+        throw new AppError(400, 'invalid_request', `offset must be a whole number of bytes (0 or more), got "${raw}"`);
+      }
+      const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream, offset);
+      // Says where the body starts, so a client never mistakes a whole output for the part it asked for.
+      return { status: 200, stream: body, headers: { 'ogent-output-offset': String(offset) } };
     })
     .on('GET', '/api/v1/audit', async (req) => {
       const actor = await identify(req);

@@ -279,12 +279,12 @@ class FileOutput implements OutputStore {
     return next;
   }
 
-  async openRead(jobId: string, runId: string, stream: OutputStream): Promise<Readable> {
+  async openRead(jobId: string, runId: string, stream: OutputStream, start = 0): Promise<Readable> {
     const path = this.path(jobId, runId, stream);
     await this.tails.get(path);
     try {
       const handle = await open(path, 'r');
-      return handle.createReadStream();
+      return handle.createReadStream({ start });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Readable.from([]);
       throw err;

@@ -194,12 +194,12 @@ class RedisOutput implements OutputStore {
     const key = this.key(jobId, runId, stream);
     await this.redis.multi().append(key, data).sadd(this.keys(jobId), key).exec().then(failed);
   }
-  async openRead(jobId: string, runId: string, stream: OutputStream): Promise<Readable> {
+  async openRead(jobId: string, runId: string, stream: OutputStream, start = 0): Promise<Readable> {
     const key = this.key(jobId, runId, stream);
     const redis = this.redis;
     const size = await redis.strlen(key);
     async function* chunks() {
-      for (let at = 0; at < size; at += RedisOutput.CHUNK) {
+      for (let at = start; at < size; at += RedisOutput.CHUNK) {
         yield await redis.getrangeBuffer(key, at, Math.min(size, at + RedisOutput.CHUNK) - 1);
       }
     }
