@@ -1,6 +1,6 @@
 import { CoalescingWriter } from './coalesce.js';
 import { constants } from 'node:fs';
-import { appendFile, chmod, mkdir, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
@@ -258,25 +258,86 @@ class LowJobs implements JobRepository {
   }
 }
 
-/** Full run output, appended to files beside the store; appends to one file are kept in order. */
+/**
+ * Full run output, appended to files beside the store; appends to one file are kept in order. A file being written
+ * stays open (at most `MAX_OPEN`, each closed after `IDLE_MS` without a write): a 100 MB run is ~3,000 appends, and
+ * opening, creating the folder and closing for each one cost the controller as much as the writes.
+ */
 class FileOutput implements OutputStore {
+  static readonly MAX_OPEN = 128;
+  static readonly IDLE_MS = 2000;
   private readonly tails = new Map<string, Promise<void>>();
+  /** Open for appending, least recently written first. */
+  private readonly handles = new Map<string, { file: FileHandle; idle: NodeJS.Timeout }>();
   constructor(private readonly dir: string) {}
 
   private path(jobId: string, runId: string, stream: OutputStream) {
     return join(this.dir, jobId, `${runId}.${stream}`);
   }
 
-  append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void> {
-    const path = this.path(jobId, runId, stream);
-    const prev = this.tails.get(path) ?? mkdir(join(this.dir, jobId), { recursive: true }).then(() => {});
-    const next = prev.then(() => appendFile(path, data));
+  /** Runs `work` after every earlier append to `path`; later ones wait for it. */
+  private inOrder(path: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.tails.get(path) ?? Promise.resolve()).then(work);
     const tail = next.catch(() => {});
     this.tails.set(path, tail);
     void tail.then(() => {
       if (this.tails.get(path) === tail) this.tails.delete(path);
     });
     return next;
+  }
+
+  private async handle(jobId: string, path: string): Promise<FileHandle> {
+    const open_ = this.handles.get(path);
+    if (open_) {
+      this.handles.delete(path);
+      this.handles.set(path, open_);
+      open_.idle.refresh();
+      return open_.file;
+    }
+    let file: FileHandle;
+    try {
+      file = await open(path, 'a');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(join(this.dir, jobId), { recursive: true });
+      file = await open(path, 'a');
+    }
+    const idle = setTimeout(() => void this.closeHandle(path), FileOutput.IDLE_MS);
+    idle.unref();
+    this.handles.set(path, { file, idle });
+    if (this.handles.size > FileOutput.MAX_OPEN) {
+      const [oldest] = this.handles.keys();
+      if (oldest !== undefined) void this.closeHandle(oldest);
+    }
+    return file;
+  }
+
+  /** Closes `path`'s handle once the appends queued for it are done. */
+  private closeHandle(path: string): Promise<void> {
+    const open_ = this.handles.get(path);
+    if (!open_) return Promise.resolve();
+    this.handles.delete(path);
+    clearTimeout(open_.idle);
+    return (this.tails.get(path) ?? Promise.resolve()).then(() => open_.file.close().catch(() => {}));
+  }
+
+  append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void> {
+    const path = this.path(jobId, runId, stream);
+    return this.inOrder(path, async () => {
+      const file = await this.handle(jobId, path);
+      try {
+        await file.appendFile(data);
+      } catch (err) {
+        // A failed write (a full disk) reopens the file on the next append.
+        const open_ = this.handles.get(path);
+        if (open_?.file === file) {
+          this.handles.delete(path);
+          clearTimeout(open_.idle);
+        }
+        await file.close().catch(() => {});
+        throw err;
+      }
+    });
   }
 
   async openRead(jobId: string, runId: string, stream: OutputStream, start = 0): Promise<Readable> {
@@ -292,6 +353,8 @@ class FileOutput implements OutputStore {
   }
 
   async removeJob(jobId: string) {
+    const prefix = join(this.dir, jobId) + '/';
+    await Promise.all([...this.handles.keys()].filter((p) => p.startsWith(prefix)).map((p) => this.closeHandle(p)));
     await rm(join(this.dir, jobId), { recursive: true, force: true });
   }
 
@@ -305,8 +368,10 @@ class FileOutput implements OutputStore {
     }
   }
 
+  /** Waits for every append, then closes the open files. */
   async flush() {
     await Promise.all(this.tails.values());
+    await Promise.all([...this.handles.keys()].map((p) => this.closeHandle(p)));
   }
 }
 
