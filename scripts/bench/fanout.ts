@@ -10,16 +10,23 @@ import { Swarms } from './lib/swarms.js';
 /** Agents per swarm process beyond which the fleet is split (the machine has 2 cores). */
 export const swarmProcesses = (agents: number) => (agents >= 10_000 ? 4 : agents >= 500 ? 2 : 1);
 
+/** Fan-out's swarm processes: `OGENT_BENCH_AGENTS_PER_SWARM` agents each when set, else `swarmProcesses`. */
+const fanoutProcesses = (agents: number) => {
+  const per = Number(process.env.OGENT_BENCH_AGENTS_PER_SWARM);
+  return per > 0 ? Math.ceil(agents / per) : swarmProcesses(agents);
+};
+
 /** `exec --all true` over N real agents: job created → job done, against spawning N `true` locally (issue 5, 11). */
 export const fanout: Benchmark = {
   name: 'fanout',
   summary: '`exec --all --json true` over 100 and 1,000 agents vs spawning as many `true` locally',
   async run(ctx) {
-    for (const size of ctx.smoke ? [4] : [100, 1000]) {
+    const sizes = process.env.OGENT_BENCH_FANOUT_SIZES?.split(',').map(Number) ?? [100, 1000];
+    for (const size of ctx.smoke ? [4] : sizes) {
       const dataDir = await ctx.sub(`data-${size}`);
       const secret = await prepareDataDir(dataDir, agentNames('fo', size));
       const controller = await startController(dataDir);
-      const processes = swarmProcesses(size);
+      const processes = fanoutProcesses(size);
       let swarms: Swarms | undefined;
       try {
         swarms = await Swarms.agents(
