@@ -242,10 +242,10 @@ describe('delivery guarantees (real processes, real kills)', function () {
     expect(exec.err()).to.match(/cannot reach the controller .*resume with `ogent jobs wait j[0-9a-z]+`/);
   });
 
-  it('a full disk: results and output wait in the agent until the controller can store them, then arrive once', async () => {
+  /** A controller in its own mount namespace with its data dir on a 4 MiB tmpfs, and a way to run commands there. */
+  async function smallDiskController(name: string) {
     const port = await freePort();
-    const data = join(scope.root, 'small');
-    // The controller runs in its own mount namespace with its data dir on a 4 MiB tmpfs that the test fills up.
+    const data = join(scope.root, name);
     const script = `mkdir -p ${data} && mount -t tmpfs -o size=4m tmpfs ${data} && exec "$0" "$@"`;
     const child = spawn(
       'unshare',
@@ -270,6 +270,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
     scope.defer(() => child.kill('SIGKILL'));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const url = (await waitFor(() => /listening on (http:\/\/\S+)/.exec(out)?.[1], 'the controller')) as string;
     const inNamespace = (command: string) =>
       new Promise<void>((resolve) =>
@@ -278,6 +279,12 @@ describe('delivery guarantees (real processes, real kills)', function () {
           () => resolve(),
         ),
       );
+    return { url, data, inNamespace, output: () => out };
+  }
+
+  it('a full disk: results and output wait in the agent until the controller can store them, then arrive once', async () => {
+    // The controller's data dir is on a 4 MiB tmpfs that the test fills up.
+    const { url, data, inNamespace } = await smallDiskController('small');
     const controller = { url } as ControllerProcess;
     await createAgentUsers(url, 'f', 1);
     const state = join(scope.root, 'agents');
@@ -310,6 +317,39 @@ describe('delivery guarantees (real processes, real kills)', function () {
       async () => JSON.parse(await readFile(spool, 'utf8')).results.length === 0,
       'the spool to be acknowledged',
     );
+  });
+
+  it('a disk that fills up in the middle of a chunk: the output is stored exactly once when space is back', async () => {
+    const { url, data, inNamespace, output } = await smallDiskController('partial');
+    const controller = { url } as ControllerProcess;
+    await createAgentUsers(url, 'p', 1);
+    track(await startSwarm(url, 'p', 1, join(scope.root, 'partial-agents')));
+    const token = await adminToken(url);
+    await agentsOnline(controller, token, 1);
+
+    const size = 600_000;
+    const job = await createJob(controller, token, `sleep 1; head -c ${size} /dev/zero | tr '\\0' x`, ['p-1']);
+    // Full, then 96 KiB free: a 32–64 KB chunk of output is written in part when the space runs out.
+    await inNamespace(`dd if=/dev/zero of=${data}/fill bs=64k 2>/dev/null; truncate -s -96K ${data}/fill`);
+    await waitFor(() => output().includes('output not stored'), 'a failed output write', 15_000);
+    await inNamespace(`rm -f ${data}/fill`);
+    const done = await waitFor(
+      async () => {
+        const j = await api<Job>(url, token, `/api/v1/jobs/${job.id}`);
+        return j.status !== 'running' && j;
+      },
+      'the job after space is back',
+      30_000,
+    );
+    const run = done.runs[0] as Job['runs'][0];
+    expect(run.status).to.equal('succeeded');
+    expect(run.stdoutBytes).to.equal(size);
+    const res = await fetch(`${url}/api/v1/jobs/${job.id}/runs/${run.id}/output`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const stored = await res.text();
+    expect(stored.length, 'stored output bytes').to.equal(size);
+    expect(/^x+$/.test(stored)).to.equal(true);
   });
 
   it('a corrupt store file stops the controller with a message naming it, and the file is untouched', async () => {

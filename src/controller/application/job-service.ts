@@ -545,11 +545,15 @@ export class JobService {
     const next = previous.then(async () => {
       if (p.seq <= run.seq) return;
       if (this.brokenOutput.has(run.id) && p.seq !== run.seq + 1) return;
+      const bytes = p.stream === 'stdout' ? 'stdoutBytes' : 'stderrBytes';
       try {
         await this.output.append(job.id, run.id, p.stream, p.data);
       } catch (err) {
         this.brokenOutput.add(run.id);
         this.received.set(run.id, run.seq);
+        // A write that failed part-way (the disk filled up in the middle of the chunk) leaves part of it in the
+        // file: cut it back to what is counted, so the agent's re-send is stored once. Shrinking needs no space.
+        await this.output.truncate(job.id, run.id, p.stream, run[bytes] ?? 0).catch(() => {});
         this.log.error('output not stored; waiting for the agent to send it again', {
           jobId: job.id,
           runId: run.id,
@@ -560,7 +564,6 @@ export class JobService {
       this.brokenOutput.delete(run.id);
       run.seq = p.seq;
       const field = p.stream;
-      const bytes = field === 'stdout' ? 'stdoutBytes' : 'stderrBytes';
       run[bytes] = (run[bytes] ?? 0) + Buffer.byteLength(p.data);
       const room = DOC_OUTPUT_CAP - run[field].length;
       if (room >= p.data.length) run[field] += p.data;
