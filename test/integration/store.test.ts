@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startController } from '../../src/controller/index.js';
+import { openLowdbStore } from '../../src/controller/infrastructure/store/lowdb-store.js';
+import type { Agent } from '../../src/domain/model.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { ADMIN_PASSWORD, Fixtures } from '../helpers/fixtures.js';
 import { createJob, finishedJob } from './support.js';
@@ -37,6 +39,30 @@ describe('the lowdb store', () => {
       await controller.close();
     }
   };
+
+  it('close writes what is pending before it lets go of the data dir (an agent marked offline as it stops)', async () => {
+    const dataDir = await fx.tempDir();
+    const store = await openLowdbStore(dataDir);
+    const agent: Agent = {
+      id: 'a1',
+      name: 'st-9',
+      status: 'online',
+      labels: {},
+      info: null,
+      lastSeen: new Date().toISOString(),
+    };
+    await store.agents.put(agent);
+    // A second write within 250 ms of the first waits for its turn; close must not leave it behind.
+    void store.agents.put({ ...agent, status: 'offline' });
+    await store.close();
+    const onDisk = JSON.parse(await readFile(join(dataDir, 'agents.json'), 'utf8')) as { agents: Agent[] };
+    expect(onDisk.agents.map((a) => a.status)).to.deep.equal(['offline']);
+    const lock = await readFile(join(dataDir, 'controller.lock'), 'utf8').then(
+      () => 'held',
+      () => 'released',
+    );
+    expect(lock).to.equal('released');
+  });
 
   it('keeps users, agents and jobs across a restart, with a 0600 secret', async () => {
     const { dataDir, jobId } = await usedDataDir();

@@ -46,6 +46,12 @@ export class CoalescingWriter<T> {
     return entry.written;
   }
 
+  /** Resolves when every put so far is written (or failed). */
+  async flush(): Promise<void> {
+    const pending = [...this.writing.values(), ...[...this.queued.values()].map((q) => q.written)];
+    await Promise.all(pending.map((p) => p.catch(() => {})));
+  }
+
   /** Drops a write not yet started (the key was removed). */
   forget(key: string): void {
     this.queued.delete(key);

@@ -69,24 +69,36 @@ class LowUsers implements UserRepository {
  * last. 10,000 agents connecting made 10,000 full writes of agents.json, then back-to-back 8 MB ones whose garbage
  * took the controller's RSS to 518 MB (BENCHMARKS.md, connect).
  */
-function coalesced(write: () => Promise<void>, gapMs = 0): () => Promise<void> {
+function coalesced(write: () => Promise<void>, gapMs = 0): { save: () => Promise<void>; flush: () => Promise<void> } {
   let idle: Promise<void> = Promise.resolve();
+  let last: Promise<void> = Promise.resolve();
   let next: Promise<void> | null = null;
-  return () => {
-    next ??= idle.then(() => {
-      next = null;
-      const written = write();
-      idle = written.catch(() => {}).then(() => new Promise((resolve) => setTimeout(resolve, gapMs)));
-      return written;
-    });
-    return next;
+  return {
+    save: () => {
+      next ??= idle.then(() => {
+        next = null;
+        const written = write();
+        last = written.catch(() => {});
+        idle = last.then(() => new Promise((resolve) => setTimeout(resolve, gapMs)));
+        return written;
+      });
+      return next;
+    },
+    /** Resolves when every save asked for so far is written (or failed). */
+    flush: () =>
+      (next ?? last).then(
+        () => {},
+        () => {},
+      ),
   };
 }
 
 class LowAgents implements AgentRepository {
   private readonly save: () => Promise<void>;
+  /** Waits for the writes asked for so far (the store's close). */
+  readonly flush: () => Promise<void>;
   constructor(private readonly db: Low<{ agents: Agent[] }>) {
-    this.save = coalesced(() => this.db.write(), 250);
+    ({ save: this.save, flush: this.flush } = coalesced(() => this.db.write(), 250));
   }
   async get(id: string) {
     return this.db.data.agents.find((a) => a.id === id);
@@ -164,6 +176,11 @@ class LowJobs implements JobRepository {
   );
 
   constructor(private readonly dir: string) {}
+
+  /** Waits for the job writes asked for so far (the store's close). */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
 
   async open(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
@@ -410,15 +427,19 @@ export async function openLowdbStore(dataDir: string): Promise<Store & { secret:
     const secret = await loadSecret(join(dataDir, 'secret.key'));
     const audit = new FileAuditLog(join(dataDir, 'audit.log'));
     await audit.open();
+    const agentRepo = new LowAgents(agents);
     return {
       users: new LowUsers(users),
-      agents: new LowAgents(agents),
+      agents: agentRepo,
       enrollments: new LowEnrollments(enrollments),
       jobs,
       output,
       audit,
       secret,
       async close() {
+        // An agent marked offline as the controller stops is written before the data dir is let go.
+        await agentRepo.flush();
+        await jobs.flush();
         await output.flush();
         await audit.close().catch(() => {});
         await lock.release();

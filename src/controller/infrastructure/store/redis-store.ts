@@ -98,6 +98,10 @@ function failed(results: Array<[Error | null, unknown]> | null): void {
  */
 class RedisJobs implements JobRepository {
   private readonly writer = new CoalescingWriter<Job>((_id, job) => this.write(job));
+  /** Waits for the job writes asked for so far (the store's close). */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -345,10 +349,11 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
   await redis.set(`${prefix}secret`, randomBytes(32).toString('base64'), 'NX');
   const secret = Buffer.from((await redis.get(`${prefix}secret`)) ?? '', 'base64');
   if (secret.length < 32) throw new StartupError(`Redis key ${prefix}secret is too short: delete it to make a new one`);
+  const jobs = new RedisJobs(redis, prefix);
   return {
     users: new RedisUsers(redis, `${prefix}users`),
     agents: new RedisAgents(redis, `${prefix}agents`),
-    jobs: new RedisJobs(redis, prefix),
+    jobs,
     output: new RedisOutput(redis, prefix),
     enrollments: new RedisEnrollments(redis, `${prefix}enroll`),
     audit: new RedisAuditLog(redis, `${prefix}audit`),
@@ -361,6 +366,7 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
       await redis.ping();
     },
     async close() {
+      await jobs.flush();
       await closeClient(redis);
     },
   };
