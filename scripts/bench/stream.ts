@@ -4,6 +4,7 @@ import { interleave, type Benchmark } from './lib/bench.js';
 import { AGENT_PASSWORD, api, cliEnv, prepareDataDir, startController, tokenIssuer, waitOnline } from './lib/fleet.js';
 import { spread, type Figure } from './lib/figures.js';
 import { BIN, profileArgs, ROOT, RssSampler, node, rssMb, start, stop, timed } from './lib/proc.js';
+import { relayFloor } from './lib/relay-floor.js';
 
 /** 99 characters and a newline: log-like lines, 1,000,000 of them in 100 MB. */
 const LINE = 'x'.repeat(99);
@@ -44,6 +45,8 @@ export const stream: Benchmark = {
       const stored: number[] = [];
       const logs: number[] = [];
       const growth: number[] = [];
+      const relayText: number[] = [];
+      const relayBinary: number[] = [];
       const agentPeak: number[] = [];
       let jobId = '';
 
@@ -95,9 +98,15 @@ export const stream: Benchmark = {
         const r = await timed('sh', ['-c', `${command} > /dev/null`]);
         floor.push(mb / (r.ms / 1000));
       };
+      // socket.io alone carrying the same output through three processes (sio-relay.ts), as text and as binary.
+      const relayRun = async () => {
+        relayText.push(await relayFloor(size, 'text'));
+        relayBinary.push(await relayFloor(size, 'binary'));
+      };
       const reps = ctx.reps(3);
-      ctx.log(`${reps} interleaved rounds: ${mb} MB locally to /dev/null, live exec, jobs logs`);
-      await interleave(reps, [floorRun, liveRun, logsRun]);
+      ctx.log(`${reps} interleaved rounds: ${mb} MB locally to /dev/null, live exec, jobs logs, socket.io relay`);
+      await interleave(reps, [floorRun, liveRun, logsRun, relayRun]);
+      const relayFig = { label: 'socket.io relay alone, text', value: spread(relayText) };
       const floorFig = { label: `yes | head -c ${mb}M > /dev/null`, value: spread(floor) };
       const liveS = spread(live);
       const logsS = spread(logs);
@@ -110,6 +119,20 @@ export const stream: Benchmark = {
           value: liveS,
           floor: floorFig,
           goal: { text: '≥ 50 MB/s', met: liveS.median >= 50 },
+        },
+        {
+          key: 'stream.live_vs_relay_mb_s',
+          label: `  the same live figure against socket.io alone relaying ${mb} MB as text (3 processes)`,
+          unit: 'MB/s',
+          value: liveS,
+          floor: relayFig,
+        },
+        {
+          key: 'stream.relay_binary_mb_s',
+          label: `  socket.io alone relaying ${mb} MB as binary attachments (3 processes)`,
+          unit: 'MB/s',
+          value: spread(relayBinary),
+          floor: relayFig,
         },
         {
           key: 'stream.stored_mb_s',
