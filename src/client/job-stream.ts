@@ -25,6 +25,12 @@ export interface JobEvents {
   output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string): void;
   /** A run changed status (each status once). */
   runStatus(run: RunBrief): void;
+  /**
+   * While what `output` wrote has not drained (a slow pipe or terminal): a promise for when it has. The stream then
+   * stops reading from the controller, which after 4 MiB stops sending this client live output and has it catch up
+   * from the stored output later, so neither process buffers a fast run's output without limit.
+   */
+  blocked?(): Promise<void> | undefined;
 }
 
 export interface FollowOptions {
@@ -61,6 +67,7 @@ export class JobStream {
   private checking = false;
   private readonly checked = new Set<string>();
   private api: ApiClient | undefined;
+  private socket: ClientSocket | undefined;
 
   constructor(
     private readonly session: Session,
@@ -95,6 +102,7 @@ export class JobStream {
 
   private async run(target: { create?: JobRequest; jobId?: string }, options: FollowOptions): Promise<Job> {
     const socket = await this.connect();
+    this.socket = socket;
     const patience = options.patienceMs ?? 60_000;
     let jobId = target.jobId;
     return new Promise<Job>((resolve, reject) => {
@@ -191,6 +199,7 @@ export class JobStream {
           seen.seq = p.seq;
           seen[p.stream] += Buffer.byteLength(p.data);
           this.events.output(p.agent, p.runId, p.stream, p.data);
+          await this.drained();
         }),
       );
       socket.on(EV.jobUpdate, (u) =>
@@ -223,6 +232,21 @@ export class JobStream {
         }),
       );
     });
+  }
+
+  /** Waits while the renderer's output has not drained, reading nothing from the controller meanwhile. */
+  private async drained() {
+    const wait = this.events.blocked?.();
+    if (!wait) return;
+    // engine.io-client's websocket is a `ws` WebSocket here: pausing it stops reading its TCP connection.
+    const ws = (this.socket?.io.engine as unknown as { transport?: { ws?: { pause?(): void; resume?(): void } } })
+      ?.transport?.ws;
+    ws?.pause?.();
+    try {
+      await wait;
+    } finally {
+      ws?.resume?.();
+    }
   }
 
   private recheck() {
@@ -269,6 +293,7 @@ export class JobStream {
       if (bytes && bytes.length >= total) {
         this.events.output(run.agent.name, run.id, stream, bytes.subarray(seen[stream], total).toString());
         seen[stream] = total;
+        await this.drained();
       } else await this.fromStore(jobId, run, stream, total);
     }
   }
@@ -290,6 +315,7 @@ export class JobStream {
           const text = decoder.write(buf.subarray(from, to));
           if (text) this.events.output(run.agent.name, run.id, stream, text);
           seen[stream] += to - from;
+          await this.drained();
         }
         if (at >= total) break;
       }

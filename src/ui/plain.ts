@@ -7,6 +7,30 @@ import { jobSummaryLine, runOutcome } from './summary.js';
 
 export interface Out {
   write(text: string): unknown;
+  /** A Writable's: bytes written and not yet taken by the pipe or terminal. */
+  writableLength?: number;
+  once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+  off?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
+}
+
+/** Bytes a renderer lets pile up unwritten before the job stream stops reading (JobEvents.blocked). */
+export const OUTPUT_BACKLOG_MAX = 4 * 1024 * 1024;
+
+/** A promise for the first of `outs` whose unwritten bytes are over the limit to drain; undefined when none is. */
+function backlogged(...outs: Out[]): Promise<void> | undefined {
+  const full = outs.find((o) => (o.writableLength ?? 0) > OUTPUT_BACKLOG_MAX && o.once);
+  // A pipe closed by its reader (`| head`) never drains: its close or error ends the wait too.
+  return (
+    full &&
+    new Promise<void>((resolve) => {
+      const events = ['drain', 'close', 'error'] as const;
+      const done = () => {
+        for (const event of events) full.off?.(event, done);
+        resolve();
+      };
+      for (const event of events) full.once?.(event, done);
+    })
+  );
 }
 
 /** Not a TTY: every complete output line as it arrives, `NAME: line`; stderr lines on stderr; a summary on stderr. */
@@ -28,10 +52,8 @@ export class PlainRenderer implements JobEvents {
   }
 
   output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string) {
-    const prefix = this.prefix(agent);
     // One write per chunk, not per line: 100 MB of 100-byte lines was a million writes (BENCHMARKS.md, stream).
-    let text = '';
-    this.lines.push(`${runId}:${stream}`, data, (line) => (text += `${prefix}${line}\n`));
+    const text = this.lines.prefixed(`${runId}:${stream}`, data, this.prefix(agent));
     if (text) (stream === 'stdout' ? this.stdout : this.stderr).write(text);
   }
 
@@ -45,6 +67,10 @@ export class PlainRenderer implements JobEvents {
 
   finished(job: Job) {
     this.stderr.write(`${jobSummaryLine(job)}\n`);
+  }
+
+  blocked() {
+    return backlogged(this.stdout, this.stderr);
   }
 }
 
@@ -75,5 +101,9 @@ export class NdjsonRenderer implements JobEvents {
 
   finished(job: Job) {
     this.emit({ event: 'job_finished', job });
+  }
+
+  blocked() {
+    return backlogged(this.stdout);
   }
 }

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
+import { Writable } from 'node:stream';
 import type { RunningController } from '../../src/controller/index.js';
 import type { Job } from '../../src/domain/model.js';
 import { JobStream } from '../../src/client/job-stream.js';
+import { OUTPUT_BACKLOG_MAX, PlainRenderer } from '../../src/ui/plain.js';
 import { EV } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { connected, rawSocket } from './support.js';
@@ -184,5 +186,38 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     // Every HTTP answer together (job documents and output): less than what was left to print, plus some slack.
     const downloaded = http.reduce((sum, c) => sum + c.bytesDown, 0);
     expect(downloaded).to.be.at.most(text.length - Math.min(...offsets) + 512 * 1024);
+  });
+
+  it('an exec whose stdout is slow stops reading the controller: its unwritten output stays bounded, and whole', async () => {
+    const token = await fx.adminToken(controller);
+    // A pipe that takes nothing for 3 s, then 64 KiB every 2 ms: what `exec ... | slow-reader` writes into.
+    const taken: Buffer[] = [];
+    let most = 0;
+    const opened = Date.now();
+    const stdout = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, done) {
+        taken.push(chunk);
+        setTimeout(done, Date.now() - opened < 3000 ? 3000 - (Date.now() - opened) : 2);
+      },
+    });
+    const stderr = new Writable({ write: (_c, _e, done) => done() });
+    const renderer = new PlainRenderer(stdout, stderr);
+    const sample = setInterval(() => (most = Math.max(most, stdout.writableLength)), 5);
+    fx.defer(() => clearInterval(sample));
+    const job = await new JobStream({ controller: url, token: () => Promise.resolve(token) }, renderer).create({
+      command: `seq 1 ${LINES}`,
+      target: ['bp-1'],
+      executor: 'shell',
+      timeoutMs: 60_000,
+    });
+    await new Promise<void>((resolve) => stdout.end(resolve));
+    expect(job.status).to.equal('succeeded');
+    // Bounded: the limit plus what was already on its way when reading stopped (one chunk, socket buffers).
+    expect(most).to.be.at.most(OUTPUT_BACKLOG_MAX + 2 * 1024 * 1024);
+    const text = Buffer.concat(taken).toString();
+    const want = seqText(LINES).replace(/^/gm, 'bp-1: ').slice(0, -'bp-1: '.length);
+    expect(text.length).to.equal(want.length);
+    expect(text === want, 'every line once, in order').to.equal(true);
   });
 });
