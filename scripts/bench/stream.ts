@@ -52,6 +52,7 @@ export const stream: Benchmark = {
 
       const liveRun = async () => {
         const before = rssMb(controller.pid);
+        const t0live = Date.now();
         const rss = new RssSampler(controller.pid, 20);
         const agentRss = new RssSampler(agent.pid as number, 50);
         let bytes = 0;
@@ -67,6 +68,7 @@ export const stream: Benchmark = {
           },
         });
         const peak = rss.stop().peak;
+        if (process.env.OGENT_BENCH_MEMLOG) ctx.log(`live run ${t0live}..${Date.now()}: growth ${peak - before} MB`);
         agentPeak.push(agentRss.stop().peak);
         if (r.code !== 0 || lines !== size / 100) {
           throw new Error(`exec exited ${r.code} after ${lines} lines (${bytes} bytes): ${r.stderr.slice(-2000)}`);

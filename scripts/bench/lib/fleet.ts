@@ -56,6 +56,14 @@ const h = monitorEventLoopDelay({ resolution: 10 });
 h.enable();
 let gcMax = 0, gcTotal = 0;
 new PerformanceObserver((list) => { for (const e of list.getEntries()) { gcMax = Math.max(gcMax, e.duration); gcTotal += e.duration; } }).observe({ entryTypes: ['gc'] });
+const memlog = process.env.OGENT_BENCH_MEMLOG;
+if (memlog) {
+  const { appendFileSync } = await import('node:fs');
+  setInterval(() => {
+    const m = process.memoryUsage();
+    appendFileSync(memlog, Date.now() + ' ' + [m.rss, m.heapTotal, m.heapUsed, m.external, m.arrayBuffers].map((v) => (v / 1e6).toFixed(1)).join(' ') + '\\n');
+  }, 50).unref();
+}
 const out = process.env.OGENT_BENCH_PROBE;
 if (out) process.on('exit', () => {
   const u = process.resourceUsage();
@@ -100,7 +108,7 @@ export async function startController(dataDir: string, port = 0, extra: string[]
   const t0 = performance.now();
   const child = start(
     process.execPath,
-    [...profileArgs('controller'), PROBE_IMPORT, BIN, 'controller', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'error', ...extra],
+    [...profileArgs('controller'), ...(process.env.OGENT_BENCH_CONTROLLER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), PROBE_IMPORT, BIN, 'controller', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'error', ...extra],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, OGENT_ADMIN_PASSWORD: ADMIN_PASSWORD } },
   );
   let log = '';
