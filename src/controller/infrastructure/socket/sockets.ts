@@ -38,9 +38,13 @@ type AgentSocket = Socket<
 type ClientSocket = Socket<ClientsToServer, ServerToClients, Record<string, never>, { identity: VerifiedIdentity }>;
 
 const ACK_TIMEOUT_MS = 15_000;
-/** Output bytes of one agent waiting to be stored: pause its connection above HIGH, resume below LOW. */
-const PENDING_HIGH = 8 * 1024 * 1024;
-const PENDING_LOW = 2 * 1024 * 1024;
+/**
+ * Output bytes of one agent waiting to be stored: pause its connection above HIGH, resume below LOW. Kept small: what
+ * waits here lives long enough to be promoted to V8's old generation, and was most of the controller's RSS growth
+ * on a fast stream with 8 MiB (BENCHMARKS.md, stream); throughput did not drop with 2 MiB.
+ */
+const PENDING_HIGH = 2 * 1024 * 1024;
+const PENDING_LOW = 512 * 1024;
 const room = (jobId: string) => `job:${jobId}`;
 /** Bytes a live client may have waiting in the controller before its live output is dropped (it then resyncs). */
 export const CLIENT_BACKLOG_MAX = 4 * 1024 * 1024;
