@@ -77,6 +77,8 @@ export interface RunningController {
   localAgent?: RunningAgent;
   /** Bytes waiting in the controller for each connected `/clients` socket (backpressure). */
   clientBacklogs(): number[];
+  /** Output received from agents and not stored yet (monitoring, tests). */
+  unstoredOutputBytes(): number;
   /**
    * Graceful shutdown: refuses new jobs (503), cancels the local agent's runs, tells every connection, closes the
    * sockets (agents and clients reconnect), writes what is pending, releases the store.
@@ -164,6 +166,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
         [NAMESPACE.clients]: io.of(NAMESPACE.clients).sockets.size,
       }),
       activeCounts: () => jobs.activeCounts(),
+      unstoredOutputBytes: () => agentSockets.unstoredBytes,
       dataDir: options.dataDir,
     });
 
@@ -270,6 +273,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       audit,
       localAgent,
       clientBacklogs: () => clientSockets.backlogs(),
+      unstoredOutputBytes: () => agentSockets.unstoredBytes,
       close() {
         closing ??= shutdown();
         return closing;

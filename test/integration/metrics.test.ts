@@ -68,6 +68,7 @@ describe('metrics (Prometheus text)', function () {
     expect(sampleValue(after, 'ogent_run_duration_seconds_count')).to.equal(2);
     expect(sampleValue(after, 'ogent_result_persist_seconds_count')).to.equal(2);
     expect(sampleValue(after, 'ogent_jobs_running')).to.equal(0);
+    expect(sampleValue(after, 'ogent_output_unstored_bytes')).to.equal(0);
     expect(sampleValue(after, 'ogent_runs', { status: 'running' })).to.equal(0);
   });
 

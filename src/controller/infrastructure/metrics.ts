@@ -15,6 +15,8 @@ export interface MetricSources {
   sockets(): Record<string, number>;
   /** Unfinished jobs and their runs by status. */
   activeCounts(): { jobs: number; runs: Partial<Record<string, number>> };
+  /** Output received from agents and not stored yet. */
+  unstoredOutputBytes(): number;
   /** The data dir, whose size is reported (walked at most every STORE_SIZE_EVERY_MS). */
   dataDir: string;
 }
@@ -102,6 +104,14 @@ export class ControllerMetrics implements JobMetrics {
       registers,
       collect() {
         for (const [namespace, n] of Object.entries(sources.sockets())) this.set({ namespace }, n);
+      },
+    });
+    new Gauge({
+      name: 'ogent_output_unstored_bytes',
+      help: 'Output received from agents and not stored yet (an agent is paused past 2 MiB of its own).',
+      registers,
+      collect() {
+        this.set(sources.unstoredOutputBytes());
       },
     });
     new Gauge({

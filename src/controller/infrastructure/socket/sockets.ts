@@ -116,6 +116,8 @@ const isFn = (f: unknown): f is (...args: never[]) => void => typeof f === 'func
 /** The `/agents` namespace, and the gateway the job service dispatches through. */
 export class AgentSockets implements AgentGateway {
   private readonly byAgentId = new Map<string, AgentSocket>();
+  /** Output received from agents and not stored yet, all agents together (`ogent_output_unstored_bytes`). */
+  unstoredBytes = 0;
   private readonly nsp: Namespace<AgentsToServer, ServerToAgents>;
 
   constructor(
@@ -183,12 +185,14 @@ export class AgentSockets implements AgentGateway {
       if (!stored) return;
       const size = progress.data.length;
       pending += size;
+      this.unstoredBytes += size;
       if (!paused && pending > PENDING_HIGH) {
         paused = true;
         ws()?.pause?.();
       }
       void stored.finally(() => {
         pending -= size;
+        this.unstoredBytes -= size;
         if (paused && pending < PENDING_LOW) {
           paused = false;
           ws()?.resume?.();
