@@ -11,6 +11,7 @@ import {
   api,
   controllerProcess,
   createAgentUsers,
+  endedJob,
   freePort,
   startSwarm,
   type ControllerProcess,
@@ -91,10 +92,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) === 'x\n', 'the command to start');
     await agent.stop('SIGKILL');
 
-    const lost = await waitFor(async () => {
-      const j = await api<Job>(controller.url, token, `/api/v1/jobs/${job.id}`);
-      return j.status !== 'running' && j;
-    }, 'the run to be lost');
+    const lost = await endedJob(controller.url, token, job.id, 'the run to be lost', 10_000);
     expect(lost.runs[0]?.status).to.equal('lost');
     expect(lost.runs[0]?.error).to.match(/did not come back/);
 
@@ -129,14 +127,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
     await agent.stop('SIGKILL');
 
     track(await startDaemon(agentArgs, /connected/, { env }));
-    const finished = await waitFor(
-      async () => {
-        const j = await api<Job>(controller.url, token, `/api/v1/jobs/${job.id}`);
-        return j.status !== 'running' && j;
-      },
-      'the restarted agent to report',
-      15_000,
-    );
+    const finished = await endedJob(controller.url, token, job.id, 'the restarted agent to report', 15_000);
     expect(finished.runs[0]?.status).to.equal('lost');
     expect(finished.runs[0]?.error).to.match(/agent stopped while the command ran/);
     spawn('pkill', ['-f', `${marker}; sleep 20`]);
@@ -175,14 +166,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
     await controller.stop('SIGKILL');
     controller = track(await controllerProcess(data, port, ['--token-ttl', '2s']));
     token = await adminToken(controller.url);
-    const done = await waitFor(
-      async () => {
-        const j = await api<Job>(controller.url, await adminToken(controller.url), `/api/v1/jobs/${job.id}`);
-        return j.status !== 'running' && j;
-      },
-      'the result',
-      20_000,
-    );
+    const done = await endedJob(controller.url, () => adminToken(controller.url), job.id, 'the result', 20_000);
     expect(done.runs[0]?.status).to.equal('succeeded');
     expect(done.runs[0]?.stdout).to.equal('finished\n');
   });
@@ -303,14 +287,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
     expect((await api<Job>(url, token, `/api/v1/jobs/${job.id}`)).status).to.equal('running');
 
     await inNamespace(`rm -f ${data}/fill`);
-    const done = await waitFor(
-      async () => {
-        const j = await api<Job>(url, token, `/api/v1/jobs/${job.id}`);
-        return j.status !== 'running' && j;
-      },
-      'the result after space is back',
-      20_000,
-    );
+    const done = await endedJob(url, token, job.id, 'the result after space is back', 20_000);
     expect(done.runs[0]?.status).to.equal('succeeded');
     expect(done.runs[0]?.stdout).to.equal('stored-later\n');
     await waitFor(
@@ -333,14 +310,7 @@ describe('delivery guarantees (real processes, real kills)', function () {
     await inNamespace(`dd if=/dev/zero of=${data}/fill bs=64k 2>/dev/null; truncate -s -96K ${data}/fill`);
     await waitFor(() => output().includes('output not stored'), 'a failed output write', 15_000);
     await inNamespace(`rm -f ${data}/fill`);
-    const done = await waitFor(
-      async () => {
-        const j = await api<Job>(url, token, `/api/v1/jobs/${job.id}`);
-        return j.status !== 'running' && j;
-      },
-      'the job after space is back',
-      30_000,
-    );
+    const done = await endedJob(url, token, job.id, 'the job after space is back', 30_000);
     const run = done.runs[0] as Job['runs'][0];
     expect(run.status).to.equal('succeeded');
     expect(run.stdoutBytes).to.equal(size);

@@ -11,6 +11,7 @@ import {
   api,
   controllerProcess,
   createAgentUsers,
+  endedJob,
   freePort,
   startSwarm,
   type ControllerProcess,
@@ -67,14 +68,7 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
     await writeFile(gate, '');
 
     // B takes the job over (A's lease expires); the agents, now on B, report their results there.
-    const done = await waitFor(
-      async () => {
-        const j = await api<Job>(b.url, token, `/api/v1/jobs/${job.id}`);
-        return j.status !== 'running' && j;
-      },
-      'the job to finish on B',
-      60_000,
-    );
+    const done = await endedJob(b.url, token, job.id, 'the job to finish on B', 60_000);
     expect(done.status).to.equal('succeeded');
     expect(done.summary).to.include({ total: 4, succeeded: 4 });
     for (const run of done.runs) {

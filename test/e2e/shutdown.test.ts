@@ -12,6 +12,7 @@ import {
   api,
   controllerProcess,
   createAgentUsers,
+  endedJob,
   freePort,
   type ControllerProcess,
 } from '../helpers/processes.js';
@@ -41,16 +42,7 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
     );
   const createJob = (c: ControllerProcess, token: string, command: string, agent: string) =>
     api<Job>(c.url, token, '/api/v1/jobs', 'POST', { command, target: [agent], timeoutMs: 60_000 });
-  const job = (c: ControllerProcess, token: string, id: string) => api<Job>(c.url, token, `/api/v1/jobs/${id}`);
-  const ended = (c: ControllerProcess, token: string, id: string) =>
-    waitFor(
-      async () => {
-        const j = await job(c, token, id);
-        return j.status !== 'running' && j;
-      },
-      `job ${id} to end`,
-      30_000,
-    );
+  const ended = (c: ControllerProcess, token: string, id: string) => endedJob(c.url, token, id);
   const started = (marker: string) =>
     waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) !== '', 'the command to start');
 

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { login, request } from '../../src/client/http.js';
+import type { Job } from '../../src/domain/model.js';
 import { startDaemon, type Daemon } from './cli.js';
+import { waitFor } from './fixtures.js';
 import { swarmPassword } from './swarm.js';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
@@ -89,4 +91,22 @@ export async function api<T>(url: string, token: string, path: string, method = 
   const res = await request<T>(url, path, { method, token, body });
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
   return res.body;
+}
+
+/** The job once it is no longer running, polled over the API (`token` may be a function, for a token that expires). */
+export function endedJob(
+  url: string,
+  token: string | (() => Promise<string>),
+  jobId: string,
+  what = `job ${jobId} to end`,
+  timeoutMs = 30_000,
+): Promise<Job> {
+  return waitFor(
+    async () => {
+      const j = await api<Job>(url, typeof token === 'string' ? token : await token(), `/api/v1/jobs/${jobId}`);
+      return j.status !== 'running' && j;
+    },
+    what,
+    timeoutMs,
+  );
 }
