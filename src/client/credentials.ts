@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { authError, usageError } from '../lib/errors.js';
+import { authError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
-import { login, normalizeUrl, request } from './http.js';
+import { login, normalizeUrl, parseControllers, request } from './http.js';
 import { plainHttpWarning, readCa } from './tls.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
@@ -63,12 +63,7 @@ export async function resolveSession(
 ): Promise<Session> {
   const stored = await readStored(env);
   // Several controllers sharing a Redis (scale-out), comma-separated: the first one that answers healthy.
-  const candidates = (flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER)
-    .split(',')
-    .map((u) => u.trim())
-    .filter(Boolean)
-    .map((u) => normalizeUrl(u));
-  if (candidates.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+  const candidates = parseControllers(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
   const sameController = stored !== undefined && candidates.includes(normalizeUrl(stored.controller));
   const caFile = flags.ca || (sameController ? stored?.ca : undefined);
   const ca = caFile ? await readCa(caFile) : undefined;

@@ -22,6 +22,17 @@ export function normalizeUrl(raw: string): string {
   return url.origin;
 }
 
+/** `--controller URL1,URL2` (several controllers sharing a Redis): each normalised; at least one. */
+export function parseControllers(list: string): string[] {
+  const urls = list
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => normalizeUrl(u));
+  if (urls.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+  return urls;
+}
+
 /** Maps a failed request to exit code 4 with what to check (a certificate problem says to pass --ca). */
 function networkError(base: string, err: unknown): UserError {
   const tls = certificateError(base, err);

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
-import { normalizeUrl } from '../../client/http.js';
+import { parseControllers } from '../../client/http.js';
 import { plainHttpWarning, readCa } from '../../client/tls.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
@@ -120,12 +120,7 @@ export default class AgentRun extends BaseCommand {
     const stateDir = flags['state-dir'] ?? defaultStateDir();
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
-    const controllers = flags.controller
-      .split(',')
-      .map((u) => u.trim())
-      .filter(Boolean)
-      .map((u) => normalizeUrl(u));
-    if (controllers.length === 0) throw usageError('--controller is empty', 'pass a URL, or several: URL1,URL2');
+    const controllers = parseControllers(flags.controller);
     const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const log = createLogger(flags['log-level'] as LogLevel);
