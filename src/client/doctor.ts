@@ -1,4 +1,5 @@
 import { EXIT, type ExitCode } from '../lib/errors.js';
+import { isLoopback } from '../lib/net.js';
 import { VERSION } from '../lib/version.js';
 import { DEFAULT_CONTROLLER, readStored, type StoredCredentials } from './credentials.js';
 import { diagnose, httpCall, tlsProbe, type Diagnosis, type HttpAnswer, type ProbeOptions } from './doctor-net.js';
@@ -275,10 +276,6 @@ function exitOf(check: CheckName): ExitCode {
   if (check === 'controller' || check === 'tls') return EXIT.unreachable;
   if (check === 'credentials') return EXIT.auth;
   return EXIT.runsFailed;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function parseJson(text: string): unknown {
