@@ -52,8 +52,11 @@ export const CLIENT_BACKLOG_MAX = 4 * 1024 * 1024;
 interface PendingPacket {
   data?: unknown;
 }
-/** What the controller holds for one connection and has not handed to the kernel yet: engine.io's buffer and ws's. */
-export function pendingBytes(socket: Socket): number {
+/**
+ * What the controller holds for one connection and has not handed to the kernel yet: engine.io's buffer and ws's.
+ * Counting stops once past `stopAt`: live output checks every member of a job's room for every chunk.
+ */
+function pendingBytes(socket: Socket, stopAt = Infinity): number {
   const conn = socket.conn as unknown as {
     writeBuffer?: PendingPacket[];
     transport?: { socket?: { bufferedAmount?: number } };
@@ -63,6 +66,7 @@ export function pendingBytes(socket: Socket): number {
     const data = packet.data;
     if (typeof data === 'string') bytes += data.length;
     else if (data instanceof Uint8Array) bytes += data.byteLength;
+    if (bytes > stopAt) break;
   }
   return bytes;
 }
@@ -414,7 +418,7 @@ export class ClientSockets implements ClientNotifier {
         continue;
       }
       const socket = this.nsp.sockets.get(id);
-      if (!socket || pendingBytes(socket) <= this.backlogMax) continue;
+      if (!socket || pendingBytes(socket, this.backlogMax) <= this.backlogMax) continue;
       let jobs = this.lagging.get(id);
       if (!jobs) this.lagging.set(id, (jobs = new Set()));
       jobs.add(jobId);
