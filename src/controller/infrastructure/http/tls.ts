@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { StartupError } from '../../../lib/errors.js';
@@ -28,12 +28,13 @@ export async function loadTls(files: TlsFiles): Promise<{ cert: string; key: str
   } catch {
     throw new StartupError(`--tls-cert ${files.certFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
+  let privateKey: KeyObject;
   try {
-    createPrivateKey(key);
+    privateKey = createPrivateKey(key);
   } catch {
     throw new StartupError(`--tls-key ${files.keyFile} holds no PEM private key (unencrypted, -----BEGIN … KEY-----)`);
   }
-  if (!leaf.checkPrivateKey(createPrivateKey(key))) {
+  if (!leaf.checkPrivateKey(privateKey)) {
     throw new StartupError(
       `--tls-key ${files.keyFile} is not the key of the certificate in --tls-cert ${files.certFile}`,
     );
