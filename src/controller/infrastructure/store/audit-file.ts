@@ -3,6 +3,14 @@ import { chmod, open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { AuditEntry, AuditLog } from '../../application/ports.js';
 
+/** An audit read's filters, as both stores apply them: at or after `since`, of `action`. */
+export function auditMatches(entry: AuditEntry, options: { since?: string; action?: string }): boolean {
+  return (
+    (options.since === undefined || entry.at >= options.since) &&
+    (options.action === undefined || entry.action === options.action)
+  );
+}
+
 /**
  * The audit log as a file of JSON lines (`audit.log` in the data dir, mode 0600), only ever appended to. A write
  * that does not go through whole (a full disk) is cut back off, so the file holds only whole lines and the callers
@@ -86,8 +94,7 @@ export class FileAuditLog implements AuditLog {
       } catch {
         continue;
       }
-      if (options.since !== undefined && entry.at < options.since) continue;
-      if (options.action !== undefined && entry.action !== options.action) continue;
+      if (!auditMatches(entry, options)) continue;
       kept.push(entry);
       // Only the newest `limit` are returned: drop older ones now and then, not one by one.
       if (options.limit !== undefined && kept.length >= 2 * options.limit + 1024)

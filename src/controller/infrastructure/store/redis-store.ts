@@ -1,3 +1,4 @@
+import { auditMatches } from './audit-file.js';
 import { CoalescingWriter } from './coalesce.js';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -281,17 +282,13 @@ export class RedisAuditLog implements AuditLog {
   }
   async read({ since, limit, action }: { since?: string; limit?: number; action?: string }) {
     const all = (await this.redis.lrange(this.key, 0, -1)).map((l) => JSON.parse(l) as AuditEntry);
-    const kept = all.filter(
-      (e) => (since === undefined || e.at >= since) && (action === undefined || e.action === action),
-    );
+    const kept = all.filter((e) => auditMatches(e, { since, action }));
     return limit === undefined ? kept : kept.slice(Math.max(0, kept.length - limit));
   }
 }
 
 export type RedisStore = Store & {
   secret: Buffer;
-  enrollments: EnrollmentRepository;
-  audit: AuditLog;
   /** The connection, shared with the cluster coordination (leases, presence). */
   redis: Redis;
   prefix: string;
