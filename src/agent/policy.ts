@@ -62,10 +62,6 @@ export class CommandPolicy {
     this.deny = rules.deny.map((r) => compile('deny', r));
   }
 
-  get empty(): boolean {
-    return this.allow.length === 0 && this.deny.length === 0;
-  }
-
   /** Why `subject` is refused, or undefined when it may run. */
   refuse(subject: string): string | undefined {
     const denied = this.deny.find((re) => re.test(subject));
