@@ -23,7 +23,10 @@ export async function readCredential(stateDir: string): Promise<AgentCredential 
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw usageError(`cannot read the agent credential ${path} (${(err as NodeJS.ErrnoException).code})`);
+    throw usageError(
+      `cannot read the agent credential ${path} (${(err as NodeJS.ErrnoException).code})`,
+      'run the agent as the user that owns --state-dir, or pass another --state-dir',
+    );
   }
   try {
     const parsed = JSON.parse(text) as Partial<AgentCredential>;

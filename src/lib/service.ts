@@ -279,8 +279,10 @@ export async function installService(options: InstallOptions): Promise<Installed
   const required = defaults.requiredSecret ?? [];
   if (required.length && !required.some((name) => names.includes(name)) && existing === undefined)
     throw usageError(
-      `no ${required.join(' nor ')} for the service: set one, or pass --password-stdin, or write it in ${envFile}`,
-      `printf %s "$PW" | sudo ogent ${options.kind} service install --password-stdin …`,
+      `no ${required.join(' nor ')} for the service: set one, or pass --password-stdin${options.kind === 'agent' ? ' or --join-token TOKEN' : ''}, or write it in ${envFile}`,
+      options.kind === 'agent'
+        ? `sudo ogent agent service install --join-token TOKEN … (an admin makes one with \`ogent agents enroll-token\`), or printf %s "$PW" | sudo ogent agent service install --password-stdin …`
+        : `printf %s "$PW" | sudo ogent ${options.kind} service install --password-stdin …`,
     );
   let envFileWritten = false;
   if (names.length) {

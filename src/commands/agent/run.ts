@@ -32,6 +32,11 @@ export default class AgentRun extends BaseCommand {
       command:
         'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://ctl:8600 --name web-1 --label role=web --label dc=par1',
     },
+    {
+      description: 'Only systemctl and journalctl, never rm; commands run as the user deploy (the agent runs as root)',
+      command:
+        "<%= config.bin %> agent run --controller https://ctl:8600 --name web-1 --allow '^(systemctl|journalctl) ' --deny '\\brm\\b' --run-as deploy",
+    },
   ];
   static override flags = {
     controller: Flags.string({

@@ -33,7 +33,7 @@ export class AuditService {
       throw new AppError(
         503,
         'audit_unavailable',
-        `the audit log cannot be written (${(err as Error).message}): ${input.action} refused; free space in the controller's data dir`,
+        `the audit log cannot be written (${(err as Error).message}): ${input.action} refused; make the audit log writable again (free space in the controller's data dir, or Redis memory with --redis), then retry`,
       );
     }
   }

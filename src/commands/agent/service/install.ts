@@ -27,6 +27,11 @@ export default class AgentServiceInstall extends BaseCommand {
         '<%= config.bin %> agent service install --print --controller http://ctl:8600 --name web-1 --label role=web',
     },
     {
+      description: 'Install it with a join token (the agent enrolls at its first start)',
+      command:
+        'sudo <%= config.bin %> agent service install --controller https://ctl:8600 --ca /etc/ogent/ca.pem --join-token ogj_... --name web-7',
+    },
+    {
       description: 'Install it, with the password of the agent user web-1 on standard input',
       command:
         'printf %s "$PW" | sudo <%= config.bin %> agent service install --password-stdin --controller http://ctl:8600 --name web-1',
