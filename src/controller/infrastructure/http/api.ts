@@ -14,7 +14,8 @@ import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
 import type { AgentConnection } from '../../../protocol/agents.js';
 import { recentRunsOf } from '../../application/agent-runs.js';
-import { KeyedSerializer, RateLimiter } from './rate-limit.js';
+import { KeyedSerializer } from '../../../lib/keyed-serializer.js';
+import { RateLimiter } from './rate-limit.js';
 import { Router, type Reply, type Request } from './router.js';
 
 export interface ApiDeps {

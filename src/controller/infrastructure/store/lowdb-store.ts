@@ -1,4 +1,5 @@
 import { CoalescingWriter } from './coalesce.js';
+import { KeyedSerializer } from '../../../lib/keyed-serializer.js';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -283,24 +284,14 @@ class LowJobs implements JobRepository {
 class FileOutput implements OutputStore {
   static readonly MAX_OPEN = 128;
   static readonly IDLE_MS = 2000;
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Appends to one file, in order. */
+  private readonly queue = new KeyedSerializer();
   /** Open for appending, least recently written first. */
   private readonly handles = new Map<string, { file: FileHandle; idle: NodeJS.Timeout }>();
   constructor(private readonly dir: string) {}
 
   private path(jobId: string, runId: string, stream: OutputStream) {
     return join(this.dir, jobId, `${runId}.${stream}`);
-  }
-
-  /** Runs `work` after every earlier append to `path`; later ones wait for it. */
-  private inOrder(path: string, work: () => Promise<void>): Promise<void> {
-    const next = (this.tails.get(path) ?? Promise.resolve()).then(work);
-    const tail = next.catch(() => {});
-    this.tails.set(path, tail);
-    void tail.then(() => {
-      if (this.tails.get(path) === tail) this.tails.delete(path);
-    });
-    return next;
   }
 
   private async handle(jobId: string, path: string): Promise<FileHandle> {
@@ -335,12 +326,12 @@ class FileOutput implements OutputStore {
     if (!open_) return Promise.resolve();
     this.handles.delete(path);
     clearTimeout(open_.idle);
-    return (this.tails.get(path) ?? Promise.resolve()).then(() => open_.file.close().catch(() => {}));
+    return this.queue.idle(path).then(() => open_.file.close().catch(() => {}));
   }
 
   append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void> {
     const path = this.path(jobId, runId, stream);
-    return this.inOrder(path, async () => {
+    return this.queue.run(path, async () => {
       const file = await this.handle(jobId, path);
       try {
         await file.appendFile(data);
@@ -359,7 +350,7 @@ class FileOutput implements OutputStore {
 
   async openRead(jobId: string, runId: string, stream: OutputStream, start = 0): Promise<Readable> {
     const path = this.path(jobId, runId, stream);
-    await this.tails.get(path);
+    await this.queue.idle(path);
     try {
       const handle = await open(path, 'r');
       return handle.createReadStream({ start });
@@ -377,7 +368,7 @@ class FileOutput implements OutputStore {
 
   async truncate(jobId: string, runId: string, stream: OutputStream, bytes: number) {
     const path = this.path(jobId, runId, stream);
-    await this.tails.get(path);
+    await this.queue.idle(path);
     try {
       if ((await stat(path)).size > bytes) await truncate(path, bytes);
     } catch (err) {
@@ -387,7 +378,7 @@ class FileOutput implements OutputStore {
 
   /** Waits for every append, then closes the open files. */
   async flush() {
-    await Promise.all(this.tails.values());
+    await this.queue.idleAll();
     await Promise.all([...this.handles.keys()].map((p) => this.closeHandle(p)));
   }
 }
