@@ -69,6 +69,13 @@ const auditQueryCheck = object({
   action: optional(str({ min: 1, max: 32, pattern: /^[a-z_]+$/ })),
 });
 
+/** 429 with Retry-After: `what`, and when to try again. */
+const tooManyRequests = (what: string, waitS: number) => ({
+  status: 429,
+  body: { error: 'too_many_requests', message: `${what}; retry in ${waitS}s` },
+  headers: { 'retry-after': String(waitS) },
+});
+
 export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
   const audit = deps.audit ?? noAudit;
@@ -112,11 +119,7 @@ export function buildApi(deps: ApiDeps): Router {
         const wait = Math.max(failuresPerAddress.blocked(req.address), failuresPerUser.blocked(username));
         if (wait > 0) {
           log.warn('login refused: rate limited', { user: username, address: req.address });
-          return {
-            status: 429,
-            body: { error: 'too_many_requests', message: `too many failed logins; retry in ${wait}s` },
-            headers: { 'retry-after': String(wait) },
-          };
+          return tooManyRequests('too many failed logins', wait);
         }
         try {
           const { token, expiresIn } = await auth.login(username, password);
@@ -186,11 +189,7 @@ export function buildApi(deps: ApiDeps): Router {
     .on('POST', '/api/v1/agents/enroll', async (req) => {
       const wait = enrollFailuresPerAddress.blocked(req.address);
       if (wait > 0) {
-        return {
-          status: 429,
-          body: { error: 'too_many_requests', message: `too many refused enrollments; retry in ${wait}s` },
-          headers: { 'retry-after': String(wait) },
-        };
+        return tooManyRequests('too many refused enrollments', wait);
       }
       const { token, name } = parse(enrollCheck, await req.body());
       try {
