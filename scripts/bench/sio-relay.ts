@@ -2,8 +2,9 @@
  * The floor of `stream`: socket.io alone relaying a command's output, in three processes as ogent does it (agent →
  * controller → client), without ogent's storage, acks, spool or document. `relay`: a socket.io server that sends
  * every `command_progress` it gets on /agents to the clients in a room of /clients. `producer URL MODE SIZE`: runs
- * `yes LINE | head -c SIZE` and sends its output in the agent's chunks (32 KB or more, pausing the pipe while
- * socket.io's write buffer is long), as strings (`text`, what ogent sends) or as binary attachments (`binary`).
+ * `yes LINE | head -c SIZE` and sends its output in the agent's chunks (256 KiB, pausing the pipe while
+ * socket.io's write buffer is long, with the agent's zero WebSocket mask on loopback), as strings (`text`, what ogent
+ * sent before 2026-11-27) or as binary attachments (`binary`, what it sends now).
  * `consumer URL SIZE`: joins the room, writes what it gets to stdout, and prints `{t1}` on stderr at the last byte.
  */
 import { spawn } from 'node:child_process';
@@ -11,10 +12,11 @@ import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
 import { LIMITS } from '../../src/protocol/events.js';
+import { wsTransports } from '../../src/lib/ws-transport.js';
 
 const LINE = 'x'.repeat(99);
-const FLUSH_BYTES = 32 * 1024;
-const BACKLOG_PACKETS = 64;
+const FLUSH_BYTES = LIMITS.chunkBytes;
+const BACKLOG_PACKETS = 16;
 
 function relay() {
   const http = createServer();
@@ -35,7 +37,7 @@ function relay() {
 }
 
 function producer(url: string, mode: 'text' | 'binary', size: number) {
-  const socket = io(`${url}/agents`, { transports: ['websocket'] });
+  const socket = io(`${url}/agents`, { transports: wsTransports(url) });
   socket.on('connect', () => {
     process.stdout.write('connected\n');
     process.stdin.once('data', () => {
@@ -68,7 +70,7 @@ function producer(url: string, mode: 'text' | 'binary', size: number) {
 }
 
 function consumer(url: string, size: number) {
-  const socket = io(`${url}/clients`, { transports: ['websocket'] });
+  const socket = io(`${url}/clients`, { transports: wsTransports(url) });
   let got = 0;
   socket.on('connect', () => process.stderr.write('connected\n'));
   socket.on('command_progress', (p: { data: string | Buffer }) => {

@@ -1,4 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
+import { wsTransports } from '../lib/ws-transport.js';
 import {
   EV,
   executeCommandCheck,
@@ -47,8 +48,11 @@ const RESULT_ACK_TIMEOUT_MS = 20_000;
  * return (issue 4), high enough that 1,000 waiting agents cost a down controller ~125 refused connections a second.
  */
 const MAX_RECONNECT_DELAY_MS = 8000;
-/** Packets queued in the engine beyond which the agent stops reading command output until it drains. */
-const BACKLOG_PACKETS = 64;
+/**
+ * Packets queued in the engine beyond which the agent stops reading command output until it drains: a chunk of output
+ * is two packets (the event and its binary attachment), so ~8 chunks of up to 512 KiB.
+ */
+const BACKLOG_PACKETS = 16;
 
 /** The agent's connection: authenticate, connect out to /agents, reconnect forever with backoff and jitter. */
 export class AgentClient {
@@ -82,7 +86,7 @@ export class AgentClient {
     const { log } = this.options;
     const url = this.urls[this.index % this.urls.length] as string;
     const socket: Socket<ServerToAgents, AgentsToServer> = io(`${url}${NAMESPACE.agents}`, {
-      transports: ['websocket'],
+      transports: wsTransports(url),
       ...(this.options.tls?.ca ? { ca: this.options.tls.ca } : {}),
       ...(this.options.tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       autoConnect: false,

@@ -1,4 +1,12 @@
-import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand, ResultAck } from '../protocol/events.js';
+import {
+  LIMITS,
+  type CommandProgress,
+  type CommandResult,
+  type ExecuteAck,
+  type ExecuteCommand,
+  type ResultAck,
+} from '../protocol/events.js';
+import { charBoundary, wholeCharsLength } from '../lib/utf8.js';
 import type { Logger } from '../lib/log.js';
 import type { Spawned } from '../lib/process.js';
 import { buildExecutors, type Executor } from './executors/index.js';
@@ -33,7 +41,9 @@ const UNACKED_MAX_BYTES = 16 * 1024 * 1024;
 const RETRY_NOT_PERSISTED_MS = 5000;
 
 const FLUSH_MS = 25;
-const FLUSH_BYTES = 32 * 1024;
+/** Output is sent once this much is queued (or after FLUSH_MS); no chunk is larger than LIMITS.progressBytes. */
+const FLUSH_BYTES = LIMITS.chunkBytes;
+const CHUNK_MAX = LIMITS.progressBytes;
 
 /** Runs what the controller sends: de-duplicates by runId, streams output in order, spools results until acked. */
 export class AgentManager {
@@ -182,21 +192,43 @@ export class AgentManager {
     this.log.debug('run started', { runId: cmd.runId, jobId: cmd.jobId, pid: spawned.pid });
 
     let seq = 0;
-    let queue: Array<{ stream: 'stdout' | 'stderr'; data: string }> = [];
+    // Raw bytes, cut only between UTF-8 characters: an incomplete one at the end of a read waits for the next read.
+    let queue: Array<{ stream: 'stdout' | 'stderr'; parts: Buffer[] }> = [];
     let queued = 0;
+    const held: Record<'stdout' | 'stderr', Buffer | undefined> = { stdout: undefined, stderr: undefined };
     let timer: NodeJS.Timeout | undefined;
     const unacked: Unacked = { list: [], bytes: 0 };
     this.unacked.set(cmd.runId, unacked);
-    const flush = () => {
+    const send = (stream: 'stdout' | 'stderr', data: Buffer) => {
+      const chunk: CommandProgress = { runId: cmd.runId, seq: ++seq, stream, data };
+      if (unacked.bytes + data.length <= UNACKED_MAX_BYTES) {
+        unacked.list.push(chunk);
+        unacked.bytes += data.length;
+      }
+      this.link?.sendProgress(chunk);
+    };
+    const enqueue = (stream: 'stdout' | 'stderr', data: Buffer) => {
+      if (!data.length) return;
+      const last = queue.at(-1);
+      if (last?.stream === stream) last.parts.push(data);
+      else queue.push({ stream, parts: [data] });
+      queued += data.length;
+    };
+    const flush = (end = false) => {
       clearTimeout(timer);
       timer = undefined;
+      if (end) {
+        for (const stream of ['stdout', 'stderr'] as const) if (held[stream]) enqueue(stream, held[stream]);
+        held.stdout = held.stderr = undefined;
+      }
       for (const part of queue) {
-        const chunk: CommandProgress = { runId: cmd.runId, seq: ++seq, ...part };
-        if (unacked.bytes + part.data.length <= UNACKED_MAX_BYTES) {
-          unacked.list.push(chunk);
-          unacked.bytes += part.data.length;
+        let data = part.parts.length === 1 ? (part.parts[0] as Buffer) : Buffer.concat(part.parts);
+        while (data.length > CHUNK_MAX) {
+          const cut = charBoundary(data, FLUSH_BYTES);
+          send(part.stream, data.subarray(0, cut));
+          data = data.subarray(cut);
         }
-        this.link?.sendProgress(chunk);
+        send(part.stream, data);
       }
       queue = [];
       queued = 0;
@@ -212,11 +244,12 @@ export class AgentManager {
       }
     };
     let paused = false;
-    spawned.onOutput((stream, data) => {
-      const last = queue.at(-1);
-      if (last?.stream === stream) last.data += data;
-      else queue.push({ stream, data });
-      queued += data.length;
+    spawned.onOutput((stream, read) => {
+      const before = held[stream];
+      const data = before ? Buffer.concat([before, read]) : read;
+      const whole = wholeCharsLength(data);
+      held[stream] = whole < data.length ? Buffer.from(data.subarray(whole)) : undefined;
+      enqueue(stream, whole < data.length ? data.subarray(0, whole) : data);
       if (queued >= FLUSH_BYTES) flush();
       else timer ??= setTimeout(flush, FLUSH_MS);
     });
@@ -229,7 +262,7 @@ export class AgentManager {
 
     void spawned.done.then(async (exit) => {
       clearTimeout(timeout);
-      flush();
+      flush(true);
       await this.finish(cmd, run, startedAt, exit);
     });
   }

@@ -16,8 +16,11 @@ interface SpoolFile {
   /** Recently finished run ids, so a repeated execute_command re-reports instead of re-running. */
   done: string[];
   /** Output of unacknowledged results that the controller may not have stored, kept by an agent that stopped. */
-  output?: Record<string, CommandProgress[]>;
+  output?: Record<string, SpooledChunk[]>;
 }
+
+/** A chunk of output in the spool file: its bytes in base64 (an older spool holds them as plain strings). */
+type SpooledChunk = Omit<CommandProgress, 'data'> & { data: string; encoding?: 'base64' };
 
 const DONE_KEPT = 5000;
 
@@ -109,13 +112,24 @@ export class ResultSpool {
 
   /** Output kept with unacknowledged results by `keepOutput`, by run id. */
   output(): Array<[string, CommandProgress[]]> {
-    return Object.entries(this.data.output ?? {});
+    return Object.entries(this.data.output ?? {}).map(([runId, chunks]) => [
+      runId,
+      chunks.map(({ encoding, ...c }) => (encoding === 'base64' ? { ...c, data: Buffer.from(c.data, 'base64') } : c)),
+    ]);
   }
 
   /** Before the agent exits: the output of its unacknowledged results, to re-send after the next start. */
   async keepOutput(output: Record<string, CommandProgress[]>): Promise<void> {
     if (!Object.keys(output).length && !this.data.output) return;
-    this.data.output = output;
+    const spooled: Record<string, SpooledChunk[]> = {};
+    for (const [runId, chunks] of Object.entries(output)) {
+      spooled[runId] = chunks.map((c) =>
+        typeof c.data === 'string'
+          ? { ...c, data: c.data }
+          : { ...c, data: c.data.toString('base64'), encoding: 'base64' },
+      );
+    }
+    this.data.output = spooled;
     await this.save();
   }
 

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { wsTransports } from '../lib/ws-transport.js';
 import { StringDecoder } from 'node:string_decoder';
+import { charBoundary } from '../lib/utf8.js';
 import { io, type Socket } from 'socket.io-client';
 import type { Job, Run, RunStatus } from '../domain/model.js';
 import {
@@ -51,6 +53,8 @@ interface Printed {
 
 /** After a `job_resync`, how long to wait for the controller to store the output this client missed. */
 const GAP_WAIT_MS = 30_000;
+/** Live output is decoded and printed in pieces of at most this many bytes (see the `command_progress` handler). */
+const TEXT_PIECE = 64 * 1024;
 
 /**
  * Follows one job over `/clients`: creates it (or attaches), prints output live, resolves with the finished job.
@@ -86,7 +90,7 @@ export class JobStream {
   private async connect(): Promise<ClientSocket> {
     await this.session.token();
     return io(`${this.session.controller}${NAMESPACE.clients}`, {
-      transports: ['websocket'],
+      transports: wsTransports(this.session.controller),
       ...(this.session.ca ? { ca: this.session.ca } : {}),
       // Asked again on every reconnect, so a session that logs in with OGENT_USERNAME/OGENT_PASSWORD can renew.
       auth: (cb) => {
@@ -197,8 +201,19 @@ export class JobStream {
           const seen = this.seen(p.runId);
           if (p.seq <= seen.seq) return;
           seen.seq = p.seq;
-          seen[p.stream] += Buffer.byteLength(p.data);
-          this.events.output(p.agent, p.runId, p.stream, p.data);
+          // Binary attachments (whole UTF-8 characters); a string from an older controller.
+          const bytes = typeof p.data === 'string' || Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data);
+          seen[p.stream] += typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+          if (typeof bytes === 'string') this.events.output(p.agent, p.runId, p.stream, bytes);
+          else {
+            // Decoded in pieces of at most TEXT_PIECE bytes: strings that size stay in V8's young generation, where
+            // garbage is cheap (a 256 KiB string is a "large object", collected only by a full mark-sweep).
+            for (let at = 0; at < bytes.length;) {
+              const end = charBoundary(bytes, at + TEXT_PIECE);
+              this.events.output(p.agent, p.runId, p.stream, bytes.toString('utf8', at, end));
+              at = end;
+            }
+          }
           await this.drained();
         }),
       );
@@ -288,7 +303,8 @@ export class JobStream {
       const text = run[stream];
       const total = (stream === 'stdout' ? run.stdoutBytes : run.stderrBytes) ?? Buffer.byteLength(text);
       if (total <= seen[stream]) continue;
-      const whole = !(stream === 'stdout' ? run.stdoutTruncated : run.stderrTruncated);
+      // The document's text is the output only when it holds all of it and no byte was replaced (not UTF-8: U+FFFD).
+      const whole = !(stream === 'stdout' ? run.stdoutTruncated : run.stderrTruncated) && !text.includes('\uFFFD');
       const bytes = whole ? Buffer.from(text) : undefined;
       if (bytes && bytes.length >= total) {
         this.events.output(run.agent.name, run.id, stream, bytes.subarray(seen[stream], total).toString());

@@ -4,7 +4,8 @@ import { execa } from 'execa';
 
 export interface Spawned {
   pid: number | undefined;
-  onOutput(listener: (stream: 'stdout' | 'stderr', data: string) => void): void;
+  /** The process's output as it was read: raw bytes (a chunk may end inside a UTF-8 character). */
+  onOutput(listener: (stream: 'stdout' | 'stderr', data: Buffer) => void): void;
   /** Stops reading the process's output (it blocks when its pipes fill up): backpressure. */
   pause(): void;
   resume(): void;
@@ -77,13 +78,12 @@ export function spawnCommand(
     reject: false,
     buffer: false,
     stdin: 'ignore',
-    encoding: 'utf8',
+    encoding: 'buffer',
     cleanup: true,
   });
-  const listeners: Array<(stream: 'stdout' | 'stderr', data: string) => void> = [];
+  const listeners: Array<(stream: 'stdout' | 'stderr', data: Buffer) => void> = [];
   for (const stream of ['stdout', 'stderr'] as const) {
-    child[stream]?.setEncoding('utf8');
-    child[stream]?.on('data', (data: string) => listeners.forEach((l) => l(stream, data)));
+    child[stream]?.on('data', (data: Buffer) => listeners.forEach((l) => l(stream, data)));
   }
   let killTimer: NodeJS.Timeout | undefined;
   const signalGroup = (signal: NodeJS.Signals) => {

@@ -1,6 +1,18 @@
 import { isLimit, parseLimit, type Limit } from '../domain/limits.js';
 import { EXECUTORS, type AgentInfo, type Job, type Run, type RunStatus } from '../domain/model.js';
-import { array, int, nullable, object, oneOf, optional, PayloadError, record, str, type Check } from './validate.js';
+import {
+  array,
+  int,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  PayloadError,
+  record,
+  str,
+  text,
+  type Check,
+} from './validate.js';
 
 /** Event names fixed by the original design (DESIGN §3.2). */
 export const EV = {
@@ -24,8 +36,10 @@ export const NAMESPACE = { agents: '/agents', clients: '/clients' } as const;
 export const LIMITS = {
   /** A command, a script, one argument (characters). */
   commandBytes: 64 * 1024,
-  /** Output is sent in chunks of about this size; one `command_progress` carries at most 4× as many characters. */
-  chunkBytes: 64 * 1024,
+  /** The agent sends output once it has about this much (or after 25 ms). */
+  chunkBytes: 256 * 1024,
+  /** One `command_progress` carries at most this many bytes (a binary attachment) or characters (a string). */
+  progressBytes: 512 * 1024,
   errorChars: 4096,
   /** One Socket.IO message (bytes); a bigger one closes the connection. */
   maxHttpBufferSize: 1024 * 1024,
@@ -122,13 +136,14 @@ export interface CommandProgress {
   runId: string;
   seq: number;
   stream: 'stdout' | 'stderr';
-  data: string;
+  /** UTF-8 text of whole characters: sent as a binary attachment (a Buffer); a string is accepted too. */
+  data: string | Buffer;
 }
 export const commandProgressCheck: Check<CommandProgress> = object({
   runId: idCheck,
   seq: int({ min: 1 }),
   stream: oneOf(['stdout', 'stderr'] as const),
-  data: str({ max: LIMITS.chunkBytes * 4 }),
+  data: text({ max: LIMITS.progressBytes }),
 });
 
 export type ResultStatus = Extract<RunStatus, 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'rejected' | 'lost'>;

@@ -20,6 +20,17 @@ export const str =
     return v;
   };
 
+/** Output text: a string (of at most `max` characters), or its UTF-8 bytes as a binary attachment (at most `max` bytes). */
+export const text =
+  (opts: { max: number }): Check<string | Buffer> =>
+  (v, path) => {
+    if (Buffer.isBuffer(v)) {
+      if (v.length > opts.max) return fail(path, `must have at most ${opts.max} bytes`);
+      return v;
+    }
+    return str(opts)(v, path);
+  };
+
 export const int =
   (opts: { min?: number; max?: number } = {}): Check<number> =>
   (v, path) => {

@@ -19,6 +19,8 @@ import {
 import { swarmPassword } from '../helpers/swarm.js';
 
 /** SIGTERM with real `bin/run.js` processes: everyone exits 0 and no result is lost. */
+type SpooledChunk = { seq: number; stream: string; data: string; encoding?: string };
+
 describe('graceful shutdown on SIGTERM (real processes)', function () {
   this.timeout(90_000);
   const scope = processScope('ogent-shutdown-');
@@ -145,6 +147,11 @@ describe('graceful shutdown on SIGTERM (real processes)', function () {
       'the result to be spooled',
     );
     expect(await agent.stop('SIGTERM'), agent.output()).to.equal(0);
+    // Its output is kept with it, as base64 bytes.
+    const kept = (JSON.parse(await readFile(spool, 'utf8')) as { output: Record<string, SpooledChunk[]> }).output;
+    const chunks = kept[running.runs[0]?.id ?? ''] ?? [];
+    expect(chunks.map((c) => c.encoding)).to.deep.equal(chunks.map(() => 'base64'));
+    expect(Buffer.concat(chunks.map((c) => Buffer.from(c.data, 'base64'))).toString()).to.equal('kept\n');
 
     controller = track(await controllerProcess(data, port));
     agent = await startAgentProcess(controller.url, 'b-1');

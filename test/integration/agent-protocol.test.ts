@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningController } from '../../src/controller/index.js';
 import type { Job } from '../../src/domain/model.js';
-import { EV, type CommandResult } from '../../src/protocol/events.js';
+import { EV, LIMITS, type CommandResult } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { agentInfo, createJob, finishedJob, getJob, http, RawAgent } from './support.js';
 
@@ -126,7 +126,9 @@ describe('/agents protocol (real Socket.IO on port 0)', () => {
         { runId, seq: '1', stream: 'stdout', data: 'string seq\n' },
         { runId, seq: 1, stream: 'stdout', data: 42 },
         { runId, seq: 1.5, stream: 'stdout', data: 'half\n' },
-        { runId, seq: 1, stream: 'stdout', data: 'd'.repeat(300_000) },
+        { runId, seq: 1, stream: 'stdout', data: 'd'.repeat(LIMITS.progressBytes + 1) },
+        { runId, seq: 1, stream: 'stdout', data: Buffer.alloc(LIMITS.progressBytes + 1, 'e') },
+        { runId, seq: 1, stream: 'stdout', data: { type: 'Buffer', data: [104, 105] } },
       ];
       for (const payload of badProgress) agent.socket.emit(EV.commandProgress, payload);
       agent.socket.emit(EV.commandProgress, { runId, seq: 1, stream: 'stdout', data: 'good\n' });

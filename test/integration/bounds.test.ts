@@ -5,7 +5,17 @@ import type { RunningController } from '../../src/controller/index.js';
 import { login } from '../../src/client/http.js';
 import { EV, LIMITS, type JobAck } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
-import { agentInfo, connected, createJob, http, RawAgent, rawSocket, userToken, type RawSocket } from './support.js';
+import {
+  agentInfo,
+  connected,
+  createJob,
+  getJob,
+  http,
+  RawAgent,
+  rawSocket,
+  userToken,
+  type RawSocket,
+} from './support.js';
 
 /** Payload bounds on the wire (README, Security): what is over a bound is refused clearly and changes nothing. */
 describe('Bounds on the wire (real server on port 0)', function () {
@@ -112,19 +122,24 @@ describe('Bounds on the wire (real server on port 0)', function () {
   });
 
   describe('Payload bounds over the wire', () => {
-    it('command_progress: a chunk at the limit is stored; one character more is dropped', async () => {
+    it('command_progress: a chunk at the limit is stored; one byte more is dropped (binary and string)', async () => {
       const job = await createJob(controller, admin, { command: 'cat big', target: ['a-1'] });
       const runId = job.runs[0]?.id ?? '';
       await agent.command(runId);
-      const max = LIMITS.chunkBytes * 4;
-      agent.socket.emit(EV.commandProgress, { runId, seq: 1, stream: 'stdout', data: 'a'.repeat(max) });
-      agent.socket.emit(EV.commandProgress, { runId, seq: 2, stream: 'stdout', data: 'b'.repeat(max + 1) });
-      agent.socket.emit(EV.commandProgress, { runId, seq: 3, stream: 'stdout', data: 'c' });
+      const max = LIMITS.progressBytes;
+      const send = (seq: number, data: string | Buffer) =>
+        agent.socket.emit(EV.commandProgress, { runId, seq, stream: 'stdout', data });
+      send(1, Buffer.alloc(max, 'a'));
+      send(2, Buffer.alloc(max + 1, 'b'));
+      send(3, 'c');
+      send(4, 'd'.repeat(max + 1));
+      send(5, Buffer.from('é'));
       const file = join(dataDir, 'output', job.id, `${runId}.stdout`);
-      await waitFor(async () => (await stat(file).catch(() => undefined))?.size === max + 1, 'chunks 1 and 3');
+      await waitFor(async () => (await stat(file).catch(() => undefined))?.size === max + 3, 'chunks 1, 3 and 5');
       const stored = await readFile(file, 'utf8');
-      expect(stored.startsWith('a') && stored.endsWith('ac')).to.equal(true);
-      expect(stored.includes('b')).to.equal(false);
+      expect(stored.startsWith('a') && stored.endsWith('acé')).to.equal(true);
+      expect(/[bd]/.test(stored)).to.equal(false);
+      await waitFor(async () => (await getJob(controller, admin, job.id)).runs[0]?.stdoutBytes === max + 3, 'counted');
     });
 
     it('agent_info: 64 labels are taken, 65 refused with the reason, and the stored agent is unchanged', async () => {

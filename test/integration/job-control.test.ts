@@ -141,6 +141,24 @@ describe('job control at fleet scale', function () {
     expect(createHash('sha256').update(res.stdout).digest('hex')).to.equal(expected);
   });
 
+  it('output is stored byte for byte, bytes that are not UTF-8 too; a character split between reads stays whole', async () => {
+    const c = await fleet(1);
+    // é (c3 a9) is written in two parts 0.3 s apart: two reads, two chunks. Then two bytes that are not UTF-8.
+    const command = String.raw`printf 'caf\303'; sleep 0.3; printf '\251 ok\n'; printf '\377\376raw\n'`;
+    const job = await c.jobs.create(request(command), admin, await c.agents.list());
+    const done = await finished(c, job.id);
+    const run = done.runs[0];
+    expect(run?.status).to.equal('succeeded');
+    expect(run?.seq).to.be.at.least(2);
+    const expected = Buffer.concat([Buffer.from('café ok\n'), Buffer.from([0xff, 0xfe]), Buffer.from('raw\n')]);
+    const stored: Buffer[] = [];
+    for await (const chunk of await c.jobs.readOutput(job.id, run?.id ?? '', 'stdout')) stored.push(chunk as Buffer);
+    expect(Buffer.concat(stored).equals(expected)).to.equal(true);
+    expect(run?.stdoutBytes).to.equal(expected.length);
+    // The document's text: the é whole (not two U+FFFD), the bytes that are not UTF-8 as U+FFFD.
+    expect(run?.stdout).to.equal('café ok\n\uFFFD\uFFFDraw\n');
+  });
+
   it('cancel kills the command and its children on the agent host', async () => {
     const c = await fleet(1);
     const job = await c.jobs.create(request('sleep 1234.5; echo never'), admin, await c.agents.list());

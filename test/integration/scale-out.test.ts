@@ -64,8 +64,8 @@ describe('scale-out: controllers sharing one Redis', function () {
 
     // A client on C follows the job live: every chunk of output and the end reach it through the adapter.
     const onC = await client(c, token);
-    const live: Array<{ agent: string; stream: string; data: string }> = [];
-    onC.on(EV.commandProgress, (p: { agent: string; stream: string; data: string }) => live.push(p));
+    const live: Array<{ agent: string; stream: string; data: Buffer }> = [];
+    onC.on(EV.commandProgress, (p: { agent: string; stream: string; data: Buffer }) => live.push(p));
     let finished: Job | undefined;
     onC.on(EV.jobFinished, (job: Job) => (finished = job));
     const subscribed = (await onC.timeout(5000).emitWithAck(EV.jobSubscribe, { jobId })) as { ok: boolean };
@@ -84,8 +84,11 @@ describe('scale-out: controllers sharing one Redis', function () {
     const out = (agent: string) =>
       live
         .filter((p) => p.agent === agent && p.stream === 'stdout')
-        .map((p) => p.data)
+        .map((p) => p.data.toString())
         .join('');
+    // The output's bytes, as binary attachments, through the agent's controller, the job's owner and the adapter.
+    expect(live.length).to.be.greaterThan(0);
+    expect(live.every((p) => Buffer.isBuffer(p.data))).to.equal(true);
     expect(out('so-a')).to.match(/^live from /);
     expect(out('so-c')).to.match(/^live from /);
     // `jobs show` anywhere: the same document, full output included.

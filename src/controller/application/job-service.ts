@@ -564,12 +564,19 @@ export class JobService {
       this.brokenOutput.delete(run.id);
       run.seq = p.seq;
       const field = p.stream;
-      run[bytes] = (run[bytes] ?? 0) + Buffer.byteLength(p.data);
-      const room = DOC_OUTPUT_CAP - run[field].length;
-      if (room >= p.data.length) run[field] += p.data;
-      else {
-        run[field] += p.data.slice(0, Math.max(0, room));
-        run[field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated'] = true;
+      const binary = typeof p.data !== 'string';
+      run[bytes] = (run[bytes] ?? 0) + (binary ? p.data.length : Buffer.byteLength(p.data));
+      const truncated = field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated';
+      // Past the cap nothing is decoded: the document says it is truncated, the bytes are in the output file.
+      if (!run[truncated] && p.data.length) {
+        // A chunk holds whole characters (the agent cuts between them); bytes that are not UTF-8 show as U+FFFD.
+        const text = binary ? p.data.toString('utf8') : p.data;
+        const room = DOC_OUTPUT_CAP - run[field].length;
+        if (room >= text.length) run[field] += text;
+        else {
+          run[field] += text.slice(0, Math.max(0, room));
+          run[truncated] = true;
+        }
       }
       this.persistAfterOutput(job);
     });

@@ -35,7 +35,7 @@ export interface JobRepository {
 
 export type OutputStream = 'stdout' | 'stderr';
 export interface OutputStore {
-  append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void>;
+  append(jobId: string, runId: string, stream: OutputStream, data: string | Buffer): Promise<void>;
   /**
    * The output from byte `start` (default 0) to its end, streamed (large outputs are never read into memory at once).
    * A `start` at or past the end gives an empty stream.

@@ -217,8 +217,9 @@ export class RedisCluster implements JobCluster {
       if (!handler) throw new Error('controller starting');
       let value: unknown;
       if (req.method === 'progress') {
-        const [agent, p] = req.args as [string, CommandProgress];
-        await handler.progress(agent, p, true);
+        const [agent, p] = req.args as [string, Omit<CommandProgress, 'data'> & { data: string | { base64: string } }];
+        const data = typeof p.data === 'string' ? p.data : Buffer.from(p.data.base64, 'base64');
+        await handler.progress(agent, { ...p, data }, true);
       } else if (req.method === 'result') {
         const [agent, r] = req.args as [string, CommandResult];
         value = await handler.result(agent, r, true);
@@ -272,7 +273,9 @@ export class RedisCluster implements JobCluster {
   private remote(ctl: string): RemoteJobs {
     return {
       progress: async (agent, p) => {
-        await this.request(ctl, 'progress', [agent, p]);
+        // Requests are JSON: output bytes travel in base64.
+        const data = typeof p.data === 'string' ? p.data : { base64: p.data.toString('base64') };
+        await this.request(ctl, 'progress', [agent, { ...p, data }]);
       },
       result: async (agent, r) => (await this.request(ctl, 'result', [agent, r])) as ResultAck,
       cancel: async (jobId, actor) => (await this.request(ctl, 'cancel', [jobId, actor])) as Job,

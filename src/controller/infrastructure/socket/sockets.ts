@@ -187,7 +187,7 @@ export class AgentSockets implements AgentGateway {
       }
       const stored = this.jobs.progress(name, progress);
       if (!stored) return;
-      const size = progress.data.length;
+      const size = typeof progress.data === 'string' ? Buffer.byteLength(progress.data) : progress.data.length;
       pending += size;
       this.unstoredBytes += size;
       if (!paused && pending > PENDING_HIGH) {

@@ -329,7 +329,7 @@ class FileOutput implements OutputStore {
     return this.queue.idle(path).then(() => open_.file.close().catch(() => {}));
   }
 
-  append(jobId: string, runId: string, stream: OutputStream, data: string): Promise<void> {
+  append(jobId: string, runId: string, stream: OutputStream, data: string | Buffer): Promise<void> {
     const path = this.path(jobId, runId, stream);
     return this.queue.run(path, async () => {
       const file = await this.handle(jobId, path);

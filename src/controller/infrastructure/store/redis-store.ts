@@ -195,7 +195,7 @@ class RedisOutput implements OutputStore {
   private keys(jobId: string) {
     return `${this.prefix}out:${jobId}`;
   }
-  async append(jobId: string, runId: string, stream: OutputStream, data: string) {
+  async append(jobId: string, runId: string, stream: OutputStream, data: string | Buffer) {
     const key = this.key(jobId, runId, stream);
     await this.redis.multi().append(key, data).sadd(this.keys(jobId), key).exec().then(failed);
   }
