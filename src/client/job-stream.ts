@@ -25,6 +25,8 @@ import type { Session } from './credentials.js';
 export interface JobEvents {
   snapshot?(job: Job): void;
   output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string): void;
+  /** The same output as bytes, when the renderer takes them (nothing decoded): then `output` gets none of it. */
+  outputBytes?(agent: string, runId: string, stream: 'stdout' | 'stderr', data: Buffer): void;
   /** A run changed status (each status once). */
   runStatus(run: RunBrief): void;
   /**
@@ -205,6 +207,7 @@ export class JobStream {
           const bytes = typeof p.data === 'string' || Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data);
           seen[p.stream] += typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
           if (typeof bytes === 'string') this.events.output(p.agent, p.runId, p.stream, bytes);
+          else if (this.events.outputBytes) this.events.outputBytes(p.agent, p.runId, p.stream, bytes);
           else {
             // Decoded in pieces of at most TEXT_PIECE bytes: strings that size stay in V8's young generation, where
             // garbage is cheap (a 256 KiB string is a "large object", collected only by a full mark-sweep).
@@ -328,8 +331,12 @@ export class JobStream {
         const to = Math.min(buf.length, total - at);
         at += buf.length;
         if (to > from) {
-          const text = decoder.write(buf.subarray(from, to));
-          if (text) this.events.output(run.agent.name, run.id, stream, text);
+          const part = buf.subarray(from, to);
+          if (this.events.outputBytes) this.events.outputBytes(run.agent.name, run.id, stream, part);
+          else {
+            const text = decoder.write(part);
+            if (text) this.events.output(run.agent.name, run.id, stream, text);
+          }
           seen[stream] += to - from;
           await this.drained();
         }

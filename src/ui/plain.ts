@@ -2,11 +2,11 @@ import type { Job } from '../domain/model.js';
 import { isTerminal } from '../domain/run-state.js';
 import type { JobEvents } from '../client/job-stream.js';
 import type { RunBrief } from '../protocol/events.js';
-import { LineBuffer } from './lines.js';
+import { ByteLineBuffer } from './lines.js';
 import { jobSummaryLine, runOutcome } from './summary.js';
 
 export interface Out {
-  write(text: string): unknown;
+  write(chunk: string | Uint8Array): unknown;
   /** A Writable's: bytes written and not yet taken by the pipe or terminal. */
   writableLength?: number;
   once?(event: 'drain' | 'close' | 'error', listener: () => void): unknown;
@@ -33,9 +33,12 @@ function backlogged(...outs: Out[]): Promise<void> | undefined {
   );
 }
 
-/** Not a TTY: every complete output line as it arrives, `NAME: line`; stderr lines on stderr; a summary on stderr. */
+/**
+ * Not a TTY: every complete output line as it arrives, `NAME: line`, its bytes as the command wrote them; stderr lines
+ * on stderr; a summary on stderr.
+ */
 export class PlainRenderer implements JobEvents {
-  private readonly lines = new LineBuffer();
+  private readonly lines = new ByteLineBuffer();
   private width = 0;
 
   constructor(
@@ -52,17 +55,26 @@ export class PlainRenderer implements JobEvents {
   }
 
   output(agent: string, runId: string, stream: 'stdout' | 'stderr', data: string) {
+    this.outputBytes(agent, runId, stream, Buffer.from(data));
+  }
+
+  outputBytes(agent: string, runId: string, stream: 'stdout' | 'stderr', data: Buffer) {
     // One write per chunk, not per line: 100 MB of 100-byte lines was a million writes (BENCHMARKS.md, stream).
-    const text = this.lines.prefixed(`${runId}:${stream}`, data, this.prefix(agent));
-    if (text) (stream === 'stdout' ? this.stdout : this.stderr).write(text);
+    const lines = this.lines.prefixed(`${runId}:${stream}`, data, Buffer.from(this.prefix(agent)));
+    if (lines) (stream === 'stdout' ? this.stdout : this.stderr).write(lines);
   }
 
   runStatus(run: RunBrief) {
     if (!isTerminal(run.status)) return;
-    const agent = run.agent.name;
-    this.lines.flush(`${run.id}:stdout`, (line) => this.stdout.write(`${this.prefix(agent)}${line}\n`));
-    this.lines.flush(`${run.id}:stderr`, (line) => this.stderr.write(`${this.prefix(agent)}${line}\n`));
-    if (run.status !== 'succeeded') this.stderr.write(`${this.prefix(agent)}[${runOutcome(run)}]\n`);
+    const prefix = Buffer.from(this.prefix(run.agent.name));
+    for (const [stream, out] of [
+      ['stdout', this.stdout],
+      ['stderr', this.stderr],
+    ] as const) {
+      const rest = this.lines.flush(`${run.id}:${stream}`);
+      if (rest) out.write(Buffer.concat([prefix, rest, Buffer.from('\n')]));
+    }
+    if (run.status !== 'succeeded') this.stderr.write(`${this.prefix(run.agent.name)}[${runOutcome(run)}]\n`);
   }
 
   finished(job: Job) {

@@ -6,6 +6,8 @@ export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** stdout as bytes (what `stdout` decodes, bytes that are not UTF-8 included). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -19,18 +21,20 @@ export function runCli(
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
+      const stdout = Buffer.concat(out).toString();
       reject(new Error(`ogent ${args.join(' ')} did not finish in time\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 20_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
     });
     child.stdin.end(options.input ?? '');
   });

@@ -157,6 +157,13 @@ describe('job control at fleet scale', function () {
     expect(run?.stdoutBytes).to.equal(expected.length);
     // The document's text: the é whole (not two U+FFFD), the bytes that are not UTF-8 as U+FFFD.
     expect(run?.stdout).to.equal('café ok\n\uFFFD\uFFFDraw\n');
+    // `exec` prints the bytes as they were written, after the prefix.
+    const dir = await fx.tempDir();
+    const env = { OGENT_CONTROLLER: c.url, OGENT_TOKEN: await fx.adminToken(c), XDG_CONFIG_HOME: dir };
+    const res = await runCli(['exec', '-t', 'w-1', '--no-tui', '--', command], { env });
+    expect(res.code, res.stderr).to.equal(0);
+    const lines = expected.toString('latin1').replaceAll(/^/gm, 'w-1: ').slice(0, -'w-1: '.length);
+    expect(res.stdoutBytes.toString('latin1')).to.equal(lines);
   });
 
   it('cancel kills the command and its children on the agent host', async () => {

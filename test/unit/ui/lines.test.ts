@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { LineBuffer } from '../../../src/ui/lines.js';
+import { ByteLineBuffer } from '../../../src/ui/lines.js';
+import type { RunBrief } from '../../../src/protocol/events.js';
 import type { Job } from '../../../src/domain/model.js';
 import { PlainRenderer } from '../../../src/ui/plain.js';
 
@@ -16,43 +17,69 @@ function reference(chunks: string[], prefix: string): { printed: string; rest: s
   return { printed, rest: partial };
 }
 
-describe('LineBuffer.prefixed (pure)', () => {
-  it('prints exactly what line-by-line splitting printed, for any chunks, prefixes and line endings', () => {
+/** Cuts `bytes` at `cuts`, as the stream might deliver them (inside a UTF-8 character too). */
+function cutAt(bytes: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const cut of [...at, bytes.length]) {
+    out.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  return out;
+}
+
+describe('ByteLineBuffer.prefixed (pure)', () => {
+  it('prints exactly what line-by-line splitting printed, for any chunks, cuts, prefixes and line endings', () => {
     const text = fc.string({ unit: fc.constantFrom('a', 'é', '\n', '\r', '\r\n', ' ', '😀'), maxLength: 60 });
     fc.assert(
-      fc.property(fc.array(text, { maxLength: 12 }), fc.constantFrom('', 'web-1: ', 'x:  '), (chunks, prefix) => {
-        const lines = new LineBuffer();
-        let printed = '';
-        for (const chunk of chunks) printed += lines.prefixed('k', chunk, prefix);
-        let rest = '';
-        lines.flush('k', (line) => (rest = line));
-        expect({ printed, rest }).to.deep.equal(reference(chunks, prefix));
-      }),
+      fc.property(
+        fc.array(text, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        fc.constantFrom('', 'web-1: ', 'x:  '),
+        (chunks, cuts, prefix) => {
+          const lines = new ByteLineBuffer();
+          const printed: Buffer[] = [];
+          for (const part of cutAt(Buffer.from(chunks.join('')), cuts)) {
+            const out = lines.prefixed('k', part, Buffer.from(prefix));
+            if (out) printed.push(Buffer.from(out));
+          }
+          const rest = lines.flush('k')?.toString() ?? '';
+          expect({ printed: Buffer.concat(printed).toString(), rest }).to.deep.equal(reference(chunks, prefix));
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
-  it('keeps keys apart and returns nothing until a line is complete', () => {
-    const lines = new LineBuffer();
-    expect(lines.prefixed('a', 'one', 'A: ')).to.equal('');
-    expect(lines.prefixed('b', 'two\r\nthree', 'B: ')).to.equal('B: two\n');
-    expect(lines.prefixed('a', ' more\n\nnext', 'A: ')).to.equal('A: one more\nA: \n');
-    const rest: string[] = [];
-    lines.flush('a', (l) => rest.push(l));
-    lines.flush('b', (l) => rest.push(l));
-    lines.flush('c', (l) => rest.push(l));
-    expect(rest).to.deep.equal(['next', 'three']);
+  it('keeps keys apart, returns nothing until a line is complete, and passes bytes that are not UTF-8 through', () => {
+    const lines = new ByteLineBuffer();
+    const p = (key: string, data: string | Buffer, prefix: string) =>
+      lines.prefixed(key, Buffer.from(data), Buffer.from(prefix))?.toString('latin1');
+    expect(p('a', 'one', 'A: ')).to.equal(undefined);
+    expect(p('b', 'two\r\nthree', 'B: ')).to.equal('B: two\n');
+    expect(p('a', ' more\n\nnext', 'A: ')).to.equal('A: one more\nA: \n');
+    expect(p('c', Buffer.from([0xff, 0x0d, 0x0a, 0xfe, 0x0a]), '')).to.equal('\xff\n\xfe\n');
+    expect([lines.flush('a')?.toString(), lines.flush('b')?.toString(), lines.flush('c')]).to.deep.equal([
+      'next',
+      'three',
+      undefined,
+    ]);
   });
 
-  it('PlainRenderer writes one prefixed string per chunk, stderr apart, the partial line at the end of the run', () => {
+  it('PlainRenderer writes one prefixed buffer per chunk, stderr apart, the partial line at the end of the run', () => {
     const out: string[] = [];
     const err: string[] = [];
-    const r = new PlainRenderer({ write: (t: string) => out.push(t) }, { write: (t: string) => err.push(t) });
+    const r = new PlainRenderer(
+      { write: (t: string | Uint8Array) => out.push(Buffer.from(t).toString()) },
+      { write: (t: string | Uint8Array) => err.push(Buffer.from(t).toString()) },
+    );
     r.snapshot({ runs: [{ agent: { name: 'web-1' } }, { agent: { name: 'db-10' } }] } as unknown as Job);
     r.output('web-1', 'j_0', 'stdout', 'a\nb\nc');
     r.output('web-1', 'j_0', 'stderr', 'oops\n');
-    r.output('web-1', 'j_0', 'stdout', 'd\n');
-    expect(out).to.deep.equal(['web-1: a\nweb-1: b\n', 'web-1: cd\n']);
+    r.outputBytes('web-1', 'j_0', 'stdout', Buffer.from('d\ne'));
+    r.runStatus({ id: 'j_0', agent: { name: 'web-1' }, status: 'succeeded' } as unknown as RunBrief);
+    expect(out).to.deep.equal(['web-1: a\nweb-1: b\n', 'web-1: cd\n', 'web-1: e\n']);
     expect(err).to.deep.equal(['web-1: oops\n']);
   });
 });
