@@ -1,18 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { cutAt } from '../../helpers/bytes.js';
 import { charBoundary, wholeCharsLength } from '../../../src/lib/utf8.js';
-
-/** Cuts `bytes` at `cuts` (positions), as a pipe's reads might. */
-function reads(bytes: Buffer, cuts: number[]): Buffer[] {
-  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  return out;
-}
 
 /** What the agent sends for those reads: an incomplete character at the end of a read waits for the next one. */
 function chunks(parts: Buffer[]): Buffer[] {
@@ -33,7 +22,7 @@ describe('UTF-8 boundaries (pure)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.array(fc.nat(), { maxLength: 30 }), (s, cuts) => {
         const bytes = Buffer.from(s);
-        const sent = chunks(reads(bytes, cuts));
+        const sent = chunks(cutAt(bytes, cuts));
         expect(sent.map((c) => c.toString()).join('')).to.equal(s);
         expect(Buffer.concat(sent).equals(bytes)).to.equal(true);
       }),
@@ -45,10 +34,10 @@ describe('UTF-8 boundaries (pure)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.nat(), { maxLength: 30 }), (raw, cuts) => {
         const bytes = Buffer.from(raw);
-        const sent = chunks(reads(bytes, cuts));
+        const sent = chunks(cutAt(bytes, cuts));
         expect(Buffer.concat(sent).equals(bytes)).to.equal(true);
         // At most 3 bytes wait for the next read.
-        for (const read of reads(bytes, cuts)) expect(read.length - wholeCharsLength(read)).to.be.within(0, 3);
+        for (const read of cutAt(bytes, cuts)) expect(read.length - wholeCharsLength(read)).to.be.within(0, 3);
       }),
       { numRuns: 2000 },
     );

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { cutAt } from '../../helpers/bytes.js';
 import { ByteLineBuffer } from '../../../src/ui/lines.js';
 import type { RunBrief } from '../../../src/protocol/events.js';
 import type { Job } from '../../../src/domain/model.js';
@@ -15,18 +16,6 @@ function reference(chunks: string[], prefix: string): { printed: string; rest: s
     for (const line of parts) printed += `${prefix}${line.endsWith('\r') ? line.slice(0, -1) : line}\n`;
   }
   return { printed, rest: partial };
-}
-
-/** Cuts `bytes` at `cuts`, as the stream might deliver them (inside a UTF-8 character too). */
-function cutAt(bytes: Buffer, cuts: number[]): Buffer[] {
-  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  return out;
 }
 
 describe('ByteLineBuffer.prefixed (pure)', () => {
