@@ -16,6 +16,10 @@ class UnmaskedWebSocket extends NodeWebSocket {
 
 /** The `transports` option of a socket.io client connecting to `url` (always WebSocket). */
 export function wsTransports(url: string): Array<typeof NodeWebSocket> {
+  // A TLS-intercepting proxy reads the frames: OGENT_WS_MASK=always keeps random keys there.
+  if (process.env.OGENT_WS_MASK === 'always') return [NodeWebSocket];
   const { protocol, hostname } = new URL(url);
-  return [protocol === 'https:' || isLoopback(hostname) ? UnmaskedWebSocket : NodeWebSocket];
+  // `*.localhost` names count as loopback elsewhere, but a resolver may send them over DNS: not here.
+  const loopback = isLoopback(hostname) && !hostname.toLowerCase().endsWith('.localhost');
+  return [protocol === 'https:' || loopback ? UnmaskedWebSocket : NodeWebSocket];
 }

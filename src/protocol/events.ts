@@ -136,7 +136,7 @@ export interface CommandProgress {
   runId: string;
   seq: number;
   stream: 'stdout' | 'stderr';
-  /** UTF-8 text of whole characters: sent as a binary attachment (a Buffer); a string is accepted too. */
+  /** The output's raw bytes as a binary attachment (a Buffer), cut between UTF-8 characters; a string is accepted too. */
   data: string | Buffer;
 }
 export const commandProgressCheck: Check<CommandProgress> = object({

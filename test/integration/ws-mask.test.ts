@@ -48,6 +48,15 @@ describe('WebSocket masking', () => {
     expect(wsTransports('https://ctl.example.net')[0]).to.not.equal(NodeWebSocket);
     expect(wsTransports('http://ctl.example.net:8080')).to.deep.equal([NodeWebSocket]);
     expect(wsTransports('http://10.0.0.5:8080')).to.deep.equal([NodeWebSocket]);
+    expect(wsTransports('http://ctl.localhost:8080')).to.deep.equal([NodeWebSocket]);
+    process.env.OGENT_WS_MASK = 'always';
+    try {
+      expect(wsTransports('https://ctl.example.net')).to.deep.equal([NodeWebSocket]);
+      expect(wsTransports('http://127.0.0.1:8080')).to.deep.equal([NodeWebSocket]);
+    } finally {
+      delete process.env.OGENT_WS_MASK;
+    }
+    expect(wsTransports('http://127.0.0.1.example.net:8080')).to.deep.equal([NodeWebSocket]);
   });
 
   it('on the wire: masked frames whose key is zero to a loopback controller, a random key with the default', async () => {
