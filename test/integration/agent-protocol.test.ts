@@ -5,7 +5,7 @@ import type { RunningController } from '../../src/controller/index.js';
 import type { Job } from '../../src/domain/model.js';
 import { EV, LIMITS, type CommandResult } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
-import { agentInfo, createJob, finishedJob, getJob, http, RawAgent } from './support.js';
+import { agentInfo, connected, createJob, finishedJob, getJob, http, rawSocket, RawAgent } from './support.js';
 
 /** The `/agents` events of DESIGN §3.2, driven by hand: what a buggy or hostile agent can and cannot do. */
 describe('/agents protocol (real Socket.IO on port 0)', () => {
@@ -220,6 +220,26 @@ describe('/agents protocol (real Socket.IO on port 0)', () => {
       const final = onDisk();
       expect(final.status).to.equal('failed');
       expect(final.summary).to.include({ total: 2, succeeded: 1, failed: 1 });
+    });
+
+    it('output that arrives before the ack of execute_command still tells clients the run is running', async () => {
+      const agent = await RawAgent.connect(controller, 'early-1', {}, { holdAcks: true });
+      fx.defer(() => agent.close());
+      const job = await createJob(controller, admin, { command: 'echo early', target: ['early-1'] });
+      const runId = job.runs[0]?.id ?? '';
+      await agent.command(runId);
+      const client = await connected(rawSocket(controller.url, '/clients', { token: admin }));
+      fx.defer(() => void client.disconnect());
+      const statuses: string[] = [];
+      client.on(EV.jobUpdate, (u: { run: { status: string } }) => statuses.push(u.run.status));
+      expect(
+        ((await client.timeout(5000).emitWithAck(EV.jobSubscribe, { jobId: job.id })) as { ok: boolean }).ok,
+      ).to.equal(true);
+      // In this order on the wire: the output first, then the ack (a busy agent's two packets in one read).
+      agent.socket.emit(EV.commandProgress, { runId, seq: 1, stream: 'stdout', data: Buffer.from('early\n') });
+      agent.accept(runId);
+      await waitFor(() => statuses.includes('running'), 'a job_update saying the run is running');
+      expect((await getJob(controller, admin, job.id)).runs[0]?.status).to.equal('running');
     });
 
     it('arrives after the output it follows: every chunk is stored before the result is applied', async () => {

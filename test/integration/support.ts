@@ -119,14 +119,18 @@ export function agentInfo(name: string, labels: Record<string, string> = {}): Ag
 export class RawAgent {
   readonly commands: ExecuteCommand[] = [];
   readonly cancels: string[] = [];
+  /** With `holdAcks`: the acks of execute_command not sent yet, by run id (send one with `accept`). */
+  readonly held = new Map<string, (r: { accepted: boolean }) => void>();
 
   private constructor(
     readonly name: string,
     readonly socket: RawSocket,
+    holdAcks = false,
   ) {
     socket.on(EV.executeCommand, (command: ExecuteCommand, ack: (r: { accepted: boolean }) => void) => {
       this.commands.push(command);
-      ack({ accepted: true });
+      if (holdAcks) this.held.set(command.runId, ack);
+      else ack({ accepted: true });
     });
     socket.on(EV.cancelCommand, (c: { runId: string }, ack: (r: { ok: boolean }) => void) => {
       this.cancels.push(c.runId);
@@ -134,10 +138,15 @@ export class RawAgent {
     });
   }
 
-  static async connect(controller: RunningController, name: string, labels: Record<string, string> = {}) {
+  static async connect(
+    controller: RunningController,
+    name: string,
+    labels: Record<string, string> = {},
+    options: { holdAcks?: boolean } = {},
+  ) {
     const token = await userToken(controller, name, 'agent');
     const socket = await connected(rawSocket(controller.url, '/agents', { token }));
-    const agent = new RawAgent(name, socket);
+    const agent = new RawAgent(name, socket, options.holdAcks);
     const ack = (await socket.timeout(5000).emitWithAck(EV.agentInfo, agentInfo(name, labels))) as { ok: boolean };
     if (!ack.ok) throw new Error(`agent_info refused: ${JSON.stringify(ack)}`);
     return agent;
@@ -145,6 +154,11 @@ export class RawAgent {
 
   command(runId: string): Promise<ExecuteCommand> {
     return waitFor(() => this.commands.find((c) => c.runId === runId), `execute_command for ${runId}`);
+  }
+
+  accept(runId: string): void {
+    this.held.get(runId)?.({ accepted: true });
+    this.held.delete(runId);
   }
 
   emitWithAck(event: string, payload: unknown): Promise<Record<string, unknown>> {

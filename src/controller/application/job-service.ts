@@ -536,9 +536,12 @@ export class JobService {
     // While storage is failing, only the stored seq counts, so the agent's re-sends fill the gap.
     if (!this.brokenOutput.has(run.id)) this.received.set(run.id, p.seq);
     if (run.status === 'dispatched') {
+      // Output before the ack of execute_command (both in one read of the socket): the ack then finds the run
+      // running and says nothing, so clients are told here.
       run.status = 'running';
       run.startedAt ??= new Date().toISOString();
       this.metrics.runStarted(run);
+      this.changed(job, run);
     }
     this.notifier.progress(job.id, run.agent.name, p);
     const previous = this.outputChains.get(run.id) ?? Promise.resolve();
