@@ -8,6 +8,7 @@ import {
   briefOf,
   EV,
   NAMESPACE,
+  progressBytes,
   type ClientsToServer,
   type JobAck,
   type JobRequest,
@@ -205,7 +206,7 @@ export class JobStream {
           seen.seq = p.seq;
           // Binary attachments (whole UTF-8 characters); a string from an older controller.
           const bytes = typeof p.data === 'string' || Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data);
-          seen[p.stream] += typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+          seen[p.stream] += progressBytes(bytes);
           if (typeof bytes === 'string') this.events.output(p.agent, p.runId, p.stream, bytes);
           else if (this.events.outputBytes) this.events.outputBytes(p.agent, p.runId, p.stream, bytes);
           else {

@@ -139,6 +139,10 @@ export interface CommandProgress {
   /** The output's raw bytes as a binary attachment (a Buffer), cut between UTF-8 characters; a string is accepted too. */
   data: string | Buffer;
 }
+/** How many output bytes a `command_progress` carries (a string from an older agent counts as its UTF-8). */
+export const progressBytes = (data: string | Buffer): number =>
+  typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+
 export const commandProgressCheck: Check<CommandProgress> = object({
   runId: idCheck,
   seq: int({ min: 1 }),

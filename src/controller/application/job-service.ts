@@ -6,7 +6,13 @@ import { canTransition, deriveJobStatus, isTerminal, summarize } from '../../dom
 import { resolveConcurrency, resolveMaxErrors } from '../../domain/limits.js';
 import { parseSelector, select, SelectorError } from '../../domain/selector.js';
 import { candidateTargets, runnerOf, TargetError, type Target } from '../../domain/targets.js';
-import type { CommandProgress, CommandResult, JobRequest, ResultAck } from '../../protocol/events.js';
+import {
+  progressBytes,
+  type CommandProgress,
+  type CommandResult,
+  type JobRequest,
+  type ResultAck,
+} from '../../protocol/events.js';
 import type { Logger } from '../../lib/log.js';
 import { noJobMetrics, type JobMetrics } from './metrics.js';
 import { requireRole } from './auth-service.js';
@@ -567,13 +573,12 @@ export class JobService {
       this.brokenOutput.delete(run.id);
       run.seq = p.seq;
       const field = p.stream;
-      const binary = typeof p.data !== 'string';
-      run[bytes] = (run[bytes] ?? 0) + (binary ? p.data.length : Buffer.byteLength(p.data));
+      run[bytes] = (run[bytes] ?? 0) + progressBytes(p.data);
       const truncated = field === 'stdout' ? 'stdoutTruncated' : 'stderrTruncated';
       // Past the cap nothing is decoded: the document says it is truncated, the bytes are in the output file.
       if (!run[truncated] && p.data.length) {
         // A chunk holds whole characters (the agent cuts between them); bytes that are not UTF-8 show as U+FFFD.
-        const text = binary ? p.data.toString('utf8') : p.data;
+        const text = typeof p.data === 'string' ? p.data : p.data.toString('utf8');
         const room = DOC_OUTPUT_CAP - run[field].length;
         if (room >= text.length) run[field] += text;
         else {

@@ -11,6 +11,7 @@ import {
   jobIdPayloadCheck,
   jobRequestCheck,
   NAMESPACE,
+  progressBytes,
   type AgentsToServer,
   type ClientsToServer,
   type CommandProgress,
@@ -187,7 +188,7 @@ export class AgentSockets implements AgentGateway {
       }
       const stored = this.jobs.progress(name, progress);
       if (!stored) return;
-      const size = typeof progress.data === 'string' ? Buffer.byteLength(progress.data) : progress.data.length;
+      const size = progressBytes(progress.data);
       pending += size;
       this.unstoredBytes += size;
       if (!paused && pending > PENDING_HIGH) {
