@@ -1,11 +1,43 @@
 // Raw spawns, timed and in their own process groups (src/lib/process.ts, execa, is the product's wrapper).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = `${ROOT}bin/run.js`;
+
+/**
+ * A bench script (TypeScript, importing src/) bundled into one plain ES module that `node` runs with no loader.
+ * `--import tsx` compiles on a loader thread with its own V8 heap: ~30 MB more in every process it runs. That
+ * matters where the process's size is measured, as in swarm processes that spawn: fork() costs grow with the
+ * parent's memory, and a real agent runs compiled JavaScript. Written beside node_modules/ (so packages resolve and
+ * src/lib/version.ts finds package.json two levels up), one file per runner process, removed when it exits.
+ */
+export async function compiled(script: string): Promise<string> {
+  const known = bundles.get(script);
+  if (known) return known;
+  const { build } = await import('esbuild');
+  const dir = `${ROOT}node_modules/.ogent-bench`;
+  mkdirSync(dir, { recursive: true });
+  const outfile = `${dir}/${script.replace(/^.*\//, '').replace(/\.ts$/, '')}-${process.pid}.mjs`;
+  await build({
+    entryPoints: [script],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
+  bundles.set(script, outfile);
+  return outfile;
+}
+const bundles = new Map<string, string>();
+process.once('exit', () => {
+  for (const file of bundles.values()) rmSync(file, { force: true });
+});
 
 /** Every process a benchmark started, each the leader of its own process group. */
 const live = new Set<ChildProcess>();

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { SwarmConfig, SwarmMessage } from '../swarm.js';
-import { profileArgs, ROOT, start, stop } from './proc.js';
+import { compiled, profileArgs, ROOT, start, stop } from './proc.js';
 
 const SWARM = `${ROOT}scripts/bench/swarm.ts`;
 export const SIO_FLOOR = `${ROOT}scripts/bench/sio-floor.ts`;
@@ -76,11 +76,13 @@ export class Swarms {
   ): Promise<Swarms> {
     const swarms: Swarm[] = [];
     const per = Math.ceil(count / processes);
+    const [file, ...args] = script as [string, ...string[]];
+    const bundle = await compiled(file);
     for (let from = first; from < first + count; from += per) {
       const n = Math.min(per, first + count - from);
       const child = start(
         process.execPath,
-        [...profileArgs('swarm'), '--import', 'tsx', ...script, JSON.stringify({ ...config, from, count: n })],
+        [...profileArgs('swarm'), bundle, ...args, JSON.stringify({ ...config, from, count: n })],
         { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
       );
       swarms.push(new Swarm(child, n));
