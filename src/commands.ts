@@ -1,50 +1,12 @@
-import AgentRun from './commands/agent/run.js';
-import AgentServiceInstall from './commands/agent/service/install.js';
-import Agents from './commands/agents/index.js';
-import AgentsEnrollToken from './commands/agents/enroll-token.js';
-import AgentsRemove from './commands/agents/remove.js';
-import AgentsShow from './commands/agents/show.js';
-import Audit from './commands/audit.js';
-import ControllerServe from './commands/controller/serve.js';
-import ControllerServiceInstall from './commands/controller/service/install.js';
-import Doctor from './commands/doctor.js';
-import Exec from './commands/exec.js';
-import Help from './commands/help.js';
-import JobsCancel from './commands/jobs/cancel.js';
-import JobsList from './commands/jobs/list.js';
-import JobsLogs from './commands/jobs/logs.js';
-import JobsShow from './commands/jobs/show.js';
-import JobsWait from './commands/jobs/wait.js';
-import Login from './commands/login.js';
-import Logout from './commands/logout.js';
-import UsersAdd from './commands/users/add.js';
-import UsersList from './commands/users/list.js';
-import UsersPasswd from './commands/users/passwd.js';
-import UsersRemove from './commands/users/remove.js';
+import { existsSync } from 'node:fs';
+import { COMMAND_MODULES, lazyCommand, loadCommands } from './command-modules.js';
 
-/** Every command, listed by hand (oclif explicit strategy) so the CLI can be bundled into one file. */
-export const COMMANDS = {
-  'agent:run': AgentRun,
-  'agent:service:install': AgentServiceInstall,
-  agents: Agents,
-  'agents:enroll-token': AgentsEnrollToken,
-  'agents:remove': AgentsRemove,
-  'agents:show': AgentsShow,
-  audit: Audit,
-  'controller:serve': ControllerServe,
-  'controller:service:install': ControllerServiceInstall,
-  doctor: Doctor,
-  exec: Exec,
-  help: Help,
-  'jobs:cancel': JobsCancel,
-  'jobs:list': JobsList,
-  'jobs:logs': JobsLogs,
-  'jobs:show': JobsShow,
-  'jobs:wait': JobsWait,
-  login: Login,
-  logout: Logout,
-  'users:add': UsersAdd,
-  'users:list': UsersList,
-  'users:passwd': UsersPasswd,
-  'users:remove': UsersRemove,
-};
+/**
+ * oclif's command table (package.json `oclif.commands`): a stand-in per command that imports the command when it
+ * runs, since oclif reads every command's flags, arguments and help from oclif.manifest.json. The real classes when
+ * the manifest is being written (`npm run build` sets OGENT_LOAD_COMMANDS=1) or is missing.
+ */
+export const COMMANDS =
+  process.env.OGENT_LOAD_COMMANDS === '1' || !existsSync(new URL('../oclif.manifest.json', import.meta.url))
+    ? await loadCommands()
+    : Object.fromEntries(Object.entries(COMMAND_MODULES).map(([id, load]) => [id, lazyCommand(load)]));

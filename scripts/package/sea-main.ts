@@ -5,7 +5,7 @@
  */
 import { execute, Plugin } from '@oclif/core';
 import { dirname } from 'node:path';
-import { COMMANDS } from '../../src/commands.js';
+import { loadCommands } from '../../src/command-modules.js';
 
 /** package.json's name, version, type and oclif section, inlined at bundle time. */
 declare const OGENT_PJSON: { name: string; version: string; oclif: Record<string, unknown> } & Record<string, unknown>;
@@ -16,7 +16,8 @@ interface PluginInternals {
   loadCommandsFromTarget(): Promise<unknown>;
 }
 
-// oclif's explicit strategy imports `commands.target` by path; here the commands are already in this file.
+// oclif's explicit strategy imports `commands.target` by path; here the commands are already in this file (every
+// command's module is in the bundle; loading them all costs little once they are).
 // The manifest is built from them in memory (a stray oclif.manifest.json beside the binary is never read).
 const plugin = Plugin.prototype as unknown as PluginInternals;
 const manifest = plugin._manifest;
@@ -24,7 +25,7 @@ plugin._manifest = function (this: PluginInternals) {
   if (this.options.isRoot) this.options.ignoreManifest = true;
   return manifest.call(this);
 };
-plugin.loadCommandsFromTarget = async () => COMMANDS;
+plugin.loadCommandsFromTarget = loadCommands;
 
 void execute({
   args: process.argv.slice(2),

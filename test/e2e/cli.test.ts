@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { COMMAND_MODULES } from '../../src/command-modules.js';
 import type { Agent, Job } from '../../src/domain/model.js';
 import { runCli, startDaemon, type CliResult, type Daemon } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
@@ -365,10 +366,48 @@ describe('ogent end to end (real processes)', function () {
         expect(res.stdout, id).to.include('USAGE');
         expect(res.stdout, id).to.include('EXAMPLES');
       }
+      // The manifest is what oclif reads flags and help from (the command table holds stand-ins): it must have been
+      // written from the real command classes.
+      const flagged = manifest as unknown as { commands: Record<string, { flags: object; args: object }> };
+      for (const [id, load] of Object.entries(COMMAND_MODULES)) {
+        const { default: command } = await load();
+        expect(Object.keys(flagged.commands[id]?.flags ?? {}), id).to.have.members(
+          Object.keys({ ...command.baseFlags, ...command.flags }),
+        );
+        expect(Object.keys(flagged.commands[id]?.args ?? {}), id).to.have.members(Object.keys(command.args ?? {}));
+      }
       const version = await runCli(['--version']);
       expect(version.code).to.equal(0);
       expect(version.stdout).to.match(/^ogent\/\d+\.\d+\.\d+ /);
     });
+  });
+
+  it('the command table imports no command: `ogent jobs list` loads the jobs list command and no other', async () => {
+    const dir = await mkdtemp(join(root, 'loaded-'));
+    const log = join(dir, 'loaded.txt');
+    // A module hook (on its own thread) that writes down every module file loaded.
+    const hook = `import { appendFileSync } from 'node:fs';
+      export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }`;
+    const register = `import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));`;
+    try {
+      const res = await runCli(['jobs', 'list'], {
+        env: {
+          ...noCredentials,
+          ...(await isolated()),
+          NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(register)}`,
+        },
+      });
+      expect(res.code, res.stderr).to.equal(3);
+      expect(res.stderr).to.include('not logged in');
+      const commands = (await readFile(log, 'utf8')).split('\n').filter((url) => url.includes('/lib/commands/'));
+      expect(commands.map((url) => url.replace(/^.*\/lib\/commands\//, ''))).to.have.members([
+        'base.js',
+        'jobs/list.js',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   describe('login, logout and users', () => {
