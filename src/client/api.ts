@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Agent, AuditEntry, Job } from '../domain/model.js';
-import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
+import type { AgentDetails, AgentRunSummary, JoinTokenInfo } from '../protocol/agents.js';
 import type { JobRequest } from '../protocol/events.js';
 import type { Session } from './credentials.js';
 import { apiError, openStream, request } from './http.js';
@@ -40,6 +40,14 @@ export class ApiClient {
     uses: number,
   ): Promise<{ id: string; token: string; expiresAt: string; uses: number }> {
     return this.call('POST', '/api/v1/enroll-tokens', 'issue join token', { ttlSeconds, uses });
+  }
+  /** Every join token, newest first, without its secret (admin). */
+  async enrollTokens(): Promise<JoinTokenInfo[]> {
+    return (await this.call<{ tokens: JoinTokenInfo[] }>('GET', '/api/v1/enroll-tokens', 'list join tokens')).tokens;
+  }
+  /** Deletes a join token, by id or a unique prefix of it (admin). */
+  revokeEnrollToken(id: string): Promise<JoinTokenInfo> {
+    return this.call('DELETE', `/api/v1/enroll-tokens/${encodeURIComponent(id)}`, 'revoke join token');
   }
   createJob(req: JobRequest): Promise<Job> {
     return this.call('POST', '/api/v1/jobs', 'create job', req);

@@ -21,3 +21,14 @@ export interface AgentRunSummary {
   finishedAt: string | null;
   durationMs: number | null;
 }
+
+/** `GET /api/v1/enroll-tokens` (newest first) and `DELETE …/:id`: a join token without its secret or hash. */
+export interface JoinTokenInfo {
+  id: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  /** How many agents may still enroll with it. */
+  usesLeft: number;
+  state: 'active' | 'expired' | 'used_up';
+}

@@ -285,6 +285,27 @@ describe('ogent end to end (real processes)', function () {
       expect(asJson.jobs.map((j) => j.id)).to.deep.equal([id]);
     });
 
+    it('`agents enroll-token` says the id; `list` shows the token; `revoke` by its first 8 characters ends it', async () => {
+      const issued = await ogent(['agents', 'enroll-token', '--uses', '2']);
+      expect(issued.code, issued.stderr).to.equal(0);
+      const tokenId = /^join token (\S+) for 2 agents/.exec(issued.stderr)?.[1] ?? '';
+      expect(tokenId).to.match(/^[0-9a-f-]{36}$/);
+      expect(issued.stderr).to.include(`to revoke it: ogent agents enroll-token revoke ${tokenId.slice(0, 8)}`);
+      const plain = await ogent(['agents', 'enroll-token', 'list']);
+      expect(plain.code, plain.stderr).to.equal(0);
+      expect(lines(plain.stdout)[0]).to.match(/^ID\s+STATE\s+USES LEFT\s+EXPIRES\s+CREATED\s+BY$/);
+      expect(plain.stdout).to.match(new RegExp(`${tokenId}\\s+active\\s+2\\s+\\S+\\s+\\S+\\s+admin`));
+      expect(plain.stdout).not.to.include(issued.stdout.trim());
+      const revoked = await ogent(['agents', 'enroll-token', 'revoke', tokenId.slice(0, 8)]);
+      expect(revoked.code, revoked.stderr).to.equal(0);
+      expect(revoked.stderr).to.equal(`join token ${tokenId} revoked (2 uses were left)\n`);
+      const listed = json<{ tokens: Array<{ id: string }> }>(await ogent(['agents', 'enroll-token', 'list', '--json']));
+      expect(listed.tokens.map((t) => t.id)).not.to.include(tokenId);
+      const again = await ogent(['agents', 'enroll-token', 'revoke', tokenId]);
+      expect(again.code).to.equal(1);
+      expect(again.stderr).to.include(`no join token with id "${tokenId}"`);
+    });
+
     it('`jobs show` prints the job and its runs, and the job document with --json', async () => {
       const plain = await ogent(['jobs', 'show', id]);
       expect(plain.code, plain.stderr).to.equal(0);

@@ -149,6 +149,26 @@ const ROUTES: Record<string, Route> = {
     allowed: ['admin'],
     ok: 201,
   },
+  'GET /api/v1/enroll-tokens': { method: 'GET', path: () => '/api/v1/enroll-tokens', allowed: ['admin'], ok: 200 },
+  'DELETE /api/v1/enroll-tokens/:id': {
+    method: 'DELETE',
+    path: async (ctx) => {
+      const issued = await http(ctx.controller.url, '/api/v1/enroll-tokens', {
+        method: 'POST',
+        token: adminToken(),
+        type: 'application/json',
+        body: JSON.stringify({ uses: 1 }),
+      });
+      return `/api/v1/enroll-tokens/${issued.body.id as string}`;
+    },
+    allowed: ['admin'],
+    ok: 200,
+    after: async (ctx, _who, allowed, path) => {
+      const list = await http(ctx.controller.url, '/api/v1/enroll-tokens', { token: adminToken() });
+      const ids = (list.body.tokens as Array<{ id: string }>).map((t) => t.id);
+      expect(ids.includes(path.split('/')[4] ?? ''), 'the token still exists').to.equal(!allowed);
+    },
+  },
   // No bearer token needed: the join token in the body is the credential (enrollment tests cover it).
   'POST /api/v1/agents/enroll (invalid body)': {
     method: 'POST',

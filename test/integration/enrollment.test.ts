@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { JoinTokenInfo } from '../../src/protocol/agents.js';
 import { join } from 'node:path';
 import { passwordTokens } from '../../src/agent/index.js';
 import type { TokenSource } from '../../src/agent/client.js';
@@ -278,5 +279,93 @@ describe('agent enrollment (join tokens) and revocation', function () {
     );
     const users = (await controller.auth.listUsers({ name: 'admin', role: 'admin' })).map((u) => u.name);
     expect(users).to.include('keep-me').and.not.include('plain-1');
+  });
+
+  describe('listing and revoking join tokens', () => {
+    const tokens = (token = admin) =>
+      request<{ tokens: JoinTokenInfo[] }>(controller.url, '/api/v1/enroll-tokens', { token });
+    const revoke = (id: string, token = admin) =>
+      http(controller.url, `/api/v1/enroll-tokens/${encodeURIComponent(id)}`, { method: 'DELETE', token });
+
+    it('lists every token newest first with its state and uses left, never its secret or hash', async () => {
+      const first = await issue({ uses: 1 });
+      const once = first.body.token;
+      expect((await enroll(once, 'web-1')).status).to.equal(201);
+      await new Promise((r) => setTimeout(r, 5));
+      const second = await issue({ uses: 3, ttlSeconds: 120 });
+      const res = await tokens();
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body.tokens.map((t) => t.id)).to.deep.equal([second.body.id, first.body.id]);
+      expect(res.body.tokens[0]).to.deep.include({ state: 'active', usesLeft: 3, createdBy: 'admin' });
+      expect(res.body.tokens[1]).to.deep.include({ state: 'used_up', usesLeft: 0 });
+      expect(Object.keys(res.body.tokens[0] as object).sort()).to.deep.equal(
+        ['createdAt', 'createdBy', 'expiresAt', 'id', 'state', 'usesLeft'].sort(),
+      );
+      expect(res.text).not.to.include(once).and.not.to.include(createHash('sha256').update(once).digest('hex'));
+      // Only an admin: the list says who can let hosts in.
+      const operator = await userToken(controller, 'op-2', 'operator');
+      expect((await tokens(operator)).status).to.equal(403);
+      expect((await revoke(first.body.id, operator)).status).to.equal(403);
+    });
+
+    it('a revoked token enrolls no one; agents it enrolled keep their credentials; the audit log says who', async () => {
+      const issued = await issue({ uses: 5 });
+      const before = await enroll(issued.body.token, 'early-1');
+      expect(before.status).to.equal(201);
+      // By the first 8 characters of its id, as `agents enroll-token revoke` prints it.
+      const res = await revoke(issued.body.id.slice(0, 8));
+      expect(res.status, res.text).to.equal(200);
+      expect(res.body).to.deep.include({ id: issued.body.id, usesLeft: 4, state: 'active' });
+      const after = await enroll(issued.body.token, 'late-1');
+      expect(after.status).to.equal(401);
+      expect(after.body.message).to.match(/^join token invalid/);
+      expect((await tokens()).body.tokens.map((t) => t.id)).not.to.include(issued.body.id);
+      // The host that enrolled before still logs in with its own credential.
+      const early = await login(controller.url, 'early-1', before.body.password as string);
+      expect(early.access_token).to.be.a('string');
+      const audit = await http(controller.url, '/api/v1/audit?action=enroll_token_revoke', { token: admin });
+      expect(audit.body.entries).to.have.length(1);
+      expect((audit.body.entries as Array<Record<string, unknown>>)[0]).to.deep.include({
+        actor: 'admin',
+        action: 'enroll_token_revoke',
+        ok: true,
+        target: issued.body.id,
+      });
+      // Gone is gone: a second revoke is 404.
+      const again = await revoke(issued.body.id);
+      expect(again.status).to.equal(404);
+      expect(again.body.message).to.equal(`no join token with id "${issued.body.id}"`);
+    });
+
+    it('an expired token is listed as expired; a prefix under 8 characters or of several ids revokes nothing', async () => {
+      const dataDir = await fx.tempDir();
+      const token = (id: string, expiresAt = '2099-01-01T00:00:00.000Z'): EnrollmentToken => ({
+        id,
+        hash: createHash('sha256').update(`ogj_${id}`).digest('hex'),
+        createdBy: 'admin',
+        createdAt: '2020-01-01T00:00:00.000Z',
+        expiresAt,
+        usesLeft: 1,
+      });
+      const stored = [
+        token('abcdef12-0000'),
+        token('abcdef12-1111'),
+        token('99999999-2222', '2020-01-02T00:00:00.000Z'),
+      ];
+      await writeFile(join(dataDir, 'enrollments.json'), JSON.stringify({ enrollments: stored }));
+      controller = await fx.controller({ dataDir });
+      admin = await fx.adminToken(controller);
+      const listed = (await tokens()).body.tokens;
+      expect(listed.find((t) => t.id === '99999999-2222')).to.deep.include({ state: 'expired', usesLeft: 1 });
+      const ambiguous = await revoke('abcdef12');
+      expect(ambiguous.status).to.equal(409);
+      expect(ambiguous.body.message).to.equal(`"abcdef12" is the start of 2 join tokens' ids: give more of it`);
+      const short = await revoke('9999');
+      expect(short.status).to.equal(404);
+      expect(short.body.message).to.match(/at least its first 8 characters/);
+      expect((await tokens()).body.tokens).to.have.length(3);
+      expect((await revoke('abcdef12-1')).status).to.equal(200);
+      expect((await tokens()).body.tokens.map((t) => t.id).sort()).to.deep.equal(['99999999-2222', 'abcdef12-0000']);
+    });
   });
 });

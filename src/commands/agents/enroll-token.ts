@@ -31,8 +31,9 @@ export default class AgentsEnrollToken extends BaseCommand {
     }
     process.stdout.write(`${issued.token}\n`);
     process.stderr.write(
-      `join token for ${issued.uses} agent${issued.uses === 1 ? '' : 's'}, valid until ${issued.expiresAt} (shown once)\n` +
-        `  on each host: ogent agent run --controller ${api.controller} --join-token TOKEN --name NAME\n`,
+      `join token ${issued.id} for ${issued.uses} agent${issued.uses === 1 ? '' : 's'}, valid until ${issued.expiresAt} (shown once)\n` +
+        `  on each host: ogent agent run --controller ${api.controller} --join-token TOKEN --name NAME\n` +
+        `  to revoke it: ogent agents enroll-token revoke ${issued.id.slice(0, 8)}\n`,
     );
   }
 }

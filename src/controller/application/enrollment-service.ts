@@ -1,8 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { AppError, badRequest, conflict } from './errors.js';
+import { AppError, badRequest, conflict, notFound } from './errors.js';
 import { generatePassword, hashPassword } from './passwords.js';
 import { requireAdmin } from './auth-service.js';
-import type { EnrollmentRepository, Identity, UserRepository } from './ports.js';
+import type { JoinTokenInfo } from '../../protocol/agents.js';
+import type { EnrollmentRepository, EnrollmentToken, Identity, UserRepository } from './ports.js';
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** Join tokens are `ogj_` and 32 random bytes; only their sha256 is stored. */
@@ -19,6 +20,14 @@ export interface IssuedJoinToken {
   expiresAt: string;
   uses: number;
 }
+
+/** The shortest id prefix `revoke` takes (ids are UUIDs: 8 hex digits are unique among thousands). */
+const ID_PREFIX_MIN = 8;
+
+const info = ({ hash: _hash, ...token }: EnrollmentToken, now: string): JoinTokenInfo => ({
+  ...token,
+  state: token.expiresAt <= now ? 'expired' : token.usesLeft <= 0 ? 'used_up' : 'active',
+});
 
 /** Join tokens for fleets (DESIGN §6): one token enrolls up to N agents, each with its own agent-role user. */
 export class EnrollmentService {
@@ -44,6 +53,42 @@ export class EnrollmentService {
     };
     await this.enrollments.put(issued);
     return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses };
+  }
+
+  /** Every join token the store holds (expired and used-up ones too, until revoked), newest first. */
+  async list(actor: Identity): Promise<JoinTokenInfo[]> {
+    requireAdmin(actor);
+    const now = new Date().toISOString();
+    return (await this.enrollments.list())
+      .map((token) => info(token, now))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Deletes a join token, by its id or a unique prefix of it (at least 8 characters): no agent can enroll with it
+   * afterwards. Agents already enrolled with it keep their own credentials (`ogent agents remove` revokes those).
+   */
+  async revoke(actor: Identity, idOrPrefix: string): Promise<JoinTokenInfo> {
+    requireAdmin(actor);
+    const all = await this.enrollments.list();
+    const exact = all.find((t) => t.id === idOrPrefix);
+    const matches = exact
+      ? [exact]
+      : idOrPrefix.length >= ID_PREFIX_MIN
+        ? all.filter((t) => t.id.startsWith(idOrPrefix))
+        : [];
+    if (matches.length > 1) {
+      throw conflict(`"${idOrPrefix}" is the start of ${matches.length} join tokens' ids: give more of it`);
+    }
+    const token = matches[0];
+    if (!token || !(await this.enrollments.remove(token.id))) {
+      throw notFound(
+        idOrPrefix.length < ID_PREFIX_MIN && !exact
+          ? `no join token with id "${idOrPrefix}" (give the whole id, or at least its first ${ID_PREFIX_MIN} characters)`
+          : `no join token with id "${idOrPrefix}"`,
+      );
+    }
+    return info(token, new Date().toISOString());
   }
 
   /**

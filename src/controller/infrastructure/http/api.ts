@@ -186,6 +186,16 @@ export function buildApi(deps: ApiDeps): Router {
       log.info('join token issued', { id: issued.id, uses: issued.uses, expiresAt: issued.expiresAt, by: actor.name });
       return { status: 201, body: issued };
     })
+    .on('GET', '/api/v1/enroll-tokens', async (req) => {
+      return { status: 200, body: { tokens: await deps.enrollments.list(await identify(req)) } };
+    })
+    .on('DELETE', '/api/v1/enroll-tokens/:id', async (req) => {
+      const actor = await identify(req);
+      const token = await deps.enrollments.revoke(actor, req.params.id as string);
+      await audit.record({ ...by(actor), action: 'enroll_token_revoke', ok: true, target: token.id });
+      log.info('join token revoked', { id: token.id, by: actor.name });
+      return { status: 200, body: token };
+    })
     .on('POST', '/api/v1/agents/enroll', async (req) => {
       const wait = enrollFailuresPerAddress.blocked(req.address);
       if (wait > 0) {
