@@ -38,7 +38,7 @@ export const COMMAND_MODULES: Record<string, CommandModule> = {
 
 let loaded: Promise<Record<string, Command.Class>> | undefined;
 
-/** Every command class, imported (the single executable's bundle, and `oclif manifest` reading their flags). */
+/** Every command class, imported (the single executable's bundle, and oclif when it has no manifest to read). */
 export function loadCommands(): Promise<Record<string, Command.Class>> {
   loaded ??= Promise.all(
     Object.entries(COMMAND_MODULES).map(async ([id, load]) => [id, (await load()).default] as const),

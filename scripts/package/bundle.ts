@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 /**
- * esbuild: the CLI (scripts/package/sea-main.ts → src/commands.ts → everything) into ONE CommonJS file, which is what
+ * esbuild: the CLI (scripts/package/sea-main.ts → src/command-modules.ts → everything) into ONE CommonJS file, which is what
  * a Node single executable runs. What CommonJS cannot express is rewritten here, and each rewrite checks that the
  * code it rewrites is still there, so a dependency upgrade fails the build instead of the binary.
  */

@@ -176,7 +176,10 @@ export interface AuditEntry {
   actor: string;
   /** Client address. */
   from?: string;
-  /** e.g. login, login_failed, job_create, job_cancel, user_add, user_remove, user_passwd, agent_enroll, agent_remove. */
+  /**
+   * e.g. login, login_failed, job_create, job_cancel, user_add, user_remove, user_passwd, agent_enroll, agent_remove,
+   * enroll_token, enroll_token_revoke.
+   */
   action: string;
   ok: boolean;
   jobId?: string;

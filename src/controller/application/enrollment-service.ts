@@ -70,23 +70,19 @@ export class EnrollmentService {
    */
   async revoke(actor: Identity, idOrPrefix: string): Promise<JoinTokenInfo> {
     requireAdmin(actor);
+    const wanted = idOrPrefix.toLowerCase();
     const all = await this.enrollments.list();
-    const exact = all.find((t) => t.id === idOrPrefix);
-    const matches = exact
-      ? [exact]
-      : idOrPrefix.length >= ID_PREFIX_MIN
-        ? all.filter((t) => t.id.startsWith(idOrPrefix))
-        : [];
+    const exact = all.find((t) => t.id === wanted);
+    if (!exact && wanted.length < ID_PREFIX_MIN) {
+      throw badRequest(`give the whole join token id, or at least its first ${ID_PREFIX_MIN} characters`);
+    }
+    const matches = exact ? [exact] : all.filter((t) => t.id.startsWith(wanted));
     if (matches.length > 1) {
       throw conflict(`"${idOrPrefix}" is the start of ${matches.length} join tokens' ids: give more of it`);
     }
     const token = matches[0];
     if (!token || !(await this.enrollments.remove(token.id))) {
-      throw notFound(
-        idOrPrefix.length < ID_PREFIX_MIN && !exact
-          ? `no join token with id "${idOrPrefix}" (give the whole id, or at least its first ${ID_PREFIX_MIN} characters)`
-          : `no join token with id "${idOrPrefix}"`,
-      );
+      throw notFound(`no join token with id "${idOrPrefix}"`);
     }
     return info(token, new Date().toISOString());
   }
