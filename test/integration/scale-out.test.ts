@@ -103,6 +103,46 @@ describe('scale-out: controllers sharing one Redis', function () {
     }
   });
 
+  it('two hosts enrolling one name through two controllers at once: one gets it, the other 409, one use taken', async () => {
+    const [a, b] = await cluster(2);
+    const admin = await fx.adminToken(a as RunningController);
+    const issued = await request<{ id: string; token: string }>((a as RunningController).url, '/api/v1/enroll-tokens', {
+      method: 'POST',
+      token: admin,
+      body: { uses: 5 },
+    });
+    for (let round = 0; round < 3; round++) {
+      const name = `twin-${round}`;
+      const both = await Promise.all(
+        [a, b].map((c) =>
+          request<{ name?: string; password?: string; message?: string }>(
+            (c as RunningController).url,
+            '/api/v1/agents/enroll',
+            {
+              method: 'POST',
+              body: { token: issued.body.token, name },
+            },
+          ),
+        ),
+      );
+      const statuses = both.map((r) => r.status).sort();
+      expect(statuses, JSON.stringify(both.map((r) => r.body))).to.deep.equal([201, 409]);
+      // The winner's credential is the one stored: it logs in, on either controller.
+      const winner = both.find((r) => r.status === 201)?.body.password as string;
+      const login = await request((b as RunningController).url, '/token', {
+        form: { username: name, password: winner },
+      });
+      expect(login.status, login.text).to.equal(200);
+    }
+    const tokens = await request<{ tokens: Array<{ id: string; usesLeft: number }> }>(
+      (b as RunningController).url,
+      '/api/v1/enroll-tokens',
+      { token: admin },
+    );
+    // Three enrolled, three uses taken: the refused ones took none.
+    expect(tokens.body.tokens.find((t) => t.id === issued.body.id)?.usesLeft).to.equal(2);
+  });
+
   it('cancels through C a job owned by B that runs on an agent connected to A', async () => {
     const [a, b, c] = (await cluster(3)) as [RunningController, RunningController, RunningController];
     await fx.agent(a, 'sc-a');

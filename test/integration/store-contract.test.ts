@@ -105,6 +105,16 @@ for (const kind of kinds) {
       expect((await store.users.list()).map((u) => u.name)).to.deep.equal(['alice']);
     });
 
+    it('users: create adds a name once; of 5 concurrent creates of one name, one wins and nothing is overwritten', async () => {
+      expect(await store.users.create(user('carol'))).to.equal(true);
+      expect(await store.users.create({ ...user('carol'), role: 'admin' })).to.equal(false);
+      expect((await store.users.get('carol'))?.role).to.equal(user('carol').role);
+      const tries = ['a', 'b', 'c', 'd', 'e'].map((hash) => ({ ...user('dave'), passwordHash: hash }));
+      const won = await Promise.all(tries.map((u) => store.users.create(u)));
+      expect(won.filter(Boolean)).to.have.length(1);
+      expect((await store.users.get('dave'))?.passwordHash).to.equal(tries[won.indexOf(true)]?.passwordHash);
+    });
+
     it('agents: put, get by id and by name, list, replace, remove', async () => {
       await store.agents.put(agent('a'));
       await store.agents.put(agent('b'));

@@ -116,10 +116,15 @@ export class EnrollmentService {
       if (existing) throw conflict(`"${name}" is the name of a user with role ${existing.role}: pick another --name`);
       const password = generatePassword();
       const passwordHash = await hashPassword(password);
+      // The name first, atomically: a host enrolling the same name through another controller of the cluster
+      // (the check above is per process) must not overwrite this one's credential, nor take a use for nothing.
+      if (!(await this.users.create({ name, role: 'agent', passwordHash, createdAt: new Date().toISOString() }))) {
+        throw conflict(`agent "${name}" was enrolled a moment ago by another host: pick another --name`);
+      }
       if (!(await this.enrollments.consume(hash, new Date().toISOString()))) {
+        await this.users.remove(name);
         throw refused('join token used up or expired: ask an admin for a new one');
       }
-      await this.users.put({ name, role: 'agent', passwordHash, createdAt: new Date().toISOString() });
       return { name, password, tokenId: known.id };
     } finally {
       this.enrolling.delete(name);

@@ -9,6 +9,11 @@ export interface UserRepository {
   get(name: string): Promise<User | undefined>;
   list(): Promise<User[]>;
   put(user: User): Promise<void>;
+  /**
+   * Adds the user unless one of that name exists, atomically (controllers sharing a store may race for a name):
+   * false, and nothing written, when it exists.
+   */
+  create(user: User): Promise<boolean>;
   remove(name: string): Promise<boolean>;
 }
 

@@ -16,6 +16,11 @@ class MemoryUsers implements UserRepository {
   async put(user: User) {
     this.users.set(user.name, user);
   }
+  async create(user: User) {
+    if (this.users.has(user.name)) return false;
+    this.users.set(user.name, user);
+    return true;
+  }
   async remove(name: string) {
     return this.users.delete(name);
   }

@@ -55,6 +55,13 @@ class LowUsers implements UserRepository {
     this.db.data.users = users;
     await this.db.write();
   }
+  async create(user: User) {
+    // One controller owns the data dir, and nothing awaits between the check and the insert.
+    if (this.db.data.users.some((u) => u.name === user.name)) return false;
+    this.db.data.users = [...this.db.data.users, user];
+    await this.db.write();
+    return true;
+  }
   async remove(name: string) {
     const before = this.db.data.users.length;
     this.db.data.users = this.db.data.users.filter((u) => u.name !== name);

@@ -46,6 +46,9 @@ class RedisUsers implements UserRepository {
   async put(user: User) {
     await this.redis.hset(this.key, user.name, JSON.stringify(user));
   }
+  async create(user: User) {
+    return (await this.redis.hsetnx(this.key, user.name, JSON.stringify(user))) === 1;
+  }
   async remove(name: string) {
     return (await this.redis.hdel(this.key, name)) > 0;
   }
