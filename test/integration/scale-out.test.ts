@@ -143,6 +143,28 @@ describe('scale-out: controllers sharing one Redis', function () {
     expect(tokens.body.tokens.find((t) => t.id === issued.body.id)?.usesLeft).to.equal(2);
   });
 
+  it('two admins adding one user name through two controllers at once: one gets it, the other 409', async () => {
+    const [a, b] = await cluster(2);
+    const admin = await fx.adminToken(a as RunningController);
+    const both = await Promise.all(
+      [a, b].map((c, i) =>
+        request<{ message?: string }>((c as RunningController).url, '/api/v1/users', {
+          method: 'POST',
+          token: admin,
+          body: { name: 'ops-1', role: 'viewer', password: `password-of-${i}` },
+        }),
+      ),
+    );
+    expect(both.map((r) => r.status).sort()).to.deep.equal([201, 409]);
+    expect(both.find((r) => r.status === 409)?.body.message).to.equal('user "ops-1" already exists');
+    // The password stored is the winner's.
+    const winner = both.findIndex((r) => r.status === 201);
+    const login = await request((b as RunningController).url, '/token', {
+      form: { username: 'ops-1', password: `password-of-${winner}` },
+    });
+    expect(login.status, login.text).to.equal(200);
+  });
+
   it('cancels through C a job owned by B that runs on an agent connected to A', async () => {
     const [a, b, c] = (await cluster(3)) as [RunningController, RunningController, RunningController];
     await fx.agent(a, 'sc-a');

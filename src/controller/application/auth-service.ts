@@ -83,13 +83,13 @@ export class AuthService {
     if (await this.users.get(name)) throw conflict(`user "${name}" already exists`);
     if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
     const chosen = password ?? generatePassword();
+    const passwordHash = await hashPassword(chosen);
     await this.audit.required({ ...by(actor), action: 'user_add', ok: true, target: name, detail: `role ${role}` });
-    await this.users.put({
-      name,
-      role: role as Role,
-      passwordHash: await hashPassword(chosen),
-      createdAt: new Date().toISOString(),
-    });
+    // Atomically: an admin adding the same name through another controller of the cluster must not be overwritten.
+    if (!(await this.users.create({ name, role: role as Role, passwordHash, createdAt: new Date().toISOString() }))) {
+      await this.audit.record({ ...by(actor), action: 'user_add', ok: false, target: name, detail: 'already exists' });
+      throw conflict(`user "${name}" already exists`);
+    }
     return { name, role: role as Role, generatedPassword: password === undefined ? chosen : undefined };
   }
 
