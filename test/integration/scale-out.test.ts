@@ -165,6 +165,22 @@ describe('scale-out: controllers sharing one Redis', function () {
     expect(login.status, login.text).to.equal(200);
   });
 
+  it('closing the controllers of a cluster leaves no unhandled rejection (the adapter unsubscribes unawaited)', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const [a, b] = await cluster(2);
+        await Promise.all([(a as RunningController).close(), (b as RunningController).close()]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+    expect(unhandled.map((r) => (r as Error).message)).to.deep.equal([]);
+  });
+
   it('cancels through C a job owned by B that runs on an agent connected to A', async () => {
     const [a, b, c] = (await cluster(3)) as [RunningController, RunningController, RunningController];
     await fx.agent(a, 'sc-a');
