@@ -80,7 +80,8 @@ export class AuthService {
     requireAdmin(actor);
     if (!USER_NAME.test(name)) throw badRequest(`invalid user name "${name}": letters, digits, . _ - (max 63)`);
     if (!(ROLES as readonly string[]).includes(role)) throw badRequest(`invalid role "${role}": ${ROLES.join(', ')}`);
-    if (await this.users.get(name)) throw conflict(`user "${name}" already exists`);
+    const taken = () => conflict(`user "${name}" already exists`);
+    if (await this.users.get(name)) throw taken();
     if (password !== undefined && password.length < 8) throw badRequest('password must have at least 8 characters');
     const chosen = password ?? generatePassword();
     const passwordHash = await hashPassword(chosen);
@@ -88,7 +89,7 @@ export class AuthService {
     // Atomically: an admin adding the same name through another controller of the cluster must not be overwritten.
     if (!(await this.users.create({ name, role: role as Role, passwordHash, createdAt: new Date().toISOString() }))) {
       await this.audit.record({ ...by(actor), action: 'user_add', ok: false, target: name, detail: 'already exists' });
-      throw conflict(`user "${name}" already exists`);
+      throw taken();
     }
     return { name, role: role as Role, generatedPassword: password === undefined ? chosen : undefined };
   }

@@ -31,9 +31,6 @@ const info = ({ hash: _hash, ...token }: EnrollmentToken, now: string): JoinToke
 
 /** Join tokens for fleets (DESIGN §6): one token enrolls up to N agents, each with its own agent-role user. */
 export class EnrollmentService {
-  /** Names being enrolled right now: two hosts asking for the same name at once must not both get it. */
-  private readonly enrolling = new Set<string>();
-
   constructor(
     private readonly enrollments: EnrollmentRepository,
     private readonly users: UserRepository,
@@ -104,30 +101,24 @@ export class EnrollmentService {
     if (!known) throw refused('join token invalid: ask an admin for one (`ogent agents enroll-token`)');
     if (known.expiresAt <= now) throw refused(`join token expired at ${known.expiresAt}: ask an admin for a new one`);
     if (known.usesLeft <= 0) throw refused('join token used up: ask an admin for a new one');
-    if (this.enrolling.has(name)) throw conflict(`agent "${name}" is being enrolled right now`);
-    this.enrolling.add(name);
-    try {
-      const existing = await this.users.get(name);
-      if (existing?.role === 'agent') {
-        throw conflict(
-          `agent "${name}" is already enrolled: an admin must remove it first (\`ogent agents remove ${name}\`), or pick another --name`,
-        );
-      }
-      if (existing) throw conflict(`"${name}" is the name of a user with role ${existing.role}: pick another --name`);
-      const password = generatePassword();
-      const passwordHash = await hashPassword(password);
-      // The name first, atomically: a host enrolling the same name through another controller of the cluster
-      // (the check above is per process) must not overwrite this one's credential, nor take a use for nothing.
-      if (!(await this.users.create({ name, role: 'agent', passwordHash, createdAt: new Date().toISOString() }))) {
-        throw conflict(`agent "${name}" was enrolled a moment ago by another host: pick another --name`);
-      }
-      if (!(await this.enrollments.consume(hash, new Date().toISOString()))) {
-        await this.users.remove(name);
-        throw refused('join token used up or expired: ask an admin for a new one');
-      }
-      return { name, password, tokenId: known.id };
-    } finally {
-      this.enrolling.delete(name);
+    const existing = await this.users.get(name);
+    if (existing?.role === 'agent') {
+      throw conflict(
+        `agent "${name}" is already enrolled: an admin must remove it first (\`ogent agents remove ${name}\`), or pick another --name`,
+      );
     }
+    if (existing) throw conflict(`"${name}" is the name of a user with role ${existing.role}: pick another --name`);
+    const password = generatePassword();
+    const passwordHash = await hashPassword(password);
+    // The name first, atomically: a host enrolling the same name at the same moment (through this controller or
+    // another of the cluster) must not overwrite this one's credential, nor take a use for nothing.
+    if (!(await this.users.create({ name, role: 'agent', passwordHash, createdAt: new Date().toISOString() }))) {
+      throw conflict(`agent "${name}" was enrolled a moment ago by another host: pick another --name`);
+    }
+    if (!(await this.enrollments.consume(hash, new Date().toISOString()))) {
+      await this.users.remove(name);
+      throw refused('join token used up or expired: ask an admin for a new one');
+    }
+    return { name, password, tokenId: known.id };
   }
 }
