@@ -53,6 +53,47 @@ const MAX_RECONNECT_DELAY_MS = 8000;
  * is two packets (the event and its binary attachment), so ~8 chunks of up to 512 KiB.
  */
 const BACKLOG_PACKETS = 16;
+/**
+ * Bytes the WebSocket holds unsent (not yet taken by the kernel) beyond which the agent stops reading command output.
+ * engine.io-client's WebSocket transport reports itself drained as soon as it has handed packets to `ws`, so its queue
+ * stays short however slow the connection: what piles up when the controller reads slowly is in `ws`.
+ */
+const BACKLOG_BYTES = 2 * 1024 * 1024;
+/** While paused, how often the backlog is checked besides the sockets' `drain` events. */
+const BACKLOG_POLL_MS = 50;
+
+type Engine = Socket['io']['engine'];
+/** The `ws` WebSocket under the engine's transport, when it is one (it is: agents connect with WebSocket only). */
+const wsOf = (engine: Engine) =>
+  (engine.transport as unknown as { ws?: { bufferedAmount?: number; _socket?: NodeJS.EventEmitter } } | undefined)?.ws;
+
+/** True while the connection holds more unsent output than it should: the agent's output readers pause. */
+export function backlogged(engine: Engine): boolean {
+  return engine.writeBuffer.length > BACKLOG_PACKETS || (wsOf(engine)?.bufferedAmount ?? 0) > BACKLOG_BYTES;
+}
+
+/** Resolves once `engine` is no longer backlogged, or closes. */
+export function drained(engine: Engine): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const raw = wsOf(engine)?._socket;
+    const check = () => {
+      if (!backlogged(engine)) done();
+    };
+    const poll = setInterval(check, BACKLOG_POLL_MS);
+    const done = () => {
+      clearInterval(poll);
+      engine.off('drain', check);
+      engine.off('close', done);
+      raw?.off('drain', check);
+      raw?.off('close', done);
+      resolve();
+    };
+    engine.on('drain', check);
+    engine.on('close', done);
+    raw?.on('drain', check);
+    raw?.on('close', done);
+  });
+}
 
 /** The agent's connection: authenticate, connect out to /agents, reconnect forever with backoff and jitter. */
 export class AgentClient {
@@ -129,18 +170,8 @@ export class AgentClient {
               if (socket.connected) socket.emit(EV.commandProgress, p);
             },
             sendResult: (r) => socket.timeout(RESULT_ACK_TIMEOUT_MS).emitWithAck(EV.commandResult, r),
-            backlogged: () => socket.io.engine.writeBuffer.length > BACKLOG_PACKETS,
-            drained: () =>
-              new Promise<void>((resolve) => {
-                const engine = socket.io.engine;
-                const done = () => {
-                  engine.off('drain', done);
-                  engine.off('close', done);
-                  resolve();
-                };
-                engine.on('drain', done);
-                engine.on('close', done);
-              }),
+            backlogged: () => backlogged(socket.io.engine),
+            drained: () => drained(socket.io.engine),
           });
           this.readyResolvers.splice(0).forEach((r) => r());
         })

@@ -1,0 +1,198 @@
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
+import { join } from 'node:path';
+import { passwordTokens, startAgent, type RunningAgent } from '../../src/agent/index.js';
+import type { RunningController } from '../../src/controller/index.js';
+import { silentLogger } from '../../src/lib/log.js';
+import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { request } from '../../src/client/http.js';
+import { createJob, finishedJob } from './support.js';
+
+/** A TCP proxy between an agent and the controller that can stop taking what the agent sends (a wedged link). */
+class AgentSideProxy {
+  /** Agent side → controller side, per connection. */
+  private readonly links = new Map<TcpSocket, TcpSocket>();
+  readonly server: Server;
+
+  constructor(target: number) {
+    this.server = createServer((agentSide) => {
+      const upstream = connect(target, '127.0.0.1');
+      this.links.set(agentSide, upstream);
+      agentSide.pipe(upstream);
+      upstream.pipe(agentSide);
+      const end = () => {
+        agentSide.destroy();
+        upstream.destroy();
+        this.links.delete(agentSide);
+      };
+      agentSide.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  /** Stops reading from the agent: its socket's send buffer fills, then its connection's queue. */
+  stall() {
+    for (const [agentSide, upstream] of this.links) {
+      agentSide.unpipe(upstream);
+      agentSide.pause();
+    }
+  }
+
+  release() {
+    for (const [agentSide, upstream] of this.links) agentSide.pipe(upstream);
+  }
+
+  close() {
+    for (const s of this.links.keys()) s.destroy();
+    this.server.close();
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The agent pauses a command's output while its connection is backlogged (issue 5). A run that times out (or is
+ * cancelled) must still end on the agent while that lasts: its processes are killed, and what is left in its pipes
+ * is read, so the run's result is spooled and sent when the link moves again.
+ */
+describe('a run whose output waits on a wedged connection (real controller, agent, processes, TCP proxy)', function () {
+  this.timeout(60_000);
+  const fx = new Fixtures();
+  afterEach(() => fx.cleanup());
+
+  let controller: RunningController;
+  let agent: RunningAgent;
+  let proxy: AgentSideProxy;
+  let disconnects: number;
+
+  beforeEach(async () => {
+    controller = await fx.controller();
+    const name = 'wedge-1';
+    const password = `pw-${name}-123456`;
+    await controller.auth.addUser({ name: 'admin', role: 'admin' }, name, 'agent', password);
+    proxy = new AgentSideProxy(controller.port);
+    const url = await proxy.listen();
+    fx.defer(() => proxy.close());
+    agent = await startAgent({
+      controller: url,
+      name,
+      labels: {},
+      stateDir: null,
+      tokens: passwordTokens(url, name, password),
+      log: silentLogger,
+      minDelayMs: 50,
+      maxDelayMs: 500,
+    });
+    fx.defer(() => agent.stop({ graceMs: 0 }));
+    await agent.ready;
+    disconnects = 0;
+    const detach = agent.manager.detach.bind(agent.manager);
+    agent.manager.detach = () => {
+      disconnects++;
+      detach();
+    };
+  });
+
+  /** Starts `yes` on the agent, wedges the link once output is stored; returns the job and the command's pid. */
+  const wedgedRun = async (admin: string, timeoutMs: number) => {
+    const pidFile = join(await fx.tempDir(), 'pid');
+    // `yes` writes far faster than anything reads: its output fills the connection at once.
+    const job = await createJob(controller, admin, {
+      command: `echo $$ > ${pidFile}; exec yes wedged-output-line`,
+      target: ['wedge-1'],
+      timeoutMs,
+    });
+    const pid = Number(await waitFor(() => readFile(pidFile, 'utf8').catch(() => ''), 'the command to start'));
+    await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes, 'output stored');
+    proxy.stall();
+    return { job, pid };
+  };
+
+  /** The run ends on the agent, its command killed, while the connection is still up and takes nothing. */
+  const endsWhileWedged = async (pid: number) => {
+    await waitFor(() => !alive(pid), 'the command to be killed', 15_000);
+    await waitFor(() => agent.manager.running === 0, 'the run to end on the agent', 15_000);
+    expect(disconnects, 'the run ended before the connection was dropped').to.equal(0);
+  };
+
+  it('stops reading the command while the connection takes nothing: the command waits, the agent holds a bounded amount', async () => {
+    const dir = await fx.tempDir();
+    const count = join(dir, 'count');
+    const admin = await fx.adminToken(controller);
+    // 64 KiB a write, and after each write the number of writes so far: it stops growing when a write blocks.
+    const job = await createJob(controller, admin, {
+      command: `i=0; while :; do head -c 65536 /dev/zero; i=$((i+1)); echo $i > ${count}; done`,
+      target: ['wedge-1'],
+      timeoutMs: 60_000,
+    });
+    const writes = async () => Number((await readFile(count, 'utf8').catch(() => '0')).trim() || 0);
+    await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes, 'output stored');
+    proxy.stall();
+    // Settled: the same count twice, 1 s apart (with no backpressure it grows by ~1,000 a second here).
+    let before = -1;
+    const settled = await waitFor(
+      async () => {
+        const now = await writes();
+        const same = now === before;
+        before = now;
+        if (!same) await new Promise((resolve) => setTimeout(resolve, 1000));
+        return same && now;
+      },
+      'the command to stop writing',
+      30_000,
+    );
+    const stored = (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes ?? 0;
+    // What the command wrote and the controller has not got: the agent's bounded backlog (2 MiB in the WebSocket,
+    // the chunks being cut, the pipe) and the kernel's socket buffers on both sides of the proxy.
+    const unsent = settled * 65536 - stored;
+    expect(unsent, `${settled} writes of 64 KiB, ${stored} bytes stored`).to.be.at.most(24 * 1024 * 1024);
+    // It goes on once the link moves, and nothing was lost.
+    proxy.release();
+    await waitFor(async () => (await writes()) > settled + 100, 'the command to write again', 30_000);
+    await request(controller.url, `/api/v1/jobs/${job.id}/cancel`, { method: 'POST', token: admin });
+    const done = await finishedJob(controller, admin, job.id, 30_000);
+    expect(done.runs[0]?.status).to.equal('cancelled');
+    expect(done.runs[0]?.stdoutBytes, 'every byte written before the cancel was stored').to.be.at.least(
+      (settled + 100) * 65536,
+    );
+    expect(disconnects).to.equal(0);
+  });
+
+  it('a timeout kills the command and ends the run while the connection takes nothing', async () => {
+    const admin = await fx.adminToken(controller);
+    const { job, pid } = await wedgedRun(admin, 3000);
+    await endsWhileWedged(pid);
+    expect((await controller.jobs.get(job.id)).status, 'the controller has not heard yet').to.equal('running');
+    // Once the link moves, the controller gets the result.
+    proxy.release();
+    const done = await finishedJob(controller, admin, job.id, 30_000);
+    expect(done.runs[0]?.status).to.equal('timed_out');
+  });
+
+  it('a cancel kills the command and ends the run while the connection takes nothing', async () => {
+    const admin = await fx.adminToken(controller);
+    const { job, pid } = await wedgedRun(admin, 60_000);
+    // Let the backlog build up to the agent's pause before the cancel arrives.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const res = await request(controller.url, `/api/v1/jobs/${job.id}/cancel`, { method: 'POST', token: admin });
+    expect(res.status).to.equal(200);
+    await endsWhileWedged(pid);
+    proxy.release();
+    const done = await finishedJob(controller, admin, job.id, 30_000);
+    expect(done.runs[0]?.status).to.equal('cancelled');
+    expect(done.status).to.equal('cancelled');
+  });
+});
