@@ -29,9 +29,16 @@ import { baseNode, findTool, NODE_VERSION, runsHere, TARGETS, type Target } from
  */
 
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-const { inject } = createRequire(import.meta.url)('postject') as {
-  inject(file: string, name: string, data: Buffer, options: { sentinelFuse: string }): Promise<void>;
-};
+/**
+ * postject, loaded only when a binary is injected: its emscripten code installs process-wide handlers that rethrow
+ * every uncaught exception and unhandled rejection, which importing this module for its helpers must not do.
+ */
+const inject = (file: string, name: string, data: Buffer, options: { sentinelFuse: string }): Promise<void> =>
+  (
+    createRequire(import.meta.url)('postject') as {
+      inject(file: string, name: string, data: Buffer, options: { sentinelFuse: string }): Promise<void>;
+    }
+  ).inject(file, name, data, options);
 
 export interface PackageOptions {
   root: string;

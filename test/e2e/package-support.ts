@@ -3,7 +3,7 @@ import { access, copyFile, chmod, constants, mkdir, realpath, writeFile } from '
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { binaryPath, isFresh, packageBinaries } from '../../scripts/package/build.js';
+import { binaryPath, isFresh } from '../../scripts/package/build.js';
 
 /** Helpers of test/e2e/package.test.ts: the single executable, and a place where no Node.js can be found. */
 
@@ -17,9 +17,20 @@ const exists = (path: string) =>
     () => false,
   );
 
-/** dist/ogent-linux-x64, built now unless it is newer than every source (a build takes seconds once Node is cached). */
+/**
+ * dist/ogent-linux-x64, built now unless it is newer than every source (a build takes seconds once Node is cached).
+ * Built by `npm run package`'s script in a process of its own, as a user builds it: the build loads postject, whose
+ * process-wide handlers would turn any later stray rejection in this test process into a crash with no summary.
+ */
 export async function builtBinary(): Promise<string> {
-  if (!(await isFresh(ROOT, TARGET))) await packageBinaries({ root: ROOT, targets: [TARGET], log: () => {} });
+  if (!(await isFresh(ROOT, TARGET))) {
+    await run(process.execPath, ['--import', 'tsx', 'scripts/package.ts', '--target', TARGET], {
+      cwd: ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: Error & { stderr?: string }) => {
+      throw new Error(`npm run package failed: ${err.stderr?.slice(-4000) ?? err.message}`);
+    });
+  }
   return binaryPath(ROOT, TARGET);
 }
 

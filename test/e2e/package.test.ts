@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { copyFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
 import { waitFor } from '../helpers/fixtures.js';
@@ -60,6 +61,14 @@ describe('the single executable (dist/ogent-linux-x64, no Node.js on the host)',
   after(async () => {
     for (const s of services.reverse()) await s.stop();
     if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('is built without postject in this process (its handlers would turn any stray rejection into a crash)', () => {
+    // The CommonJS module cache is one for the process, whichever require reads it.
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((p) =>
+      p.includes('/node_modules/postject/'),
+    );
+    expect(loaded).to.deep.equal([]);
   });
 
   it('is checked: the .sha256 beside it matches, and the build is one ELF file for x86-64', async () => {
