@@ -62,17 +62,18 @@ export function spawnCommand(
   file: string,
   args: string[],
   options: {
+    /** The command's whole environment; the agent's own when undefined. */
     env?: Record<string, string>;
     cwd?: string;
-    /** The whole environment: the agent's own is not added to `env`. */
-    replaceEnv?: boolean;
     user?: RunAsUser;
   } = {},
 ): Spawned {
   const [bin, argv] = options.user ? asUser(options.user, file, args) : [file, args];
   const child = execa(bin, argv, {
+    // Never merged again here: `env` is whole (spawnOptions merges the job's variables over the agent's once), and
+    // without it Node passes the agent's own environment, with no copy of process.env per process.
     env: options.env,
-    extendEnv: !options.replaceEnv,
+    extendEnv: false,
     cwd: options.cwd,
     detached: true,
     reject: false,

@@ -80,6 +80,22 @@ describe('executors (real processes through an agent)', function () {
       );
       expect(run.stdout).to.equal(`${dir}\n1\n`);
     });
+
+    it("passes the agent's environment, with the job's variables over it when there are any", async () => {
+      process.env.OGENT_TEST_AGENT_VAR = 'from-agent';
+      process.env.OGENT_TEST_BOTH = 'agent';
+      fx.defer(() => {
+        delete process.env.OGENT_TEST_AGENT_VAR;
+        delete process.env.OGENT_TEST_BOTH;
+      });
+      const command = 'echo "$OGENT_TEST_AGENT_VAR|${OGENT_TEST_BOTH:-unset}|${OGENT_TEST_JOB:-unset}"';
+      const plain = onlyRun(await runJob(controller, { target: ['box'], command }));
+      expect(plain.stdout).to.equal('from-agent|agent|unset\n');
+      const withEnv = onlyRun(
+        await runJob(controller, { target: ['box'], command, env: { OGENT_TEST_BOTH: 'job', OGENT_TEST_JOB: 'j' } }),
+      );
+      expect(withEnv.stdout).to.equal('from-agent|job|j\n');
+    });
   });
 
   describe('script', () => {

@@ -48,5 +48,5 @@ export function spawnOptions(request: Pick<ExecutorRequest, 'env' | 'cwd'>, user
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !AGENT_SECRETS.includes(k)) env[k] = v;
   Object.assign(env, { HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell }, request.env);
   const cwd = request.cwd ?? (existsSync(user.home) ? user.home : '/');
-  return { env, cwd, replaceEnv: true, user };
+  return { env, cwd, user };
 }
