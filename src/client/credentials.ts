@@ -102,16 +102,25 @@ export async function resolveSession(
   };
 }
 
-/** Probes each controller's `/healthz` in turn: the first that answers 200 (one whose Redis is down answers 503). */
+/**
+ * Probes every controller's `/healthz` at once: the first to answer 200 (one whose Redis is down answers 503). A
+ * controller that accepts connections and never answers (a frozen process, a dropped route) costs nothing while
+ * another answers, and the probes still pending are given up, so they do not hold the command for their timeout.
+ */
 async function firstHealthy(urls: string[], ca: string | undefined): Promise<string> {
-  for (const url of urls) {
-    try {
-      const res = await request(url, '/healthz', { timeoutMs: 3000, ca });
-      if (res.status === 200) return url;
-    } catch {
-      // unreachable: the next one
-    }
+  const giveUp = new AbortController();
+  try {
+    return await Promise.any(
+      urls.map(async (url) => {
+        const res = await request(url, '/healthz', { timeoutMs: 3000, ca, signal: giveUp.signal });
+        if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+        return url;
+      }),
+    );
+  } catch {
+    // None answers: the first, so the error names it.
+    return urls[0] as string;
+  } finally {
+    giveUp.abort();
   }
-  // None answers: the first, so the error names it.
-  return urls[0] as string;
 }

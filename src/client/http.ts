@@ -54,17 +54,31 @@ export interface RequestInit {
   timeoutMs?: number;
   /** PEM to trust for an https:// controller (`--ca FILE`), besides the system's CAs. */
   ca?: string;
+  /** Gives up on the request (its socket is destroyed, the promise rejects). */
+  signal?: AbortSignal;
 }
 
 /** One request to the controller; resolves with the answer's head, its body still to be read. */
 function send(
   base: string,
   path: string,
-  init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number; ca?: string },
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+    ca?: string;
+    signal?: AbortSignal;
+  },
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const url = new URL(`${base}${path}`);
-    const options = { method: init.method, headers: init.headers, timeout: init.timeoutMs };
+    const options = {
+      method: init.method,
+      headers: init.headers,
+      timeout: init.timeoutMs,
+      ...(init.signal ? { signal: init.signal } : {}),
+    };
     const req =
       url.protocol === 'https:'
         ? httpsRequest(url, { ...options, ...(init.ca ? { ca: init.ca } : {}) }, resolve)
@@ -104,6 +118,7 @@ export async function request<T>(
     body,
     timeoutMs: init.timeoutMs ?? 30_000,
     ca: init.ca,
+    signal: init.signal,
   });
   let text: string;
   try {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { login, request } from '../../src/client/http.js';
@@ -109,4 +110,11 @@ export function endedJob(
     what,
     timeoutMs,
   );
+}
+
+/** A pid is gone when it no longer exists or is a zombie nobody reaped yet (PID 1 of a container may not). */
+export async function alive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return false;
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }

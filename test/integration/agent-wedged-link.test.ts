@@ -1,67 +1,14 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import { join } from 'node:path';
 import { passwordTokens, startAgent, type RunningAgent } from '../../src/agent/index.js';
 import type { RunningController } from '../../src/controller/index.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { alive } from '../helpers/processes.js';
 import { request } from '../../src/client/http.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { createJob, finishedJob } from './support.js';
-
-/** A TCP proxy between an agent and the controller that can stop taking what the agent sends (a wedged link). */
-class AgentSideProxy {
-  /** Agent side → controller side, per connection. */
-  private readonly links = new Map<TcpSocket, TcpSocket>();
-  readonly server: Server;
-
-  constructor(target: number) {
-    this.server = createServer((agentSide) => {
-      const upstream = connect(target, '127.0.0.1');
-      this.links.set(agentSide, upstream);
-      agentSide.pipe(upstream);
-      upstream.pipe(agentSide);
-      const end = () => {
-        agentSide.destroy();
-        upstream.destroy();
-        this.links.delete(agentSide);
-      };
-      agentSide.on('close', end).on('error', end);
-      upstream.on('close', end).on('error', end);
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-  }
-
-  /** Stops reading from the agent: its socket's send buffer fills, then its connection's queue. */
-  stall() {
-    for (const [agentSide, upstream] of this.links) {
-      agentSide.unpipe(upstream);
-      agentSide.pause();
-    }
-  }
-
-  release() {
-    for (const [agentSide, upstream] of this.links) agentSide.pipe(upstream);
-  }
-
-  close() {
-    for (const s of this.links.keys()) s.destroy();
-    this.server.close();
-  }
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The agent pauses a command's output while its connection is backlogged (issue 5). A run that times out (or is
@@ -75,7 +22,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
 
   let controller: RunningController;
   let agent: RunningAgent;
-  let proxy: AgentSideProxy;
+  let proxy: TcpProxy;
   let disconnects: number;
 
   beforeEach(async () => {
@@ -83,7 +30,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     const name = 'wedge-1';
     const password = `pw-${name}-123456`;
     await controller.auth.addUser({ name: 'admin', role: 'admin' }, name, 'agent', password);
-    proxy = new AgentSideProxy(controller.port);
+    proxy = new TcpProxy(controller.port);
     const url = await proxy.listen();
     fx.defer(() => proxy.close());
     agent = await startAgent({
@@ -117,13 +64,13 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     });
     const pid = Number(await waitFor(() => readFile(pidFile, 'utf8').catch(() => ''), 'the command to start'));
     await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes, 'output stored');
-    proxy.stall();
+    proxy.stallUp();
     return { job, pid };
   };
 
   /** The run ends on the agent, its command killed, while the connection is still up and takes nothing. */
   const endsWhileWedged = async (pid: number) => {
-    await waitFor(() => !alive(pid), 'the command to be killed', 15_000);
+    await waitFor(async () => !(await alive(pid)), 'the command to be killed', 15_000);
     await waitFor(() => agent.manager.running === 0, 'the run to end on the agent', 15_000);
     expect(disconnects, 'the run ended before the connection was dropped').to.equal(0);
   };
@@ -140,7 +87,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     });
     const writes = async () => Number((await readFile(count, 'utf8').catch(() => '0')).trim() || 0);
     await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes, 'output stored');
-    proxy.stall();
+    proxy.stallUp();
     // Settled: the same count twice, 1 s apart (with no backpressure it grows by ~1,000 a second here).
     let before = -1;
     const settled = await waitFor(
@@ -160,7 +107,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     const unsent = settled * 65536 - stored;
     expect(unsent, `${settled} writes of 64 KiB, ${stored} bytes stored`).to.be.at.most(24 * 1024 * 1024);
     // It goes on once the link moves, and nothing was lost.
-    proxy.release();
+    proxy.releaseUp();
     await waitFor(async () => (await writes()) > settled + 100, 'the command to write again', 30_000);
     await request(controller.url, `/api/v1/jobs/${job.id}/cancel`, { method: 'POST', token: admin });
     const done = await finishedJob(controller, admin, job.id, 30_000);
@@ -177,7 +124,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     await endsWhileWedged(pid);
     expect((await controller.jobs.get(job.id)).status, 'the controller has not heard yet').to.equal('running');
     // Once the link moves, the controller gets the result.
-    proxy.release();
+    proxy.releaseUp();
     const done = await finishedJob(controller, admin, job.id, 30_000);
     expect(done.runs[0]?.status).to.equal('timed_out');
   });
@@ -190,7 +137,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     const res = await request(controller.url, `/api/v1/jobs/${job.id}/cancel`, { method: 'POST', token: admin });
     expect(res.status).to.equal(200);
     await endsWhileWedged(pid);
-    proxy.release();
+    proxy.releaseUp();
     const done = await finishedJob(controller, admin, job.id, 30_000);
     expect(done.runs[0]?.status).to.equal('cancelled');
     expect(done.status).to.equal('cancelled');

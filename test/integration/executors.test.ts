@@ -3,17 +3,8 @@ import { expect } from 'chai';
 import type { RunningController } from '../../src/controller/index.js';
 import { AppError } from '../../src/controller/application/errors.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { alive } from '../helpers/processes.js';
 import { agentWith, createJob, finished, onlyRun, rejection, runJob } from '../helpers/executor-helpers.js';
-
-/** True while a process (or its zombie) exists. */
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('executors (real processes through an agent)', function () {
   const fx = new Fixtures();
@@ -141,7 +132,7 @@ describe('executors (real processes through an agent)', function () {
       const child = Number(/^child=(\d+)$/m.exec(run.stdout)?.[1]);
       expect(path).to.match(/ogent-script-/);
       expect(existsSync(path)).to.equal(false);
-      await waitFor(() => !alive(child), `background child ${child} to be gone`);
+      await waitFor(async () => !(await alive(child)), `background child ${child} to be gone`);
     });
 
     it('removes the file when the job is cancelled', async () => {

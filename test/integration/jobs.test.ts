@@ -6,6 +6,7 @@ import type { Job } from '../../src/domain/model.js';
 import { DOC_OUTPUT_CAP } from '../../src/controller/application/job-service.js';
 import { EV, type CommandProgress } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { alive } from '../helpers/processes.js';
 import {
   connected,
   createJob,
@@ -17,13 +18,6 @@ import {
   userToken,
   type RawSocket,
 } from './support.js';
-
-/** A pid is gone when it no longer exists or is a zombie nobody reaped yet (PID 1 of a container may not). */
-async function alive(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (stat === null) return false;
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-}
 
 async function pidsIn(file: string): Promise<number[]> {
   return (await readFile(file, 'utf8')).split(/\s+/).filter(Boolean).map(Number);

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { createServer, connect, type Server, type Socket as TcpSocket } from 'node:net';
 import { Writable } from 'node:stream';
 import type { RunningController } from '../../src/controller/index.js';
 import type { Job } from '../../src/domain/model.js';
@@ -7,68 +6,8 @@ import { JobStream } from '../../src/client/job-stream.js';
 import { OUTPUT_BACKLOG_MAX, PlainRenderer } from '../../src/ui/plain.js';
 import { EV } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { connected, rawSocket } from './support.js';
-
-/**
- * A TCP proxy in front of the controller whose controller → client direction can be stopped: a client that does not
- * read, as a slow terminal or a slow link is, with the kernel's buffers filling up between the two.
- */
-class StallingProxy {
-  private readonly upstreams = new Set<TcpSocket>();
-  private stalled = false;
-  readonly server: Server;
-  /** Per connection: the HTTP request lines the client sent on it, and the bytes sent back to it. */
-  readonly connections: Array<{ requests: string[]; bytesDown: number }> = [];
-
-  constructor(private readonly target: number) {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target, '127.0.0.1');
-      this.upstreams.add(upstream);
-      if (this.stalled) upstream.pause();
-      const seen = { requests: [] as string[], bytesDown: 0 };
-      this.connections.push(seen);
-      client.on('data', (d: Buffer) => {
-        seen.requests.push(...(d.toString('latin1').match(/^[A-Z]+ \S+ HTTP\/1\.1$/gm) ?? []));
-        upstream.write(d);
-      });
-      upstream.on('data', (d: Buffer) => {
-        seen.bytesDown += d.length;
-        if (!client.write(d)) {
-          upstream.pause();
-          client.once('drain', () => !this.stalled && upstream.resume());
-        }
-      });
-      const end = () => {
-        client.destroy();
-        upstream.destroy();
-        this.upstreams.delete(upstream);
-      };
-      client.on('close', end).on('error', end);
-      upstream.on('close', end).on('error', end);
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-  }
-
-  /** Stops reading what the controller sends (its socket's send buffer, then its own buffers fill up). */
-  stall() {
-    this.stalled = true;
-    for (const u of this.upstreams) u.pause();
-  }
-
-  release() {
-    this.stalled = false;
-    for (const u of this.upstreams) u.resume();
-  }
-
-  close() {
-    for (const u of this.upstreams) u.destroy();
-    this.server.close();
-  }
-}
 
 /** `seq 1 N` as the command prints it. */
 const seqText = (n: number) => {
@@ -84,13 +23,13 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
   const LIMIT = 512 * 1024;
   const LINES = 2_000_000; // 14.9 MB of output
   let controller: RunningController;
-  let proxy: StallingProxy;
+  let proxy: TcpProxy;
   let url: string;
 
   beforeEach(async () => {
     controller = await fx.controller({ clientBacklogBytes: LIMIT });
     await fx.agent(controller, 'bp-1');
-    proxy = new StallingProxy(controller.port);
+    proxy = new TcpProxy(controller.port);
     url = await proxy.listen();
     fx.defer(() => proxy.close());
   });
@@ -126,7 +65,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
       target: ['bp-1'],
     })) as { ok: true; job: Job };
     expect(ack.ok).to.equal(true);
-    proxy.stall();
+    proxy.stallDown();
 
     const max = await backlogWhileRunning(async () => ack.job.id);
     const job = await controller.jobs.get(ack.job.id);
@@ -135,7 +74,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     // Bounded by the limit, plus the chunk that crossed it and the small job events after it; not the 15 MB.
     expect(max).to.be.at.most(LIMIT + 1024 * 1024);
 
-    proxy.release();
+    proxy.releaseDown();
     await waitFor(() => finished, 'job_finished to reach the client', 30_000);
     expect(resyncs).to.deep.equal([ack.job.id]);
     // What it did get live is the output's beginning, in order, with nothing missing.
@@ -151,7 +90,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
       {
         output: (_agent, _runId, s, data) => {
           if (s === 'stdout') out.push(data);
-          if (out.length === 1) proxy.stall();
+          if (out.length === 1) proxy.stallDown();
         },
         // What was printed when the run was told to have ended: a renderer flushes its last line then.
         runStatus: (run) => {
@@ -170,7 +109,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     });
     const max = await backlogWhileRunning(async () => (jobId ??= (await controller.jobs.list(1))[0]?.id));
     expect(max).to.be.at.most(LIMIT + 1024 * 1024);
-    proxy.release();
+    proxy.releaseDown();
     const job = await followed;
     expect(job.status).to.equal('succeeded');
     const text = out.join('');

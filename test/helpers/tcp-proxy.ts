@@ -1,0 +1,87 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy in front of a controller, for slow and wedged links: either direction can be stopped (the proxy stops
+ * reading it, so the kernel's buffers fill up between the two, as with a slow terminal, a slow link or a stuck
+ * peer), and it records the HTTP request lines it passes.
+ */
+export class TcpProxy {
+  readonly server: Server;
+  /** Per connection: the HTTP request lines the client sent on it, and the bytes sent back to it. */
+  readonly connections: Array<{ requests: string[]; bytesDown: number }> = [];
+  /** Called with each HTTP request line, as it passes. */
+  onRequest: (line: string) => void = () => {};
+  /** Client side → controller side, per open connection. */
+  private readonly links = new Map<Socket, Socket>();
+  private stalled = { up: false, down: false };
+
+  constructor(target: number) {
+    this.server = createServer((client) => {
+      const upstream = connect(target, '127.0.0.1');
+      this.links.set(client, upstream);
+      if (this.stalled.up) client.pause();
+      if (this.stalled.down) upstream.pause();
+      const seen = { requests: [] as string[], bytesDown: 0 };
+      this.connections.push(seen);
+      client.on('data', (d: Buffer) => {
+        for (const line of d.toString('latin1').match(/^[A-Z]+ \S+ HTTP\/1\.1$/gm) ?? []) {
+          seen.requests.push(line);
+          this.onRequest(line);
+        }
+        if (!upstream.write(d)) {
+          client.pause();
+          upstream.once('drain', () => !this.stalled.up && client.resume());
+        }
+      });
+      upstream.on('data', (d: Buffer) => {
+        seen.bytesDown += d.length;
+        if (!client.write(d)) {
+          upstream.pause();
+          client.once('drain', () => !this.stalled.down && upstream.resume());
+        }
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        this.links.delete(client);
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  /** Stops reading what the controller sends (a client that does not read). */
+  stallDown() {
+    this.stalled.down = true;
+    for (const upstream of this.links.values()) upstream.pause();
+  }
+
+  releaseDown() {
+    this.stalled.down = false;
+    for (const upstream of this.links.values()) upstream.resume();
+  }
+
+  /** Stops reading what the clients send (a controller, or a link to it, that takes nothing). */
+  stallUp() {
+    this.stalled.up = true;
+    for (const client of this.links.keys()) client.pause();
+  }
+
+  releaseUp() {
+    this.stalled.up = false;
+    for (const client of this.links.keys()) client.resume();
+  }
+
+  close() {
+    for (const [client, upstream] of this.links) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.server.close();
+  }
+}
