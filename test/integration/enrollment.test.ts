@@ -368,5 +368,38 @@ describe('agent enrollment (join tokens) and revocation', function () {
       expect((await revoke('ABCDEF12-1')).status).to.equal(200);
       expect((await tokens()).body.tokens.map((t) => t.id).sort()).to.deep.equal(['99999999-2222', 'abcdef12-0000']);
     });
+
+    it('issuing a token removes those that expired over a week ago; ones expired since stay listed', async () => {
+      const dataDir = await fx.tempDir();
+      const day = 86_400_000;
+      const token = (id: string, expiresAt: number, usesLeft = 1): EnrollmentToken => ({
+        id,
+        hash: createHash('sha256').update(`ogj_${id}`).digest('hex'),
+        createdBy: 'admin',
+        createdAt: new Date(expiresAt - day).toISOString(),
+        expiresAt: new Date(expiresAt).toISOString(),
+        usesLeft,
+      });
+      const now = Date.now();
+      const stored = [
+        token('11111111-old', now - 8 * day),
+        token('22222222-old-used-up', now - 8 * day, 0),
+        token('33333333-recent', now - 6 * day),
+        token('44444444-active', now + day),
+      ];
+      await writeFile(join(dataDir, 'enrollments.json'), JSON.stringify({ enrollments: stored }));
+      controller = await fx.controller({ dataDir });
+      admin = await fx.adminToken(controller);
+      expect((await tokens()).body.tokens).to.have.length(4);
+      const issued = await issue({ uses: 1 });
+      expect(issued.status).to.equal(201);
+      const ids = (await tokens()).body.tokens.map((t) => t.id);
+      expect(ids.sort()).to.deep.equal([issued.body.id, '33333333-recent', '44444444-active'].sort());
+      // And from the store itself: a restart does not bring them back.
+      await controller.close();
+      controller = await fx.controller({ dataDir });
+      admin = await fx.adminToken(controller);
+      expect((await tokens()).body.tokens.map((t) => t.id).sort()).to.deep.equal(ids.sort());
+    });
   });
 });

@@ -21,6 +21,13 @@ export interface IssuedJoinToken {
   uses: number;
 }
 
+/**
+ * How long a join token stays listed after it expired (used-up ones too, once they expire): long enough to see what
+ * happened to it; then the next `issue` removes it, so a fleet that issues one per host does not grow the store
+ * without end.
+ */
+export const EXPIRED_TOKEN_KEPT_MS = 7 * 86_400_000;
+
 /** The shortest id prefix `revoke` takes (ids are UUIDs: 8 hex digits are unique among thousands). */
 const ID_PREFIX_MIN = 8;
 
@@ -49,10 +56,19 @@ export class EnrollmentService {
       usesLeft: options.uses,
     };
     await this.enrollments.put(issued);
+    await this.removeLongExpired(now);
     return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses };
   }
 
-  /** Every join token the store holds (expired and used-up ones too, until revoked), newest first. */
+  /** Removes the tokens that expired more than EXPIRED_TOKEN_KEPT_MS before `now`; returns how many. */
+  private async removeLongExpired(now: number): Promise<number> {
+    const before = new Date(now - EXPIRED_TOKEN_KEPT_MS).toISOString();
+    const old = (await this.enrollments.list()).filter((t) => t.expiresAt < before);
+    for (const t of old) await this.enrollments.remove(t.id);
+    return old.length;
+  }
+
+  /** Every join token the store holds (expired and used-up ones too, for a week after they expire), newest first. */
   async list(actor: Identity): Promise<JoinTokenInfo[]> {
     requireAdmin(actor);
     const now = new Date().toISOString();
