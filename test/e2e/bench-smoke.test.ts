@@ -4,16 +4,16 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** `npm run bench -- --smoke --json roundtrip`, as CI may run it: the benchmark scripts keep working. */
+/** `npm run bench -- --smoke --json roundtrip stall`, as CI may run it: the benchmark scripts keep working. */
 describe('benchmarks (smoke)', function () {
   this.timeout(60_000);
 
-  it('runs roundtrip at tiny size and prints one JSON object of named figures', async () => {
+  it('runs roundtrip and stall at tiny size and prints one JSON object of named figures', async () => {
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve, reject) => {
         const child = spawn(
           process.execPath,
-          ['--import', 'tsx', 'scripts/bench/index.ts', '--smoke', '--json', 'roundtrip'],
+          ['--import', 'tsx', 'scripts/bench/index.ts', '--smoke', '--json', 'roundtrip', 'stall'],
           { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
         );
         let out = '';
@@ -36,5 +36,9 @@ describe('benchmarks (smoke)', function () {
     expect(exec?.floor?.median).to.be.greaterThan(0);
     expect(exec?.goal).to.be.a('string');
     expect(report.figures).to.have.property('roundtrip.version_ms');
+    // The stalled link: the agent held back what its command wrote (bounded, not the whole second of writing).
+    const unsent = report.figures['stall.unsent_mb'];
+    expect(unsent?.n).to.equal(1);
+    expect(unsent?.median).to.be.greaterThan(0).and.lessThan(64);
   });
 });
