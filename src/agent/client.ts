@@ -72,9 +72,14 @@ export function backlogged(engine: Engine): boolean {
   return engine.writeBuffer.length > BACKLOG_PACKETS || (wsOf(engine)?.bufferedAmount ?? 0) > BACKLOG_BYTES;
 }
 
+/** One wait per connection, shared by every run paused on it (one set of listeners and one timer, not one per run). */
+const draining = new WeakMap<Engine, Promise<void>>();
+
 /** Resolves once `engine` is no longer backlogged, or closes. */
 export function drained(engine: Engine): Promise<void> {
-  return new Promise<void>((resolve) => {
+  const pending = draining.get(engine);
+  if (pending) return pending;
+  const wait = new Promise<void>((resolve) => {
     const raw = wsOf(engine)?._socket;
     const check = () => {
       if (!backlogged(engine)) done();
@@ -92,7 +97,9 @@ export function drained(engine: Engine): Promise<void> {
     engine.on('close', done);
     raw?.on('drain', check);
     raw?.on('close', done);
-  });
+  }).finally(() => draining.delete(engine));
+  draining.set(engine, wait);
+  return wait;
 }
 
 /** The agent's connection: authenticate, connect out to /agents, reconnect forever with backoff and jitter. */

@@ -142,4 +142,33 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     expect(done.runs[0]?.status).to.equal('cancelled');
     expect(done.status).to.equal('cancelled');
   });
+
+  it('many runs paused on one wedged connection wait together (no listeners piling up per run)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    fx.defer(() => void process.off('warning', onWarning));
+    const admin = await fx.adminToken(controller);
+    const jobs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        createJob(controller, admin, { command: `exec yes wedged-${i}`, target: ['wedge-1'], timeoutMs: 60_000 }),
+      ),
+    );
+    await waitFor(
+      async () => (await Promise.all(jobs.map((j) => controller.jobs.get(j.id)))).every((j) => j.runs[0]?.stdoutBytes),
+      'output of every run stored',
+    );
+    proxy.stallUp();
+    // Every run pauses within a moment; give the warnings (emitted on a later tick) time to come.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(agent.manager.running).to.equal(12);
+    expect(warnings).to.deep.equal([]);
+    for (const j of jobs) {
+      const res = await request(controller.url, `/api/v1/jobs/${j.id}/cancel`, { method: 'POST', token: admin });
+      expect(res.status).to.equal(200);
+    }
+    await waitFor(() => agent.manager.running === 0, 'every run to end on the agent', 15_000);
+    proxy.releaseUp();
+    for (const j of jobs) expect((await finishedJob(controller, admin, j.id, 30_000)).status).to.equal('cancelled');
+  });
 });
