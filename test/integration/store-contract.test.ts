@@ -260,6 +260,27 @@ for (const kind of kinds) {
       expect((await repo.list()).map((t) => t.id)).to.deep.equal(['e2']);
     });
 
+    it('enrollment tokens: removes those expired before a time, all at once, hashes too', async () => {
+      const repo = store.enrollments;
+      const token = (i: number, expiresAt: string) => ({
+        id: `x${i}`,
+        hash: `hx${i}`,
+        createdBy: 'admin',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        expiresAt,
+        usesLeft: 1,
+      });
+      for (let i = 0; i < 50; i++) await repo.put(token(i, '2026-01-05T00:00:00.000Z'));
+      await repo.put(token(50, '2026-01-10T00:00:00.000Z'));
+      await repo.put(token(51, '2026-01-09T23:59:59.999Z'));
+      expect(await repo.removeExpiredBefore('2026-01-01T00:00:00.000Z')).to.equal(0);
+      expect(await repo.removeExpiredBefore('2026-01-10T00:00:00.000Z')).to.equal(51);
+      expect((await repo.list()).map((t) => t.id)).to.deep.equal(['x50']);
+      expect(await repo.getByHash('hx0')).to.equal(undefined);
+      expect(await repo.getByHash('hx51')).to.equal(undefined);
+      expect((await repo.getByHash('hx50'))?.id).to.equal('x50');
+    });
+
     it('audit log: appends, reads oldest first, filters by since, action and limit', async () => {
       const log = store.audit;
       await log.append({ at: '2026-01-01T00:00:00.000Z', actor: 'admin', action: 'login', ok: true, from: '::1' });

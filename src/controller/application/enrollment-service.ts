@@ -55,17 +55,10 @@ export class EnrollmentService {
       expiresAt: new Date(now + options.ttlSeconds * 1000).toISOString(),
       usesLeft: options.uses,
     };
+    // Housekeeping first, in one write, and never in the way: the token is stored (and its secret shown) either way.
+    await this.enrollments.removeExpiredBefore(new Date(now - EXPIRED_TOKEN_KEPT_MS).toISOString()).catch(() => 0);
     await this.enrollments.put(issued);
-    await this.removeLongExpired(now);
     return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses };
-  }
-
-  /** Removes the tokens that expired more than EXPIRED_TOKEN_KEPT_MS before `now`; returns how many. */
-  private async removeLongExpired(now: number): Promise<number> {
-    const before = new Date(now - EXPIRED_TOKEN_KEPT_MS).toISOString();
-    const old = (await this.enrollments.list()).filter((t) => t.expiresAt < before);
-    for (const t of old) await this.enrollments.remove(t.id);
-    return old.length;
   }
 
   /** Every join token the store holds (expired and used-up ones too, for a week after they expire), newest first. */

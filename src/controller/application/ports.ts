@@ -143,6 +143,8 @@ export interface EnrollmentRepository {
    */
   consume(hash: string, now: string): Promise<EnrollmentToken | undefined>;
   remove(id: string): Promise<boolean>;
+  /** Removes every token that expired before `before` (ISO time) in one write; resolves to how many. */
+  removeExpiredBefore(before: string): Promise<number>;
 }
 
 export interface AuditLog {

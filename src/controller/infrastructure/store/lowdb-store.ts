@@ -161,6 +161,13 @@ class LowEnrollments implements EnrollmentRepository {
     await this.db.write();
     return true;
   }
+  async removeExpiredBefore(before: string) {
+    const count = this.db.data.enrollments.length;
+    this.db.data.enrollments = this.db.data.enrollments.filter((t) => t.expiresAt >= before);
+    const removed = count - this.db.data.enrollments.length;
+    if (removed) await this.db.write();
+    return removed;
+  }
 }
 
 const JOB_FILE = /^(j[0-9a-z]+)\.json$/;

@@ -272,6 +272,17 @@ export class RedisEnrollments implements EnrollmentRepository {
     await this.redis.multi().hdel(this.key, id).hdel(this.byHash, token.hash).exec().then(failed);
     return true;
   }
+  async removeExpiredBefore(before: string) {
+    const old = (await this.list()).filter((t) => t.expiresAt < before);
+    if (!old.length) return 0;
+    await this.redis
+      .multi()
+      .hdel(this.key, ...old.map((t) => t.id))
+      .hdel(this.byHash, ...old.map((t) => t.hash))
+      .exec()
+      .then(failed);
+    return old.length;
+  }
 }
 
 /** The audit log: a Redis list, appended to by every controller (RPUSH is atomic, so lines never interleave). */
