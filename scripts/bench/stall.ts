@@ -65,12 +65,12 @@ export const stall: Benchmark = {
         const pid = agent.pid as number;
         const rss0 = rssMb(pid);
         const storedBefore = (await stored()).runs[0]?.stdoutBytes ?? 0;
-        proxy.stallUp();
+        proxy.stall('up');
         const sampler = new RssSampler(pid, 50);
         await sleep(stallMs);
         const { peak } = sampler.stop();
         const writes = Number((await readFile(count, 'utf8').catch(() => '0')).trim() || 0);
-        proxy.releaseUp();
+        proxy.release('up');
         await api(controller.url, token, `/api/v1/jobs/${job.id}/cancel`, 'POST');
         for (let t = Date.now(); (await stored()).status === 'running'; await sleep(100)) {
           if (Date.now() - t > 60_000) throw new Error('the job did not end in 60 s after its cancel');

@@ -68,7 +68,7 @@ const wsOf = (engine: Engine) =>
   (engine.transport as unknown as { ws?: { bufferedAmount?: number; _socket?: NodeJS.EventEmitter } } | undefined)?.ws;
 
 /** True while the connection holds more unsent output than it should: the agent's output readers pause. */
-export function backlogged(engine: Engine): boolean {
+function backlogged(engine: Engine): boolean {
   return engine.writeBuffer.length > BACKLOG_PACKETS || (wsOf(engine)?.bufferedAmount ?? 0) > BACKLOG_BYTES;
 }
 
@@ -76,7 +76,7 @@ export function backlogged(engine: Engine): boolean {
 const draining = new WeakMap<Engine, Promise<void>>();
 
 /** Resolves once `engine` is no longer backlogged, or closes. */
-export function drained(engine: Engine): Promise<void> {
+function drained(engine: Engine): Promise<void> {
   const pending = draining.get(engine);
   if (pending) return pending;
   const wait = new Promise<void>((resolve) => {

@@ -55,26 +55,23 @@ export class TcpProxy {
     return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 
-  /** Stops reading what the controller sends (a client that does not read). */
-  stallDown() {
-    this.stalled.down = true;
-    for (const upstream of this.links.values()) upstream.pause();
+  /**
+   * Stops reading one direction: `down`, what the controller sends (a client that does not read); `up`, what the
+   * clients send (a controller, or the link to it, that takes nothing).
+   */
+  stall(direction: 'up' | 'down') {
+    this.stalled[direction] = true;
+    for (const s of this.readers(direction)) s.pause();
   }
 
-  releaseDown() {
-    this.stalled.down = false;
-    for (const upstream of this.links.values()) upstream.resume();
+  release(direction: 'up' | 'down') {
+    this.stalled[direction] = false;
+    for (const s of this.readers(direction)) s.resume();
   }
 
-  /** Stops reading what the clients send (a controller, or a link to it, that takes nothing). */
-  stallUp() {
-    this.stalled.up = true;
-    for (const client of this.links.keys()) client.pause();
-  }
-
-  releaseUp() {
-    this.stalled.up = false;
-    for (const client of this.links.keys()) client.resume();
+  /** The sockets the proxy reads for one direction. */
+  private readers(direction: 'up' | 'down'): Socket[] {
+    return direction === 'up' ? [...this.links.keys()] : [...this.links.values()];
   }
 
   close() {

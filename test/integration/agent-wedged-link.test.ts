@@ -64,7 +64,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     });
     const pid = Number(await waitFor(() => readFile(pidFile, 'utf8').catch(() => ''), 'the command to start'));
     await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes, 'output stored');
-    proxy.stallUp();
+    proxy.stall('up');
     return { job, pid };
   };
 
@@ -87,7 +87,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     });
     const writes = async () => Number((await readFile(count, 'utf8').catch(() => '0')).trim() || 0);
     await waitFor(async () => (await controller.jobs.get(job.id)).runs[0]?.stdoutBytes, 'output stored');
-    proxy.stallUp();
+    proxy.stall('up');
     // Settled: the same count twice, 1 s apart (with no backpressure it grows by ~1,000 a second here).
     let before = -1;
     const settled = await waitFor(
@@ -107,7 +107,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     const unsent = settled * 65536 - stored;
     expect(unsent, `${settled} writes of 64 KiB, ${stored} bytes stored`).to.be.at.most(24 * 1024 * 1024);
     // It goes on once the link moves, and nothing was lost.
-    proxy.releaseUp();
+    proxy.release('up');
     await waitFor(async () => (await writes()) > settled + 100, 'the command to write again', 30_000);
     await request(controller.url, `/api/v1/jobs/${job.id}/cancel`, { method: 'POST', token: admin });
     const done = await finishedJob(controller, admin, job.id, 30_000);
@@ -124,7 +124,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     await endsWhileWedged(pid);
     expect((await controller.jobs.get(job.id)).status, 'the controller has not heard yet').to.equal('running');
     // Once the link moves, the controller gets the result.
-    proxy.releaseUp();
+    proxy.release('up');
     const done = await finishedJob(controller, admin, job.id, 30_000);
     expect(done.runs[0]?.status).to.equal('timed_out');
   });
@@ -137,7 +137,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
     const res = await request(controller.url, `/api/v1/jobs/${job.id}/cancel`, { method: 'POST', token: admin });
     expect(res.status).to.equal(200);
     await endsWhileWedged(pid);
-    proxy.releaseUp();
+    proxy.release('up');
     const done = await finishedJob(controller, admin, job.id, 30_000);
     expect(done.runs[0]?.status).to.equal('cancelled');
     expect(done.status).to.equal('cancelled');
@@ -158,7 +158,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
       async () => (await Promise.all(jobs.map((j) => controller.jobs.get(j.id)))).every((j) => j.runs[0]?.stdoutBytes),
       'output of every run stored',
     );
-    proxy.stallUp();
+    proxy.stall('up');
     // Every run pauses within a moment; give the warnings (emitted on a later tick) time to come.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(agent.manager.running).to.equal(12);
@@ -168,7 +168,7 @@ describe('a run whose output waits on a wedged connection (real controller, agen
       expect(res.status).to.equal(200);
     }
     await waitFor(() => agent.manager.running === 0, 'every run to end on the agent', 15_000);
-    proxy.releaseUp();
+    proxy.release('up');
     for (const j of jobs) expect((await finishedJob(controller, admin, j.id, 30_000)).status).to.equal('cancelled');
   });
 });

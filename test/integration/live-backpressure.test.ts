@@ -65,7 +65,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
       target: ['bp-1'],
     })) as { ok: true; job: Job };
     expect(ack.ok).to.equal(true);
-    proxy.stallDown();
+    proxy.stall('down');
 
     const max = await backlogWhileRunning(async () => ack.job.id);
     const job = await controller.jobs.get(ack.job.id);
@@ -74,7 +74,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     // Bounded by the limit, plus the chunk that crossed it and the small job events after it; not the 15 MB.
     expect(max).to.be.at.most(LIMIT + 1024 * 1024);
 
-    proxy.releaseDown();
+    proxy.release('down');
     await waitFor(() => finished, 'job_finished to reach the client', 30_000);
     expect(resyncs).to.deep.equal([ack.job.id]);
     // What it did get live is the output's beginning, in order, with nothing missing.
@@ -90,7 +90,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
       {
         output: (_agent, _runId, s, data) => {
           if (s === 'stdout') out.push(data);
-          if (out.length === 1) proxy.stallDown();
+          if (out.length === 1) proxy.stall('down');
         },
         // What was printed when the run was told to have ended: a renderer flushes its last line then.
         runStatus: (run) => {
@@ -109,7 +109,7 @@ describe('slow live clients (real controller, agent, sockets and a stalling TCP 
     });
     const max = await backlogWhileRunning(async () => (jobId ??= (await controller.jobs.list(1))[0]?.id));
     expect(max).to.be.at.most(LIMIT + 1024 * 1024);
-    proxy.releaseDown();
+    proxy.release('down');
     const job = await followed;
     expect(job.status).to.equal('succeeded');
     const text = out.join('');

@@ -6,8 +6,8 @@ import { BaseCommand, connectionFlags, jsonFlag } from '../../base.js';
 export default class AgentsEnrollTokenList extends BaseCommand {
   static override summary = 'List join tokens (admin): who issued them, until when, how many uses are left.';
   static override description =
-    'The secrets are never shown again: the controller keeps only their hashes. Expired and used-up tokens stay ' +
-    'listed until revoked.';
+    'The secrets are never shown again: the controller keeps only their hashes. Expired tokens (used-up ones too, ' +
+    'once they expire) stay listed for a week; issuing a new token then removes them.';
   static override examples = [
     '<%= config.bin %> agents enroll-token list',
     '<%= config.bin %> agents enroll-token list --json',
