@@ -43,7 +43,15 @@ export async function removeStored(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 export interface Session {
+  /** The controller in use: the first of `candidates` that answered healthy, or the one `failover` moved to. */
   controller: string;
+  /** Every controller given (`--controller A,B`, OGENT_CONTROLLER): several that share a Redis. */
+  candidates?: string[];
+  /**
+   * Probes the candidates again (the one in use went away): moves `controller` to the first that answers healthy,
+   * and says whether it changed.
+   */
+  failover?(): Promise<boolean>;
   /** PEM to trust for an https:// controller (`--ca FILE`, `OGENT_CA`, or the one `ogent login --ca` kept). */
   ca?: string;
   /** A bearer token (logs in with OGENT_USERNAME/OGENT_PASSWORD when those are set). */
@@ -72,26 +80,36 @@ export async function resolveSession(
   if (insecure) warn(insecure);
   let cached: string | undefined;
   let renewAt = Infinity;
-  return {
+  const session: Session = {
     controller,
+    candidates,
     ca,
+    async failover() {
+      if (candidates.length < 2) return false;
+      const healthy = await firstHealthy(candidates, ca, false);
+      if (healthy === undefined || healthy === session.controller) return false;
+      session.controller = healthy;
+      const insecure = plainHttpWarning(healthy);
+      if (insecure) warn(insecure);
+      return true;
+    },
     async token() {
       if (cached && Date.now() < renewAt) return cached;
       if (env.OGENT_TOKEN) return (cached = env.OGENT_TOKEN);
       if (env.OGENT_USERNAME && env.OGENT_PASSWORD) {
-        const res = await login(controller, env.OGENT_USERNAME, env.OGENT_PASSWORD, ca);
+        const res = await login(session.controller, env.OGENT_USERNAME, env.OGENT_PASSWORD, ca);
         renewAt = Date.now() + Math.max(0, res.expires_in - 30) * 1000;
         return (cached = res.access_token);
       }
       if (env.OGENT_USERNAME || env.OGENT_PASSWORD) {
         throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');
       }
-      if (!stored) throw authError('not logged in', `run \`ogent login --controller ${controller}\``);
+      if (!stored) throw authError('not logged in', `run \`ogent login --controller ${session.controller}\``);
       // A login to one controller of a cluster is good on all of them (they share the signing secret).
       if (!candidates.includes(normalizeUrl(stored.controller))) {
         throw authError(
-          `not logged in to ${controller} (logged in to ${stored.controller})`,
-          `run \`ogent login --controller ${controller}\``,
+          `not logged in to ${session.controller} (logged in to ${stored.controller})`,
+          `run \`ogent login --controller ${session.controller}\``,
         );
       }
       if (Date.parse(stored.expiresAt) <= Date.now()) {
@@ -100,6 +118,7 @@ export async function resolveSession(
       return (cached = stored.token);
     },
   };
+  return session;
 }
 
 /**
@@ -107,7 +126,9 @@ export async function resolveSession(
  * controller that accepts connections and never answers (a frozen process, a dropped route) costs nothing while
  * another answers, and the probes still pending are given up, so they do not hold the command for their timeout.
  */
-async function firstHealthy(urls: string[], ca: string | undefined): Promise<string> {
+async function firstHealthy(urls: string[], ca: string | undefined): Promise<string>;
+async function firstHealthy(urls: string[], ca: string | undefined, orFirst: false): Promise<string | undefined>;
+async function firstHealthy(urls: string[], ca: string | undefined, orFirst = true): Promise<string | undefined> {
   const giveUp = new AbortController();
   try {
     return await Promise.any(
@@ -118,8 +139,8 @@ async function firstHealthy(urls: string[], ca: string | undefined): Promise<str
       }),
     );
   } catch {
-    // None answers: the first, so the error names it.
-    return urls[0] as string;
+    // None answers: the first, so the error names it (or nothing, for a failover).
+    return orFirst ? urls[0] : undefined;
   } finally {
     giveUp.abort();
   }

@@ -104,11 +104,13 @@ export class JobStream {
       },
       reconnectionDelay: 250,
       reconnectionDelayMax: 3000,
+      // Never a connection shared with an earlier stream (one to a controller this one failed over from).
+      forceNew: true,
     });
   }
 
   private async run(target: { create?: JobRequest; jobId?: string }, options: FollowOptions): Promise<Job> {
-    const socket = await this.connect();
+    let socket = await this.connect();
     this.socket = socket;
     const patience = options.patienceMs ?? 60_000;
     let jobId = target.jobId;
@@ -126,9 +128,13 @@ export class JobStream {
       const startAwayTimer = () => {
         awayTimer ??= setTimeout(() => {
           const resume = jobId ? `; the job goes on: resume with \`ogent jobs wait ${jobId}\`` : '';
+          const where =
+            (this.session.candidates?.length ?? 0) > 1
+              ? `any of the controllers (${this.session.candidates?.join(', ')})`
+              : `the controller at ${this.session.controller}`;
           done(
             unreachableError(
-              `cannot reach the controller at ${this.session.controller}${resume}`,
+              `cannot reach ${where}${resume}`,
               'check that `ogent controller serve` runs there, or pass --controller / set OGENT_CONTROLLER',
             ),
           );
@@ -159,97 +165,126 @@ export class JobStream {
       };
 
       let createSent = false;
-      socket.on('connect', () => {
-        clearTimeout(awayTimer);
-        awayTimer = undefined;
-        const ack = (a: JobAck) => inOrder(() => onAck(a));
-        if (jobId) socket.emit(EV.jobSubscribe, { jobId }, ack);
-        else if (!createSent) {
-          createSent = true;
-          socket.emit(EV.jobCreate, target.create, ack);
-        } else {
-          // Sending it again could run the command twice: say so instead.
-          done(
-            unreachableError(
-              'the connection to the controller broke while the job was being created; it may or may not exist',
-              'check `ogent jobs list` before running it again',
-            ),
-          );
-        }
-      });
-      socket.on('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
-        const code = err.data?.code;
-        if (code === 'ERR_TOKEN_EXPIRED') {
-          return done(
-            authError('token expired', 'run `ogent login` again, or set OGENT_USERNAME and OGENT_PASSWORD', code),
-          );
-        }
-        if (code)
-          return done(authError(`refused by the controller: ${err.data?.message ?? code}`, 'run `ogent login`', code));
-        // A certificate this client does not trust will not become trusted by waiting.
-        const untrusted = certificateError(this.session.controller, err);
-        if (untrusted) return done(untrusted);
-        startAwayTimer();
-      });
-      socket.on('disconnect', () => {
-        if (!settled) startAwayTimer();
-      });
-      socket.on(EV.commandProgress, (p) =>
-        inOrder(async () => {
-          if (p.jobId !== jobId || settled) return;
-          if (this.checking && !this.checked.has(p.runId)) {
-            if (p.seq > this.seen(p.runId).seq + 1) await this.fillGap(p.jobId, p.runId, p.seq - 1);
-            this.checked.add(p.runId);
+      // Several controllers (a cluster sharing a Redis): when the one in use goes away, the job is followed on
+      // another that answers healthy. The new connection subscribes again, which fills in what was missed.
+      let switching = false;
+      const failOver = () => {
+        if (switching || settled || !this.session.failover) return;
+        switching = true;
+        this.session
+          .failover()
+          .then(async (moved) => {
+            if (!moved || settled || socket.connected) return;
+            const next = await this.connect();
+            // Back meanwhile (or done): the connection in use stays.
+            if (settled || socket.connected) return void next.disconnect();
+            socket.removeAllListeners();
+            socket.disconnect();
+            socket = this.socket = next;
+            wire(next);
+          })
+          .catch(() => {})
+          .finally(() => (switching = false));
+      };
+      const wire = (s: ClientSocket) => {
+        s.on('connect', () => {
+          clearTimeout(awayTimer);
+          awayTimer = undefined;
+          const ack = (a: JobAck) => inOrder(() => onAck(a));
+          if (jobId) s.emit(EV.jobSubscribe, { jobId }, ack);
+          else if (!createSent) {
+            createSent = true;
+            s.emit(EV.jobCreate, target.create, ack);
+          } else {
+            // Sending it again could run the command twice: say so instead.
+            done(
+              unreachableError(
+                'the connection to the controller broke while the job was being created; it may or may not exist',
+                'check `ogent jobs list` before running it again',
+              ),
+            );
           }
-          const seen = this.seen(p.runId);
-          if (p.seq <= seen.seq) return;
-          seen.seq = p.seq;
-          // Binary attachments (whole UTF-8 characters); a string from an older controller.
-          const bytes = typeof p.data === 'string' || Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data);
-          seen[p.stream] += progressBytes(bytes);
-          if (typeof bytes === 'string') this.events.output(p.agent, p.runId, p.stream, bytes);
-          else if (this.events.outputBytes) this.events.outputBytes(p.agent, p.runId, p.stream, bytes);
-          else {
-            // Decoded in pieces of at most TEXT_PIECE bytes: strings that size stay in V8's young generation, where
-            // garbage is cheap (a 256 KiB string is a "large object", collected only by a full mark-sweep).
-            for (let at = 0; at < bytes.length;) {
-              const end = charBoundary(bytes, at + TEXT_PIECE);
-              this.events.output(p.agent, p.runId, p.stream, bytes.toString('utf8', at, end));
-              at = end;
+        });
+        s.on('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
+          const code = err.data?.code;
+          if (code === 'ERR_TOKEN_EXPIRED') {
+            return done(
+              authError('token expired', 'run `ogent login` again, or set OGENT_USERNAME and OGENT_PASSWORD', code),
+            );
+          }
+          if (code)
+            return done(
+              authError(`refused by the controller: ${err.data?.message ?? code}`, 'run `ogent login`', code),
+            );
+          // A certificate this client does not trust will not become trusted by waiting.
+          const untrusted = certificateError(this.session.controller, err);
+          if (untrusted) return done(untrusted);
+          startAwayTimer();
+          failOver();
+        });
+        s.on('disconnect', () => {
+          if (settled) return;
+          startAwayTimer();
+          failOver();
+        });
+        s.on(EV.commandProgress, (p) =>
+          inOrder(async () => {
+            if (p.jobId !== jobId || settled) return;
+            if (this.checking && !this.checked.has(p.runId)) {
+              if (p.seq > this.seen(p.runId).seq + 1) await this.fillGap(p.jobId, p.runId, p.seq - 1);
+              this.checked.add(p.runId);
             }
-          }
-          await this.drained();
-        }),
-      );
-      socket.on(EV.jobUpdate, (u) =>
-        inOrder(async () => {
-          if (u.jobId !== jobId || settled) return;
-          // A run that ended without live output since a resync: its output comes from the store, before its end.
-          if (this.checking && !this.checked.has(u.run.id) && isTerminal(u.run.status)) {
-            const seen = this.seen(u.run.id);
-            const behind = (u.run.stdoutBytes ?? 0) > seen.stdout || (u.run.stderrBytes ?? 0) > seen.stderr;
-            if (behind || u.run.seq > seen.seq) await this.fillGap(u.jobId, u.run.id, u.run.seq);
-            this.checked.add(u.run.id);
-          }
-          this.status(u.run);
-        }),
-      );
-      // The controller stopped sending this job's live output (this client fell too far behind): subscribe again,
-      // which answers with the job as it is now; its output not printed yet is read from the store.
-      socket.on(EV.jobResync, (n) =>
-        inOrder(() => {
-          if (n.jobId !== jobId || settled) return;
-          this.recheck();
-          socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
-        }),
-      );
-      socket.on(EV.jobFinished, (job) =>
-        inOrder(async () => {
-          if (job.id !== jobId) return;
-          await this.apply(job);
-          done(null, job);
-        }),
-      );
+            const seen = this.seen(p.runId);
+            if (p.seq <= seen.seq) return;
+            seen.seq = p.seq;
+            // Binary attachments (whole UTF-8 characters); a string from an older controller.
+            const bytes = typeof p.data === 'string' || Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data);
+            seen[p.stream] += progressBytes(bytes);
+            if (typeof bytes === 'string') this.events.output(p.agent, p.runId, p.stream, bytes);
+            else if (this.events.outputBytes) this.events.outputBytes(p.agent, p.runId, p.stream, bytes);
+            else {
+              // Decoded in pieces of at most TEXT_PIECE bytes: strings that size stay in V8's young generation, where
+              // garbage is cheap (a 256 KiB string is a "large object", collected only by a full mark-sweep).
+              for (let at = 0; at < bytes.length;) {
+                const end = charBoundary(bytes, at + TEXT_PIECE);
+                this.events.output(p.agent, p.runId, p.stream, bytes.toString('utf8', at, end));
+                at = end;
+              }
+            }
+            await this.drained();
+          }),
+        );
+        s.on(EV.jobUpdate, (u) =>
+          inOrder(async () => {
+            if (u.jobId !== jobId || settled) return;
+            // A run that ended without live output since a resync: its output comes from the store, before its end.
+            if (this.checking && !this.checked.has(u.run.id) && isTerminal(u.run.status)) {
+              const seen = this.seen(u.run.id);
+              const behind = (u.run.stdoutBytes ?? 0) > seen.stdout || (u.run.stderrBytes ?? 0) > seen.stderr;
+              if (behind || u.run.seq > seen.seq) await this.fillGap(u.jobId, u.run.id, u.run.seq);
+              this.checked.add(u.run.id);
+            }
+            this.status(u.run);
+          }),
+        );
+        // The controller stopped sending this job's live output (this client fell too far behind): subscribe again,
+        // which answers with the job as it is now; its output not printed yet is read from the store.
+        s.on(EV.jobResync, (n) =>
+          inOrder(() => {
+            if (n.jobId !== jobId || settled) return;
+            this.recheck();
+            s.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
+          }),
+        );
+        s.on(EV.jobFinished, (job) =>
+          inOrder(async () => {
+            if (job.id !== jobId) return;
+            await this.apply(job);
+            done(null, job);
+          }),
+        );
+      };
+      wire(socket);
     });
   }
 

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
 import {
   ADMIN_PASSWORD,
@@ -17,6 +18,7 @@ import {
   type ControllerProcess,
 } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** Scale-out with real processes: a controller killed with -9 mid-job; its agents and its job go on elsewhere. */
 describe('scale-out failover (real controllers, real Redis, kill -9)', function () {
@@ -107,5 +109,86 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
     const again = JSON.parse(res.stdout) as Job;
     expect(again.summary).to.include({ total: 4, succeeded: 4 });
     expect(again.runs.map((r) => r.stdout)).to.deep.equal(Array(4).fill('again\n'));
+  });
+
+  it('exec following a job through a controller killed mid-job goes on through the other, every line once', async () => {
+    const a = await serve('ea');
+    const b = await serve('eb');
+    await createAgentUsers(a.url, 'e', 2);
+    track(await startSwarm(`${a.url},${b.url}`, 'e', 2, join(root, 'state')));
+    const token = await adminToken(b.url);
+    await waitFor(async () => (await online(b, token)).length === 2, 'the agents online, seen from B');
+    // The CLI reaches each controller through a proxy, which shows where its live connection is. B's answers are
+    // held until exec follows its job on A, so that A is the one it picks.
+    const port = (url: string) => Number(new URL(url).port);
+    const [proxyA, proxyB] = [new TcpProxy(port(a.url)), new TcpProxy(port(b.url))];
+    stops.push(async () => (proxyA.close(), proxyB.close()));
+    const [viaA, viaB] = [await proxyA.listen(), await proxyB.listen()];
+    proxyB.stall('down');
+    const live = (proxy: TcpProxy) =>
+      proxy.connections.filter((c) => c.requests.some((r) => r.includes('transport=websocket'))).length;
+
+    const gate = join(root, 'exec-gate');
+    const command = `echo one; while [ ! -f ${gate} ]; do sleep 0.05; done; echo two`;
+    // Patience far beyond the time B needs: without failing over, exec would wait for A and exit 4.
+    const child = spawn(process.execPath, [BIN, 'exec', '-t', 'e-*', '--patience', '40s', '--', command], {
+      env: {
+        ...process.env,
+        OGENT_CONTROLLER: `${viaA},${viaB}`,
+        OGENT_USERNAME: 'admin',
+        OGENT_PASSWORD: ADMIN_PASSWORD,
+        XDG_CONFIG_HOME: root,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    stops.push(async () => child.kill('SIGKILL'));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor(() => out.includes('e-1: one') && out.includes('e-2: one'), 'both runs started', 30_000);
+    expect([live(proxyA), live(proxyB)], 'exec follows the job on A').to.deep.equal([1, 0]);
+
+    proxyB.release('down');
+    await a.stop('SIGKILL');
+    await writeFile(gate, '');
+    const code = await exited;
+    expect(code, err).to.equal(0);
+    expect(live(proxyB), 'exec followed the job on B after A was gone').to.equal(1);
+    expect(out.split('\n').filter(Boolean).sort()).to.deep.equal(['e-1: one', 'e-1: two', 'e-2: one', 'e-2: two']);
+  });
+
+  it('exec whose controllers are all gone past --patience exits 4, naming them all and how to resume', async () => {
+    const a = await serve('pa');
+    const b = await serve('pb');
+    await createAgentUsers(a.url, 'p', 1);
+    track(await startSwarm(`${a.url},${b.url}`, 'p', 1, join(root, 'state')));
+    await waitFor(async () => (await online(a, await adminToken(a.url))).length === 1, 'the agent online');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'exec', '-t', 'p-1', '--patience', '2s', '--', 'echo started; sleep 30'],
+      {
+        env: {
+          ...process.env,
+          OGENT_CONTROLLER: `${a.url},${b.url}`,
+          OGENT_USERNAME: 'admin',
+          OGENT_PASSWORD: ADMIN_PASSWORD,
+          XDG_CONFIG_HOME: root,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    stops.push(async () => child.kill('SIGKILL'));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor(() => out.includes('p-1: started'), 'the run to start', 30_000);
+    await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]);
+    expect(await exited, err).to.equal(4);
+    expect(err).to.include(`cannot reach any of the controllers (${a.url}, ${b.url}); the job goes on: resume with`);
+    expect(err).to.match(/`ogent jobs wait j[0-9a-z]+`/);
   });
 });
