@@ -49,6 +49,8 @@ export interface ControllerOptions {
   tls?: TlsFiles;
   /** Bytes a live client may fall behind before its live output is dropped and it resyncs (default 4 MiB). */
   clientBacklogBytes?: number;
+  /** engine.io's heartbeat: a ping every `intervalMs`, its pong due within `timeoutMs` (default 10 s and 10 s). */
+  heartbeat?: { intervalMs: number; timeoutMs: number };
   /**
    * Scale-out (DESIGN §4): share state and events with other controllers through this Redis (redis://host:port/db).
    * The data dir is then not used for state.
@@ -112,8 +114,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
     http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
     const io = new Server(http, {
       maxHttpBufferSize: LIMITS.maxHttpBufferSize,
-      pingInterval: 10_000,
-      pingTimeout: 10_000,
+      pingInterval: options.heartbeat?.intervalMs ?? 10_000,
+      pingTimeout: options.heartbeat?.timeoutMs ?? 10_000,
       ...(scaleOut ? { adapter: scaleOut.adapter } : {}),
     });
     // The sockets and the job service refer to each other: the sockets reach it through a getter.

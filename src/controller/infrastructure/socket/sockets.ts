@@ -50,6 +50,47 @@ const room = (jobId: string) => `job:${jobId}`;
 /** Bytes a live client may have waiting in the controller before its live output is dropped (it then resyncs). */
 export const CLIENT_BACKLOG_MAX = 4 * 1024 * 1024;
 
+/** The parts of an engine.io server connection's heartbeat (engine.io 6: `Socket#resetPingTimeout`, its timer). */
+interface EngineHeartbeat {
+  readyState: string;
+  pingTimeoutTimer: NodeJS.Timeout | null;
+  pingIntervalTimer: NodeJS.Timeout | null;
+  resetPingTimeout(): void;
+  on(event: 'heartbeat', listener: () => void): unknown;
+  off(event: 'heartbeat', listener: () => void): unknown;
+}
+
+/**
+ * Holds the deadline for a connection's pong while the controller does not read the connection: engine.io would
+ * close it for a pong that arrived but waits unread. Pings still go out every interval (the agent closes a connection
+ * whose controller stops pinging). Returns the release: a ping not answered by then gets its full timeout from there. Does nothing with an
+ * engine.io whose internals differ (the connection then drops after a long stall, and the agent reconnects).
+ */
+function holdPongDeadline(conn: unknown): () => void {
+  const c = conn as Partial<EngineHeartbeat>;
+  if (typeof c.resetPingTimeout !== 'function' || c.pingTimeoutTimer === undefined || c.pingIntervalTimer === undefined)
+    return () => {};
+  if (!c.on || !c.off) return () => {};
+  const engine = c as EngineHeartbeat;
+  let awaitingPong = engine.pingTimeoutTimer !== null;
+  clearTimeout(engine.pingTimeoutTimer ?? undefined);
+  engine.pingTimeoutTimer = null;
+  // Each ping sent meanwhile waits for its pong without a deadline, and the next ping goes out an interval later
+  // (engine.io schedules it when the pong is read); a pong read meanwhile answers them.
+  const ownReset = Object.prototype.hasOwnProperty.call(engine, 'resetPingTimeout');
+  engine.resetPingTimeout = () => {
+    awaitingPong = true;
+    engine.pingIntervalTimer?.refresh();
+  };
+  const answered = () => void (awaitingPong = false);
+  engine.on('heartbeat', answered);
+  return () => {
+    if (!ownReset) delete (engine as Partial<EngineHeartbeat>).resetPingTimeout;
+    engine.off('heartbeat', answered);
+    if (awaitingPong && engine.readyState === 'open') engine.resetPingTimeout();
+  };
+}
+
 interface PendingPacket {
   data?: unknown;
 }
@@ -175,8 +216,10 @@ export class AgentSockets implements AgentGateway {
       );
     });
     // Backpressure: while this agent's output waits to be stored, stop reading its connection (TCP pushes back).
+    // Its pongs then wait unread behind the output, so the pong deadline is held meanwhile (pings still go out).
     let pending = 0;
     let paused = false;
+    let releaseHeartbeat = () => {};
     const ws = () => (socket.conn.transport as unknown as { socket?: { pause?(): void; resume?(): void } }).socket;
     socket.on(EV.commandProgress, (raw) => {
       let progress;
@@ -194,6 +237,7 @@ export class AgentSockets implements AgentGateway {
       if (!paused && pending > PENDING_HIGH) {
         paused = true;
         ws()?.pause?.();
+        releaseHeartbeat = holdPongDeadline(socket.conn);
       }
       void stored.finally(() => {
         pending -= size;
@@ -201,6 +245,7 @@ export class AgentSockets implements AgentGateway {
         if (paused && pending < PENDING_LOW) {
           paused = false;
           ws()?.resume?.();
+          releaseHeartbeat();
         }
       });
     });
