@@ -3,10 +3,11 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
-import { runCli, startDaemon, type Daemon } from '../helpers/cli.js';
+import { execInBackground as startExec, runCli, startDaemon, type Daemon } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
 import { processScope } from '../helpers/scope.js';
 import {
+  ADMIN_PASSWORD,
   adminToken,
   api,
   controllerProcess,
@@ -173,23 +174,9 @@ describe('delivery guarantees (real processes, real kills)', function () {
 
   /** `bin/run.js exec ...` running in the background, its output collected. */
   const execInBackground = (c: ControllerProcess, args: string[]) => {
-    const child = spawn(process.execPath, ['bin/run.js', 'exec', ...args], {
-      env: {
-        ...process.env,
-        OGENT_CONTROLLER: c.url,
-        OGENT_USERNAME: 'admin',
-        OGENT_PASSWORD: 'admin-password-1',
-        XDG_CONFIG_HOME: scope.root,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    scope.defer(() => child.kill('SIGKILL'));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    return { exited, out: () => stdout, err: () => stderr };
+    const exec = startExec(c.url, ADMIN_PASSWORD, scope.root, args);
+    scope.defer(() => exec.kill());
+    return exec;
   };
 
   it('exec follows its job across a controller restart and prints every line exactly once', async () => {

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { execInBackground, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
 import {
   ADMIN_PASSWORD,
@@ -42,6 +41,12 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
   };
   const serve = async (name: string) =>
     track(await controllerProcess(join(root, name), await freePort(), ['--redis', redis.url, '--agent-grace', '60s']));
+  /** `exec ARGS` against CONTROLLERS (comma-separated), left running; killed after the test. */
+  const background = (controllers: string, args: string[]) => {
+    const exec = execInBackground(controllers, ADMIN_PASSWORD, root, args);
+    stops.push(async () => exec.kill());
+    return exec;
+  };
   const online = async (c: ControllerProcess, token: string) =>
     (await api<{ agents: Agent[] }>(c.url, token, '/api/v1/agents')).agents.filter((a) => a.status === 'online');
 
@@ -131,32 +136,21 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
     const gate = join(root, 'exec-gate');
     const command = `echo one; while [ ! -f ${gate} ]; do sleep 0.05; done; echo two`;
     // Patience far beyond the time B needs: without failing over, exec would wait for A and exit 4.
-    const child = spawn(process.execPath, [BIN, 'exec', '-t', 'e-*', '--patience', '40s', '--', command], {
-      env: {
-        ...process.env,
-        OGENT_CONTROLLER: `${viaA},${viaB}`,
-        OGENT_USERNAME: 'admin',
-        OGENT_PASSWORD: ADMIN_PASSWORD,
-        XDG_CONFIG_HOME: root,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    stops.push(async () => child.kill('SIGKILL'));
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await waitFor(() => out.includes('e-1: one') && out.includes('e-2: one'), 'both runs started', 30_000);
+    const exec = background(`${viaA},${viaB}`, ['-t', 'e-*', '--patience', '40s', '--', command]);
+    await waitFor(() => exec.out().includes('e-1: one') && exec.out().includes('e-2: one'), 'both started', 30_000);
     expect([live(proxyA), live(proxyB)], 'exec follows the job on A').to.deep.equal([1, 0]);
 
     proxyB.release('down');
     await a.stop('SIGKILL');
     await writeFile(gate, '');
-    const code = await exited;
-    expect(code, err).to.equal(0);
+    expect(await exec.exited, exec.err()).to.equal(0);
     expect(live(proxyB), 'exec followed the job on B after A was gone').to.equal(1);
-    expect(out.split('\n').filter(Boolean).sort()).to.deep.equal(['e-1: one', 'e-1: two', 'e-2: one', 'e-2: two']);
+    expect(exec.out().split('\n').filter(Boolean).sort()).to.deep.equal([
+      'e-1: one',
+      'e-1: two',
+      'e-2: one',
+      'e-2: two',
+    ]);
   });
 
   it('exec whose controllers are all gone past --patience exits 4, naming them all and how to resume', async () => {
@@ -165,30 +159,13 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
     await createAgentUsers(a.url, 'p', 1);
     track(await startSwarm(`${a.url},${b.url}`, 'p', 1, join(root, 'state')));
     await waitFor(async () => (await online(a, await adminToken(a.url))).length === 1, 'the agent online');
-    const child = spawn(
-      process.execPath,
-      [BIN, 'exec', '-t', 'p-1', '--patience', '2s', '--', 'echo started; sleep 30'],
-      {
-        env: {
-          ...process.env,
-          OGENT_CONTROLLER: `${a.url},${b.url}`,
-          OGENT_USERNAME: 'admin',
-          OGENT_PASSWORD: ADMIN_PASSWORD,
-          XDG_CONFIG_HOME: root,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    stops.push(async () => child.kill('SIGKILL'));
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await waitFor(() => out.includes('p-1: started'), 'the run to start', 30_000);
+    const exec = background(`${a.url},${b.url}`, ['-t', 'p-1', '--patience', '2s', '--', 'echo started; sleep 30']);
+    await waitFor(() => exec.out().includes('p-1: started'), 'the run to start', 30_000);
     await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]);
-    expect(await exited, err).to.equal(4);
-    expect(err).to.include(`cannot reach any of the controllers (${a.url}, ${b.url}); the job goes on: resume with`);
-    expect(err).to.match(/`ogent jobs wait j[0-9a-z]+`/);
+    expect(await exec.exited, exec.err()).to.equal(4);
+    expect(exec.err()).to.include(
+      `cannot reach any of the controllers (${a.url}, ${b.url}); the job goes on: resume with`,
+    );
+    expect(exec.err()).to.match(/`ogent jobs wait j[0-9a-z]+`/);
   });
 });

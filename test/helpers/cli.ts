@@ -93,3 +93,35 @@ export function startDaemon(
     });
   });
 }
+
+/** `bin/run.js exec ARGS` left running, logged in as the admin: its output so far, and its exit code when it ends. */
+export interface BackgroundExec {
+  exited: Promise<number | null>;
+  out(): string;
+  err(): string;
+  kill(): void;
+}
+
+export function execInBackground(
+  controller: string,
+  adminPassword: string,
+  configHome: string,
+  args: string[],
+): BackgroundExec {
+  const child = spawn(process.execPath, [BIN, 'exec', ...args], {
+    env: {
+      ...process.env,
+      OGENT_CONTROLLER: controller,
+      OGENT_USERNAME: 'admin',
+      OGENT_PASSWORD: adminPassword,
+      XDG_CONFIG_HOME: configHome,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { exited, out: () => stdout, err: () => stderr, kill: () => void child.kill('SIGKILL') };
+}
