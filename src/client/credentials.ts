@@ -48,10 +48,12 @@ export interface Session {
   /** Every controller given (`--controller A,B`, OGENT_CONTROLLER): several that share a Redis. */
   candidates?: string[];
   /**
-   * Probes the candidates again (the one in use went away): moves `controller` to the first that answers healthy,
-   * and says whether it changed.
+   * Probes every candidate at once (the one in use went away): the first that answers healthy, or undefined. Changes
+   * nothing: the caller moves to it with `use` once its connection there is up.
    */
-  failover?(): Promise<boolean>;
+  probe?(signal?: AbortSignal): Promise<string | undefined>;
+  /** Makes `url` (one of the candidates) the controller in use; warns once if it is plain http to another host. */
+  use?(url: string): void;
   /** PEM to trust for an https:// controller (`--ca FILE`, `OGENT_CA`, or the one `ogent login --ca` kept). */
   ca?: string;
   /** A bearer token (logs in with OGENT_USERNAME/OGENT_PASSWORD when those are set). */
@@ -78,20 +80,20 @@ export async function resolveSession(
   const controller = candidates.length === 1 ? (candidates[0] as string) : await firstHealthy(candidates, ca);
   const insecure = plainHttpWarning(controller);
   if (insecure) warn(insecure);
+  const warned = new Set([controller]);
   let cached: string | undefined;
   let renewAt = Infinity;
   const session: Session = {
     controller,
     candidates,
     ca,
-    async failover() {
-      if (candidates.length < 2) return false;
-      const healthy = await firstHealthy(candidates, ca, false);
-      if (healthy === undefined || healthy === session.controller) return false;
-      session.controller = healthy;
-      const insecure = plainHttpWarning(healthy);
-      if (insecure) warn(insecure);
-      return true;
+    probe: (signal) => firstHealthy(candidates, ca, false, signal),
+    use(url) {
+      if (url === session.controller) return;
+      session.controller = url;
+      const insecure = plainHttpWarning(url);
+      if (insecure && !warned.has(url)) warn(insecure);
+      warned.add(url);
     },
     async token() {
       if (cached && Date.now() < renewAt) return cached;
@@ -127,9 +129,21 @@ export async function resolveSession(
  * another answers, and the probes still pending are given up, so they do not hold the command for their timeout.
  */
 async function firstHealthy(urls: string[], ca: string | undefined): Promise<string>;
-async function firstHealthy(urls: string[], ca: string | undefined, orFirst: false): Promise<string | undefined>;
-async function firstHealthy(urls: string[], ca: string | undefined, orFirst = true): Promise<string | undefined> {
+async function firstHealthy(
+  urls: string[],
+  ca: string | undefined,
+  orFirst: false,
+  signal?: AbortSignal,
+): Promise<string | undefined>;
+async function firstHealthy(
+  urls: string[],
+  ca: string | undefined,
+  orFirst = true,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const giveUp = new AbortController();
+  const stop = () => giveUp.abort();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     return await Promise.any(
       urls.map(async (url) => {
@@ -143,5 +157,6 @@ async function firstHealthy(urls: string[], ca: string | undefined, orFirst = tr
     return orFirst ? urls[0] : undefined;
   } finally {
     giveUp.abort();
+    signal?.removeEventListener('abort', stop);
   }
 }

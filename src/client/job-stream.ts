@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { wsTransports } from '../lib/ws-transport.js';
 import { StringDecoder } from 'node:string_decoder';
+import type { Readable } from 'node:stream';
 import { charBoundary } from '../lib/utf8.js';
 import { io, type Socket } from 'socket.io-client';
 import type { Job, Run, RunStatus } from '../domain/model.js';
@@ -56,6 +57,28 @@ interface Printed {
 
 /** After a `job_resync`, how long to wait for the controller to store the output this client missed. */
 const GAP_WAIT_MS = 30_000;
+/** After a read of stored output broke, the job is asked for again this much later. */
+const READ_RETRY_MS = 500;
+/** The code of the error that cuts a read of stored output when the connection to the controller is lost. */
+const LOST = 'ERR_LOST_CONNECTION';
+const NETWORK_CODES = new Set([
+  LOST,
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** An error of the network or of a controller gone away (worth trying again), not a refusal or a bug. */
+function lostConnection(err: Error & { code?: string }): boolean {
+  if (err instanceof UserError) return err.code === 'ERR_UNREACHABLE';
+  return NETWORK_CODES.has(err.code ?? '') || err.message === 'aborted';
+}
+
 /** Live output is decoded and printed in pieces of at most this many bytes (see the `command_progress` handler). */
 const TEXT_PIECE = 64 * 1024;
 
@@ -75,6 +98,8 @@ export class JobStream {
   private readonly checked = new Set<string>();
   private api: ApiClient | undefined;
   private socket: ClientSocket | undefined;
+  /** The body of stored output being read, if any: cut when the connection to the controller is lost. */
+  private reading: Readable | undefined;
 
   constructor(
     private readonly session: Session,
@@ -117,10 +142,14 @@ export class JobStream {
     return new Promise<Job>((resolve, reject) => {
       let settled = false;
       let awayTimer: NodeJS.Timeout | undefined;
+      let retryTimer: NodeJS.Timeout | undefined;
+      const stopping = new AbortController();
       const done = (err: Error | null, job?: Job) => {
         if (settled) return;
         settled = true;
         clearTimeout(awayTimer);
+        clearTimeout(retryTimer);
+        stopping.abort();
         socket.disconnect();
         if (err) reject(err);
         else resolve(job as Job);
@@ -148,7 +177,7 @@ export class JobStream {
       // Every event waits for the ones before it (a document may be filling output from the store).
       let queue = Promise.resolve();
       const inOrder = (work: () => void | Promise<void>) => {
-        queue = queue.then(work).catch((err: Error) => done(err));
+        queue = queue.then(work).catch((err: Error) => (lostConnection(err) && !settled ? retry() : done(err)));
       };
 
       const onAck = async (ack: JobAck) => {
@@ -161,23 +190,35 @@ export class JobStream {
         if (jobId !== undefined) this.recheck();
         jobId = ack.job.id;
         await this.apply(ack.job);
+        // Served again after a broken read: no longer away.
+        if (socket.connected) {
+          clearTimeout(awayTimer);
+          awayTimer = undefined;
+        }
         if (ack.job.status !== 'running') done(null, ack.job);
       };
 
       let createSent = false;
       // Several controllers (a cluster sharing a Redis): when the one in use goes away, the job is followed on
-      // another that answers healthy. The new connection subscribes again, which fills in what was missed.
+      // another that answers healthy. The new connection subscribes again, which fills in what was missed. The
+      // session's controller (the one HTTP reads go to) moves only once the new connection is made.
       let switching = false;
       const failOver = () => {
-        if (switching || settled || !this.session.failover) return;
+        const { probe, use } = this.session;
+        if (switching || settled || !probe || !use || (this.session.candidates?.length ?? 0) < 2) return;
         switching = true;
-        this.session
-          .failover()
-          .then(async (moved) => {
-            if (!moved || settled || socket.connected) return;
-            const next = await this.connect();
-            // Back meanwhile (or done): the connection in use stays.
-            if (settled || socket.connected) return void next.disconnect();
+        const from = this.session.controller;
+        probe(stopping.signal)
+          .then(async (healthy) => {
+            if (!healthy || healthy === from || settled || socket.connected) return;
+            use(healthy);
+            const next = await this.connect().catch(() => undefined);
+            // Failed, back meanwhile, or done: the connection in use stays, and so does its controller.
+            if (!next || settled || socket.connected) {
+              next?.disconnect();
+              if (this.session.controller === healthy) use(from);
+              return;
+            }
             socket.removeAllListeners();
             socket.disconnect();
             socket = this.socket = next;
@@ -185,6 +226,19 @@ export class JobStream {
           })
           .catch(() => {})
           .finally(() => (switching = false));
+      };
+      // A read of stored output that broke (the controller went away mid-read, or its connection was lost while
+      // reading): subscribing again answers with the job as it is, and what was not printed is read again from
+      // there, from this controller or the one failed over to. --patience bounds the retries.
+      const retry = () => {
+        this.recheck();
+        startAwayTimer();
+        failOver();
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(() => {
+          if (settled || !jobId || !socket.connected) return;
+          socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
+        }, READ_RETRY_MS);
       };
       const wire = (s: ClientSocket) => {
         s.on('connect', () => {
@@ -225,6 +279,8 @@ export class JobStream {
         s.on('disconnect', () => {
           if (settled) return;
           startAwayTimer();
+          // A read of stored output from a controller that froze would wait forever: it is read again later.
+          this.reading?.destroy(Object.assign(new Error('lost the connection to the controller'), { code: LOST }));
           failOver();
         });
         s.on(EV.commandProgress, (p) =>
@@ -273,7 +329,7 @@ export class JobStream {
           inOrder(() => {
             if (n.jobId !== jobId || settled) return;
             this.recheck();
-            s.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
+            socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
           }),
         );
         s.on(EV.jobFinished, (job) =>
@@ -358,6 +414,7 @@ export class JobStream {
     const seen = this.seen(run.id);
     this.api ??= new ApiClient(this.session);
     const { body, start } = await this.api.outputFrom(jobId, run.id, stream, seen[stream]);
+    this.reading = body;
     const decoder = new StringDecoder('utf8');
     let at = start;
     try {
@@ -379,6 +436,7 @@ export class JobStream {
         if (at >= total) break;
       }
     } finally {
+      this.reading = undefined;
       body.destroy();
     }
     const rest = decoder.end();

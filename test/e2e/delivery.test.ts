@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Agent, Job } from '../../src/domain/model.js';
-import { execInBackground as startExec, runCli, startDaemon, type Daemon } from '../helpers/cli.js';
+import { cliInBackground, execInBackground as startExec, runCli, startDaemon, type Daemon } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
 import { processScope } from '../helpers/scope.js';
 import {
@@ -18,6 +18,7 @@ import {
   type ControllerProcess,
 } from '../helpers/processes.js';
 import { swarmPassword } from '../helpers/swarm.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** DESIGN §3.3 with real processes and real kills: nothing lost, nothing recorded twice. */
 describe('delivery guarantees (real processes, real kills)', function () {
@@ -211,6 +212,41 @@ describe('delivery guarantees (real processes, real kills)', function () {
     await controller.stop('SIGKILL');
     expect(await exec.exited).to.equal(4);
     expect(exec.err()).to.match(/cannot reach the controller .*resume with `ogent jobs wait j[0-9a-z]+`/);
+  });
+
+  it('jobs wait reads the stored output again when a read of it breaks, and prints every line once', async () => {
+    const port = await freePort();
+    const controller = track(await controllerProcess(join(scope.root, 'data'), port));
+    await createAgentUsers(controller.url, 'r', 1);
+    track(await startSwarm(controller.url, 'r', 1));
+    const token = await adminToken(controller.url);
+    await agentsOnline(controller, token, 1);
+    const gate = join(scope.root, 'read-gate');
+    // 30,000 lines (168,894 bytes): more than the job document holds, so a client that attaches reads them from the
+    // stored output.
+    const job = await api<Job>(controller.url, token, '/api/v1/jobs', 'POST', {
+      command: `seq 1 30000; while [ ! -f ${gate} ]; do sleep 0.05; done; echo end`,
+      target: ['r-1'],
+      timeoutMs: 60_000,
+    });
+    const storedBytes = async () =>
+      (await api<Job>(controller.url, token, `/api/v1/jobs/${job.id}`)).runs[0]?.stdoutBytes;
+    await waitFor(async () => ((await storedBytes()) ?? 0) >= 168_894 || undefined, 'the lines stored');
+    // The first read of the stored output breaks as the controller going away would break it.
+    const proxy = new TcpProxy(port);
+    scope.defer(() => proxy.close());
+    let reads = 0;
+    proxy.onRequest = (line, cut) => {
+      if (line.includes('/output?') && ++reads === 1) cut();
+    };
+    const wait = cliInBackground(await proxy.listen(), ADMIN_PASSWORD, scope.root, ['jobs', 'wait', job.id]);
+    scope.defer(() => wait.kill());
+    await waitFor(() => wait.out().includes('r-1: 30000\n') || undefined, 'every stored line printed', 30_000);
+    await writeFile(gate, '');
+    expect(await wait.exited, wait.err()).to.equal(0);
+    expect(reads, 'the output read again').to.be.at.least(2);
+    const lines = [...Array.from({ length: 30_000 }, (_, i) => String(i + 1)), 'end'];
+    expect(wait.out()).to.equal(lines.map((l) => `r-1: ${l}\n`).join(''));
   });
 
   /** A controller in its own mount namespace with its data dir on a 4 MiB tmpfs, and a way to run commands there. */

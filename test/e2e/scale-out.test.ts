@@ -144,7 +144,7 @@ describe('scale-out failover (real controllers, real Redis, kill -9)', function 
     await a.stop('SIGKILL');
     await writeFile(gate, '');
     expect(await exec.exited, exec.err()).to.equal(0);
-    expect(live(proxyB), 'exec followed the job on B after A was gone').to.equal(1);
+    expect(live(proxyB), 'exec followed the job on B after A was gone').to.be.at.least(1);
     expect(exec.out().split('\n').filter(Boolean).sort()).to.deep.equal([
       'e-1: one',
       'e-1: two',

@@ -94,21 +94,21 @@ export function startDaemon(
   });
 }
 
-/** `bin/run.js exec ARGS` left running, logged in as the admin: its output so far, and its exit code when it ends. */
-export interface BackgroundExec {
+/** `bin/run.js ARGV` left running, logged in as the admin: its output so far, and its exit code when it ends. */
+export interface Background {
   exited: Promise<number | null>;
   out(): string;
   err(): string;
   kill(): void;
 }
 
-export function execInBackground(
+export function cliInBackground(
   controller: string,
   adminPassword: string,
   configHome: string,
-  args: string[],
-): BackgroundExec {
-  const child = spawn(process.execPath, [BIN, 'exec', ...args], {
+  argv: string[],
+): Background {
+  const child = spawn(process.execPath, [BIN, ...argv], {
     env: {
       ...process.env,
       OGENT_CONTROLLER: controller,
@@ -125,3 +125,7 @@ export function execInBackground(
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { exited, out: () => stdout, err: () => stderr, kill: () => void child.kill('SIGKILL') };
 }
+
+/** `bin/run.js exec ARGS` left running (cliInBackground). */
+export const execInBackground = (controller: string, adminPassword: string, configHome: string, args: string[]) =>
+  cliInBackground(controller, adminPassword, configHome, ['exec', ...args]);

@@ -9,8 +9,8 @@ export class TcpProxy {
   readonly server: Server;
   /** Per connection: the HTTP request lines the client sent on it, and the bytes sent back to it. */
   readonly connections: Array<{ requests: string[]; bytesDown: number }> = [];
-  /** Called with each HTTP request line, as it passes. */
-  onRequest: (line: string) => void = () => {};
+  /** Called with each HTTP request line, as it passes; `cut` closes the connection it came on, both sides. */
+  onRequest: (line: string, cut: () => void) => void = () => {};
   /** Client side → controller side, per open connection. */
   private readonly links = new Map<Socket, Socket>();
   private stalled = { up: false, down: false };
@@ -23,11 +23,16 @@ export class TcpProxy {
       if (this.stalled.down) upstream.pause();
       const seen = { requests: [] as string[], bytesDown: 0 };
       this.connections.push(seen);
+      let cut = false;
       client.on('data', (d: Buffer) => {
         for (const line of d.toString('latin1').match(/^[A-Z]+ \S+ HTTP\/1\.1$/gm) ?? []) {
           seen.requests.push(line);
-          this.onRequest(line);
+          this.onRequest(line, () => {
+            cut = true;
+            end();
+          });
         }
+        if (cut) return;
         if (!upstream.write(d)) {
           client.pause();
           upstream.once('drain', () => !this.stalled.up && client.resume());
