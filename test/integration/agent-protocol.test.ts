@@ -165,6 +165,30 @@ describe('/agents protocol (real Socket.IO on port 0)', () => {
   });
 
   describe('command_result', () => {
+    it('two results at once: when job_finished goes out, the stored job is the ended one (a GET at once sees it)', async () => {
+      // The first result's write can be done while the second result, which ended the job, waits for the next one:
+      // the job used to end then, and a GET on job_finished read the document without the second result.
+      for (let round = 0; round < 12; round++) {
+        const pair = `p${round}`;
+        const agents = [await raw(`${pair}-a`, { pair }), await raw(`${pair}-b`, { pair })];
+        const client = await connected(rawSocket(controller.url, '/clients', { token: admin }));
+        fx.defer(() => void client.disconnect());
+        let seen: Promise<Job> | undefined;
+        client.on(EV.jobFinished, (job: Job) => (seen ??= getJob(controller, admin, job.id)));
+        const ack = (await client.timeout(5000).emitWithAck(EV.jobCreate, {
+          command: 'true',
+          target: [`pair=${pair}`],
+        })) as { ok: boolean; job: Job };
+        const runs = ack.job.runs;
+        await Promise.all(agents.map((a, i) => a.command(runs[i]?.id as string)));
+        const acks = agents.map((a, i) => a.emitWithAck(EV.commandResult, result(runs[i]?.id as string)));
+        const stored = await waitFor(() => seen, 'job_finished');
+        expect(stored.status, `round ${round}`).to.equal('succeeded');
+        expect(stored.runs.map((r) => r.status)).to.deep.equal(['succeeded', 'succeeded']);
+        expect(await Promise.all(acks)).to.deep.equal([{ ok: true }, { ok: true }]);
+      }
+    });
+
     it('is applied once: a replayed or different result for a finished run changes nothing', async () => {
       const agent = await raw('once-1');
       const job = await createJob(controller, admin, { command: 'true', target: ['once-1'] });

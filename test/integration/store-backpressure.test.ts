@@ -45,10 +45,11 @@ describe('a slow store (real controller, agent and a FIFO as the output file)', 
   });
 
   it('keeps the agent connected while its output waits for the store longer than the heartbeat allows', async () => {
-    // Heartbeat every 300 ms, 300 ms for the pong: the stall below lasts ten times that. While the controller does
-    // not read the agent's connection, the agent's pongs wait unread behind its output.
+    // A ping every second, a second for its pong: the stall below lasts 3 times the 2 s after which an unanswered
+    // ping closes the connection. While the controller does not read the agent's connection, the agent's pongs wait
+    // unread behind its output. (Tighter than a second, a loaded machine's event-loop delay alone closes it.)
     const dataDir = await fx.tempDir();
-    const controller = await fx.controller({ dataDir, heartbeat: { intervalMs: 300, timeoutMs: 300 } });
+    const controller = await fx.controller({ dataDir, heartbeat: { intervalMs: 1000, timeoutMs: 1000 } });
     const agent = await fx.agent(controller, 'slow-2');
     let detached = 0;
     const detach = agent.manager.detach.bind(agent.manager);
@@ -64,7 +65,7 @@ describe('a slow store (real controller, agent and a FIFO as the output file)', 
     });
     const read = await stalledOutputFile(dataDir, job.id, controller, admin);
     await waitFor(() => controller.unstoredOutputBytes() > 2 * 1024 * 1024, 'output waiting to be stored', 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => setTimeout(resolve, 6000));
     expect(detached, 'the agent lost its connection during the stall').to.equal(0);
     expect((await controller.agents.list()).find((a) => a.name === 'slow-2')?.status).to.equal('online');
 
@@ -74,7 +75,7 @@ describe('a slow store (real controller, agent and a FIFO as the output file)', 
     expect(done.runs[0]?.stdoutBytes).to.equal(size);
     await waitFor(() => stored() === size || undefined, 'every byte through the output file', 20_000);
     // Heartbeats resumed with the reads: the pongs that waited were taken, and the next ones too.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(detached, 'the agent lost its connection after the stall').to.equal(0);
   });
 

@@ -446,13 +446,15 @@ export class JobService {
     const changed = job.runs.filter((r, i) => r.status !== before[i]);
     if (changed.length === 0) return;
     this.refresh(job);
+    // As in finishRun: the job ends after the write that holds its end.
+    const endsJob = job.status !== 'running';
     const stored = this.jobs.put(job);
     for (const run of changed) this.notifier.runUpdate(job, run.id);
     // Persisted before dispatch (DESIGN §3.3).
     stored.then(
       () => {
         for (const run of toSend) this.dispatch(job, run);
-        if (job.status !== 'running') this.jobEnded(job);
+        if (endsJob) this.jobEnded(job);
       },
       (err: Error) => {
         this.log.error('job not persisted; runs stay queued', { jobId: job.id, error: err.message });
@@ -779,6 +781,10 @@ export class JobService {
     if (extra.error) run.error = extra.error;
     run.durationMs = run.startedAt ? Math.max(0, Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : null;
     this.refresh(job);
+    // Only the run whose end ends the job ends it, after its own write (which holds the whole job as it ended). Two
+    // results at once: the first one's write may be done while the job, ended meanwhile by the second, waits for the
+    // next write; ended then, `job_finished` went out while GET read an older document (the last output missing).
+    const endsJob = job.status !== 'running';
     const stored = this.jobs.put(job);
     this.finishing.set(run.id, stored);
     try {
@@ -797,7 +803,7 @@ export class JobService {
     this.log.info('run finished', { jobId: job.id, runId: run.id, agent: run.agent.name, status });
     this.metrics.runFinished(run);
     this.notifier.runUpdate(job, run.id);
-    if (job.status !== 'running') this.jobEnded(job);
+    if (endsJob) this.jobEnded(job);
     else this.pump(job);
   }
 
