@@ -43,7 +43,7 @@ export async function removeStored(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 export interface Session {
-  /** The controller in use: the first of `candidates` that answered healthy, or the one `failover` moved to. */
+  /** The controller in use: the first of `candidates` that answered healthy, or the one `use` moved to. */
   controller: string;
   /** Every controller given (`--controller A,B`, OGENT_CONTROLLER): several that share a Redis. */
   candidates?: string[];
@@ -77,7 +77,10 @@ export async function resolveSession(
   const sameController = stored !== undefined && candidates.includes(normalizeUrl(stored.controller));
   const caFile = flags.ca || (sameController ? stored?.ca : undefined);
   const ca = caFile ? await readCa(caFile) : undefined;
-  const controller = candidates.length === 1 ? (candidates[0] as string) : await firstHealthy(candidates, ca);
+  const controller =
+    candidates.length === 1
+      ? (candidates[0] as string)
+      : ((await firstHealthy(candidates, ca)) ?? (candidates[0] as string));
   const insecure = plainHttpWarning(controller);
   if (insecure) warn(insecure);
   const warned = new Set([controller]);
@@ -87,7 +90,7 @@ export async function resolveSession(
     controller,
     candidates,
     ca,
-    probe: (signal) => firstHealthy(candidates, ca, false, signal),
+    probe: (signal) => firstHealthy(candidates, ca, signal),
     use(url) {
       if (url === session.controller) return;
       session.controller = url;
@@ -128,19 +131,7 @@ export async function resolveSession(
  * controller that accepts connections and never answers (a frozen process, a dropped route) costs nothing while
  * another answers, and the probes still pending are given up, so they do not hold the command for their timeout.
  */
-async function firstHealthy(urls: string[], ca: string | undefined): Promise<string>;
-async function firstHealthy(
-  urls: string[],
-  ca: string | undefined,
-  orFirst: false,
-  signal?: AbortSignal,
-): Promise<string | undefined>;
-async function firstHealthy(
-  urls: string[],
-  ca: string | undefined,
-  orFirst = true,
-  signal?: AbortSignal,
-): Promise<string | undefined> {
+async function firstHealthy(urls: string[], ca: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
   const giveUp = new AbortController();
   const stop = () => giveUp.abort();
   signal?.addEventListener('abort', stop, { once: true });
@@ -153,8 +144,7 @@ async function firstHealthy(
       }),
     );
   } catch {
-    // None answers: the first, so the error names it (or nothing, for a failover).
-    return orFirst ? urls[0] : undefined;
+    return undefined;
   } finally {
     giveUp.abort();
     signal?.removeEventListener('abort', stop);

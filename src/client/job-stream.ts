@@ -230,25 +230,26 @@ export class JobStream {
       // A read of stored output that broke (the controller went away mid-read, or its connection was lost while
       // reading): subscribing again answers with the job as it is, and what was not printed is read again from
       // there, from this controller or the one failed over to. --patience bounds the retries.
+      // Asks for the job as it is now (on a connect, a resync, a retry): its document fills in what was not printed.
+      const subscribe = (s: ClientSocket) =>
+        s.emit(EV.jobSubscribe, { jobId: jobId as string }, (a: JobAck) => inOrder(() => onAck(a)));
       const retry = () => {
         this.recheck();
         startAwayTimer();
         failOver();
         clearTimeout(retryTimer);
         retryTimer = setTimeout(() => {
-          if (settled || !jobId || !socket.connected) return;
-          socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
+          if (!settled && jobId && socket.connected) subscribe(socket);
         }, READ_RETRY_MS);
       };
       const wire = (s: ClientSocket) => {
         s.on('connect', () => {
           clearTimeout(awayTimer);
           awayTimer = undefined;
-          const ack = (a: JobAck) => inOrder(() => onAck(a));
-          if (jobId) s.emit(EV.jobSubscribe, { jobId }, ack);
+          if (jobId) subscribe(s);
           else if (!createSent) {
             createSent = true;
-            s.emit(EV.jobCreate, target.create, ack);
+            s.emit(EV.jobCreate, target.create, (a: JobAck) => inOrder(() => onAck(a)));
           } else {
             // Sending it again could run the command twice: say so instead.
             done(
@@ -329,7 +330,7 @@ export class JobStream {
           inOrder(() => {
             if (n.jobId !== jobId || settled) return;
             this.recheck();
-            socket.emit(EV.jobSubscribe, { jobId }, (a: JobAck) => inOrder(() => onAck(a)));
+            subscribe(socket);
           }),
         );
         s.on(EV.jobFinished, (job) =>

@@ -61,16 +61,31 @@ interface EngineHeartbeat {
 }
 
 /**
- * Holds the deadline for a connection's pong while the controller does not read the connection: engine.io would
- * close it for a pong that arrived but waits unread. Pings still go out every interval (the agent closes a connection
- * whose controller stops pinging). Returns the release: a ping not answered by then gets its full timeout from there. Does nothing with an
- * engine.io whose internals differ (the connection then drops after a long stall, and the agent reconnects).
+ * Stops reading a socket's connection (TCP pushes back on the sender); returns what reads it again. Its pongs then
+ * wait unread behind what the sender wrote, and engine.io would close the connection for them: their deadline is
+ * held meanwhile, and pings still go out every interval (the agent closes a connection whose controller stops
+ * pinging). On resume, a ping not answered yet gets its full timeout from then. With an engine.io whose internals
+ * differ, only the reads pause (the connection then drops after a long stall, and the agent reconnects).
  */
+function pauseReading(socket: AgentSocket): () => void {
+  const ws = (socket.conn.transport as unknown as { socket?: { pause?(): void; resume?(): void } }).socket;
+  ws?.pause?.();
+  const releaseHeartbeat = holdPongDeadline(socket.conn);
+  return () => {
+    ws?.resume?.();
+    releaseHeartbeat();
+  };
+}
+
 function holdPongDeadline(conn: unknown): () => void {
   const c = conn as Partial<EngineHeartbeat>;
-  if (typeof c.resetPingTimeout !== 'function' || c.pingTimeoutTimer === undefined || c.pingIntervalTimer === undefined)
-    return () => {};
-  if (!c.on || !c.off) return () => {};
+  const known =
+    typeof c.resetPingTimeout === 'function' &&
+    c.pingTimeoutTimer !== undefined &&
+    c.pingIntervalTimer !== undefined &&
+    typeof c.on === 'function' &&
+    typeof c.off === 'function';
+  if (!known) return () => {};
   const engine = c as EngineHeartbeat;
   let awaitingPong = engine.pingTimeoutTimer !== null;
   clearTimeout(engine.pingTimeoutTimer ?? undefined);
@@ -216,11 +231,8 @@ export class AgentSockets implements AgentGateway {
       );
     });
     // Backpressure: while this agent's output waits to be stored, stop reading its connection (TCP pushes back).
-    // Its pongs then wait unread behind the output, so the pong deadline is held meanwhile (pings still go out).
     let pending = 0;
-    let paused = false;
-    let releaseHeartbeat = () => {};
-    const ws = () => (socket.conn.transport as unknown as { socket?: { pause?(): void; resume?(): void } }).socket;
+    let resume: (() => void) | undefined;
     socket.on(EV.commandProgress, (raw) => {
       let progress;
       try {
@@ -234,18 +246,13 @@ export class AgentSockets implements AgentGateway {
       const size = progressBytes(progress.data);
       pending += size;
       this.unstoredBytes += size;
-      if (!paused && pending > PENDING_HIGH) {
-        paused = true;
-        ws()?.pause?.();
-        releaseHeartbeat = holdPongDeadline(socket.conn);
-      }
+      if (!resume && pending > PENDING_HIGH) resume = pauseReading(socket);
       void stored.finally(() => {
         pending -= size;
         this.unstoredBytes -= size;
-        if (paused && pending < PENDING_LOW) {
-          paused = false;
-          ws()?.resume?.();
-          releaseHeartbeat();
+        if (resume && pending < PENDING_LOW) {
+          resume();
+          resume = undefined;
         }
       });
     });

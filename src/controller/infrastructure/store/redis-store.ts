@@ -255,11 +255,11 @@ export class RedisEnrollments implements EnrollmentRepository {
     const id = await this.redis.hget(this.byHash, hash);
     return id ? parseJson<EnrollmentToken>(await this.redis.hget(this.key, id)) : undefined;
   }
+  private async all() {
+    return (await this.redis.hvals(this.key)).map((v) => JSON.parse(v) as EnrollmentToken);
+  }
   async list() {
-    const all = await this.redis.hvals(this.key);
-    return all
-      .map((v) => JSON.parse(v) as EnrollmentToken)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return (await this.all()).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
   async consume(hash: string, now: string) {
     const out = (await this.redis.eval(CONSUME, 2, this.key, this.byHash, hash, now)) as string | null;
@@ -273,7 +273,7 @@ export class RedisEnrollments implements EnrollmentRepository {
     return true;
   }
   async removeExpiredBefore(before: string) {
-    const old = (await this.list()).filter((t) => t.expiresAt < before);
+    const old = (await this.all()).filter((t) => t.expiresAt < before);
     if (!old.length) return 0;
     await this.redis
       .multi()
