@@ -172,6 +172,9 @@ export default class AgentRun extends BaseCommand {
       if (err instanceof StartupError) throw new UserError(err.message, { code: 'ERR_STARTUP', exit: 1 });
       throw err;
     }
+    // Listening for signals before saying it started. A second signal cuts the grace short: running commands are
+    // cancelled now, their results still kept.
+    const signalled = waitForSignal(() => void agent.stop({ graceMs: 0 }));
     log.info('agent starting', {
       name,
       controller,
@@ -179,13 +182,9 @@ export default class AgentRun extends BaseCommand {
       ...(policy.allow.length || policy.deny.length ? { policy } : {}),
       ...(runAs ? { runAs: runAs.name } : {}),
     });
-    await waitForSignal();
+    await signalled;
     log.info('agent stopping: no new runs; running ones may finish', { graceMs });
-    // A second signal cuts the grace short: running commands are cancelled now, their results still kept.
-    const hurry = () => void agent.stop({ graceMs: 0 });
-    process.once('SIGINT', hurry).once('SIGTERM', hurry);
     await agent.stop({ graceMs });
-    process.off('SIGINT', hurry).off('SIGTERM', hurry);
     log.info('agent stopped');
   }
 

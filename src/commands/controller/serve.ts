@@ -133,8 +133,10 @@ export default class ControllerServe extends BaseCommand {
           `It is shown once. Log in with: ogent login --controller ${controller.url} --username admin\n\n`,
       );
     }
+    // Listening for signals before saying it is ready: a SIGTERM sent on that line must find the listener.
+    const signalled = waitForSignal();
     process.stdout.write(`ogent controller listening on ${controller.url}\n`);
-    await waitForSignal();
+    await signalled;
     await controller.close();
   }
 }
@@ -147,16 +149,27 @@ function aiSettings(baseUrl: string | undefined, model: string | undefined, time
   return { baseUrl, model, apiKey: process.env.OGENT_AI_API_KEY || undefined, timeoutMs: parseDuration(timeout) };
 }
 
-function waitForSignal(): Promise<void> {
+/**
+ * Resolves at the first SIGINT or SIGTERM. The listeners stay for the whole shutdown (a signal that finds none ends
+ * the process mid-shutdown); a later signal calls `again`: by default the process ends as that signal would end it.
+ * Called before the process says it is ready, so that no signal sent on that line finds no listener.
+ */
+function waitForSignal(again: (signal: NodeJS.Signals) => void = reraise): Promise<void> {
   return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+    let first = true;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!first) return again(signal);
+      first = false;
       resolve();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
+}
+
+function reraise(signal: NodeJS.Signals): void {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
 }
 
 export { waitForSignal };
