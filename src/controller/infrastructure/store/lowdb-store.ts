@@ -180,7 +180,7 @@ const JOB_FILE = /^(j[0-9a-z]+)\.json$/;
  */
 const WRITE_GAP_FACTOR = 4;
 
-/** One small JSON document per job (lowdb rewrites whole files); steno coalesces bursts of writes to one file. */
+/** One small JSON document per job (lowdb rewrites whole files); PrivateFile coalesces bursts of writes to one file. */
 class LowJobs implements JobRepository {
   private readonly files = new Map<string, PrivateFile<Job>>();
   private ids: string[] = [];
