@@ -40,6 +40,8 @@ interface Unacked {
 const UNACKED_MAX_BYTES = 16 * 1024 * 1024;
 const RETRY_NOT_PERSISTED_MS = 5000;
 
+const startFailure = (err: unknown) => `the command could not be run: ${(err as Error)?.message ?? String(err)}`;
+
 const FLUSH_MS = 25;
 /** Output is sent once this much is queued (or after FLUSH_MS); no chunk is larger than LIMITS.progressBytes. */
 const FLUSH_BYTES = LIMITS.chunkBytes;
@@ -187,7 +189,14 @@ export class AgentManager {
       void this.finish(cmd, run, startedAt, { exitCode: null, signal: null });
       return;
     }
-    const spawned = executor.start(cmd);
+    let spawned: Spawned;
+    try {
+      spawned = executor.start(cmd);
+    } catch (err) {
+      // Whatever an executor throws ends this run, never the agent (it ran inside a promise: an unhandled rejection).
+      void this.finish(cmd, run, startedAt, { exitCode: null, signal: null, error: startFailure(err) });
+      return;
+    }
     run.spawned = spawned;
     this.log.debug('run started', { runId: cmd.runId, jobId: cmd.jobId, pid: spawned.pid });
 
@@ -260,11 +269,13 @@ export class AgentManager {
       spawned.killTree();
     }, cmd.timeoutMs);
 
-    void spawned.done.then(async (exit) => {
-      clearTimeout(timeout);
-      flush(true);
-      await this.finish(cmd, run, startedAt, exit);
-    });
+    void spawned.done
+      .catch((err: unknown) => ({ exitCode: null, signal: null, error: startFailure(err) }))
+      .then(async (exit) => {
+        clearTimeout(timeout);
+        flush(true);
+        await this.finish(cmd, run, startedAt, exit);
+      });
   }
 
   private async finish(

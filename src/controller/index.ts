@@ -90,7 +90,7 @@ export interface RunningController {
 
 /** The store, and in scale-out mode the cluster around it; Redis modules are loaded only for `--redis`. */
 async function openStore(options: ControllerOptions) {
-  if (!options.redis) return { store: await openLowdbStore(options.dataDir), scaleOut: undefined };
+  if (!options.redis) return { store: await openLowdbStore(options.dataDir, options.log), scaleOut: undefined };
   const { openScaleOut } = await import('./infrastructure/cluster/scale-out.js');
   const scaleOut = await openScaleOut(options.redis, options.redisPrefix, options.log);
   return { store: scaleOut.store, scaleOut };

@@ -1,3 +1,5 @@
+import { compileGlob, type Glob } from './glob.js';
+
 /**
  * Selectors (DESIGN §5.3): `-t` takes comma-separated terms, any of which may match (OR);
  * repeated `-t` must all match (AND). A term is a name/id glob or `key=value` (value may be a glob),
@@ -5,8 +7,8 @@
  */
 
 export type Term =
-  | { kind: 'name'; negate: boolean; pattern: RegExp; source: string }
-  | { kind: 'label'; negate: boolean; key: string; value: RegExp; source: string };
+  | { kind: 'name'; negate: boolean; pattern: Glob; source: string }
+  | { kind: 'label'; negate: boolean; key: string; value: Glob; source: string };
 
 /** Outer array: AND of groups; inner: OR of terms. */
 export type Selector = Term[][];
@@ -24,16 +26,6 @@ export class SelectorError extends Error {
 const NAME_RE = /^[A-Za-z0-9_.*?[\]-]+$/;
 const KEY_RE = /^[A-Za-z0-9_./-]+$/;
 
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (const ch of glob) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else re += ch.replace(/[\\^$.+()|{}[\]]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
 function parseTerm(raw: string, expression: string): Term {
   const source = raw.trim();
   const negate = source.startsWith('!');
@@ -47,14 +39,14 @@ function parseTerm(raw: string, expression: string): Term {
     if (value === '' || value.includes('=') || /[\s,]/.test(value)) {
       throw new SelectorError(`invalid label value "${value}" in selector "${expression}": use key=value`);
     }
-    return { kind: 'label', negate, key, value: globToRegExp(value), source };
+    return { kind: 'label', negate, key, value: compileGlob(value), source };
   }
   if (!NAME_RE.test(body)) {
     throw new SelectorError(
       `invalid term "${source}" in selector "${expression}": use a name glob (web-*) or a label (role=web)`,
     );
   }
-  return { kind: 'name', negate, pattern: globToRegExp(body), source };
+  return { kind: 'name', negate, pattern: compileGlob(body), source };
 }
 
 /** Parses the values of repeated `-t` flags. Throws SelectorError on bad input. */
@@ -67,10 +59,10 @@ export function parseSelector(expressions: readonly string[]): Selector {
 
 function termMatches(term: Term, agent: Selectable): boolean {
   let hit: boolean;
-  if (term.kind === 'name') hit = term.pattern.test(agent.name) || term.pattern.test(agent.id);
+  if (term.kind === 'name') hit = term.pattern.matches(agent.name) || term.pattern.matches(agent.id);
   else {
     const value = agent.labels[term.key];
-    hit = value !== undefined && term.value.test(value);
+    hit = value !== undefined && term.value.matches(value);
   }
   return term.negate ? !hit : hit;
 }

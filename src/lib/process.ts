@@ -15,6 +15,18 @@ export interface Spawned {
   killTree(graceMs?: number): void;
 }
 
+/** A run that could not start: it ends at once with `error` and no process. */
+export function notStarted(error: string): Spawned {
+  return {
+    pid: undefined,
+    onOutput: () => {},
+    pause: () => {},
+    resume: () => {},
+    done: Promise.resolve({ exitCode: null, signal: null, error }),
+    killTree: () => {},
+  };
+}
+
 /** Who a command runs as (`agent run --run-as`): switched to by `setpriv` before the command is executed. */
 export interface RunAsUser {
   name: string;
@@ -69,19 +81,13 @@ export function spawnCommand(
   } = {},
 ): Spawned {
   const [bin, argv] = options.user ? asUser(options.user, file, args) : [file, args];
-  const child = execa(bin, argv, {
-    // Never merged again here: `env` is whole (spawnOptions merges the job's variables over the agent's once), and
-    // without it Node passes the agent's own environment, with no copy of process.env per process.
-    env: options.env,
-    extendEnv: false,
-    cwd: options.cwd,
-    detached: true,
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-    encoding: 'buffer',
-    cleanup: true,
-  });
+  let child: ReturnType<typeof spawnChild>;
+  try {
+    child = spawnChild(bin, argv, options);
+  } catch (err) {
+    // execa throws before it spawns on what no process can take (a NUL byte in an argument): a failed run, not a crash.
+    return notStarted(`the command could not start: ${(err as Error).message}`);
+  }
   const listeners: Array<(stream: 'stdout' | 'stderr', data: Buffer) => void> = [];
   for (const stream of ['stdout', 'stderr'] as const) {
     child[stream]?.on('data', (data: Buffer) => listeners.forEach((l) => l(stream, data)));
@@ -123,4 +129,21 @@ export function spawnCommand(
       killTimer.unref();
     },
   };
+}
+
+/** execa, as every run is started: it throws, before anything is spawned, on what no process can take. */
+function spawnChild(bin: string, argv: string[], options: { env?: Record<string, string>; cwd?: string }) {
+  return execa(bin, argv, {
+    // Never merged again here: `env` is whole (spawnOptions merges the job's variables over the agent's once), and
+    // without it Node passes the agent's own environment, with no copy of process.env per process.
+    env: options.env,
+    extendEnv: false,
+    cwd: options.cwd,
+    detached: true,
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+    encoding: 'buffer',
+    cleanup: true,
+  });
 }

@@ -8,6 +8,7 @@ import {
   oneOf,
   optional,
   PayloadError,
+  processText,
   record,
   str,
   text,
@@ -66,7 +67,10 @@ export const labelsCheck = record(str({ max: LIMITS.labelValueChars, pattern: /^
   max: LIMITS.labels,
   key: labelKey,
 });
-const envCheck = record(str({ max: LIMITS.envValueChars }), { max: LIMITS.envVars, key: /^[A-Za-z_][A-Za-z0-9_]*$/ });
+const envCheck = record(processText({ max: LIMITS.envValueChars }), {
+  max: LIMITS.envVars,
+  key: /^[A-Za-z_][A-Za-z0-9_]*$/,
+});
 
 export const agentInfoCheck: Check<AgentInfo> = object({
   name: agentNameCheck,
@@ -109,19 +113,21 @@ export interface ExecuteCommand {
   /** `ssh`: a destination, `[user@]host[:port]` (`exec --ssh-target`). */
   sshTarget?: string;
 }
-/** No NUL: a process argument cannot hold one. */
-const argsCheck = array(str({ max: LIMITS.commandBytes, pattern: /^[^\0]*$/ }), { max: LIMITS.args });
+const argsCheck = array(processText({ max: LIMITS.commandBytes }), { max: LIMITS.args });
+/** A shell's or ssh's argument (and a script's name shown in its command): no NUL byte either. */
+const commandCheck = processText({ min: 1, max: LIMITS.commandBytes });
+const cwdCheck = processText({ min: 1, max: LIMITS.cwdChars });
 const scriptCheck = str({ min: 1, max: LIMITS.commandBytes });
-const sshTargetCheck = str({ min: 1, max: 255, pattern: /^[^-\s]\S*$/ });
+const sshTargetCheck = processText({ min: 1, max: 255, pattern: /^[^-\s]\S*$/ });
 const idCheck = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
 export const executeCommandCheck: Check<ExecuteCommand> = object({
   runId: idCheck,
   jobId: idCheck,
-  command: str({ min: 1, max: LIMITS.commandBytes }),
+  command: commandCheck,
   executor: str({ max: 32 }),
   timeoutMs: int({ min: 1, max: 30 * 86_400_000 }),
   env: optional(envCheck),
-  cwd: optional(str({ max: LIMITS.cwdChars })),
+  cwd: optional(processText({ max: LIMITS.cwdChars })),
   args: optional(argsCheck),
   script: optional(scriptCheck),
   sshHost: optional(agentNameCheck),
@@ -221,15 +227,15 @@ const limitCheck: Check<Limit> = (v, path) => {
 };
 
 export const jobRequestCheck: Check<JobRequest> = object({
-  command: optional(str({ min: 1, max: LIMITS.commandBytes })),
+  command: optional(commandCheck),
   target: selectorCheck,
   executor: (v, p) => (v === undefined ? 'shell' : oneOf(EXECUTORS)(v, p)),
   timeoutMs: (v, p) => (v === undefined ? 300_000 : int({ min: 1, max: 30 * 86_400_000 })(v, p)),
   env: optional(envCheck),
-  cwd: optional(str({ min: 1, max: LIMITS.cwdChars })),
+  cwd: optional(cwdCheck),
   args: optional(argsCheck),
   script: optional(scriptCheck),
-  scriptName: optional(str({ min: 1, max: 255 })),
+  scriptName: optional(processText({ min: 1, max: 255 })),
   sshTarget: optional(sshTargetCheck),
   via: optional(selectorCheck),
   maxConcurrency: optional(limitCheck),

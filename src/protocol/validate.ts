@@ -20,6 +20,16 @@ export const str =
     return v;
   };
 
+/** A string a process can take as an argument, an environment value or a directory: execve ends each at a NUL byte. */
+export const processText =
+  (opts: { min?: number; max: number; pattern?: RegExp }): Check<string> =>
+  (v, path) => {
+    const s = str(opts)(v, path);
+    return s.includes('\0')
+      ? fail(path, 'must not contain a NUL byte: no process argument, variable or path can hold one')
+      : s;
+  };
+
 /** Output text: a string (of at most `max` characters), or its UTF-8 bytes as a binary attachment (at most `max` bytes). */
 export const text =
   (opts: { max: number }): Check<string | Buffer> =>

@@ -12,6 +12,7 @@ import {
   EV,
   jobIdPayloadCheck,
   jobRequestCheck,
+  LIMITS,
   type JobAck,
 } from '../../src/protocol/events.js';
 import { parse, type Check } from '../../src/protocol/validate.js';
@@ -400,6 +401,45 @@ describe('Fuzzing every socket event and REST body (fast-check, 1,000 payloads e
         );
       });
     }
+
+    it(`POST /api/v1/jobs with ${RUNS} globs of up to 1,024 characters matching nothing: 422 each`, async () => {
+      // `Z` at the end: no agent name or id holds one, so nothing is created.
+      const glob = fc
+        .string({ unit: fc.constantFrom('*', '?', '*?', 'a', '-', '1'), maxLength: LIMITS.selectorChars - 1 })
+        .map((s) => `${s.slice(0, LIMITS.selectorChars - 1)}Z`);
+      await fc.assert(
+        fc.asyncProperty(fc.array(glob, { minLength: 1, maxLength: 3 }), async (target) => {
+          const res = await send('POST', '/api/v1/jobs', JSON.stringify({ command: 'true', target }), admin);
+          expect(res.status, target.join(' ')).to.equal(422);
+          expect(res.body.error).to.equal('no_agents_matched');
+        }),
+        { numRuns: RUNS },
+      );
+    });
+
+    it(`POST /api/v1/jobs with a NUL byte in a process field: ${RUNS} bodies, each 400 naming the field`, async () => {
+      const withNul = fc
+        .tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }))
+        .map(([a, b]) => `${a}\0${b}`);
+      const bodies = fc.oneof(
+        withNul.map((s) => ({ field: 'command', body: { command: s } })),
+        withNul.map((s) => ({ field: 'args[1]', body: { executor: 'exec', args: ['echo', s] } })),
+        withNul.map((s) => ({ field: 'env.V', body: { command: 'true', env: { V: s } } })),
+        withNul.map((s) => ({ field: 'cwd', body: { command: 'true', cwd: s } })),
+        withNul.map((s) => ({
+          field: 'scriptName',
+          body: { executor: 'script', script: '#!/bin/sh\n', scriptName: s },
+        })),
+      );
+      await fc.assert(
+        fc.asyncProperty(bodies, async ({ field, body }) => {
+          const res = await send('POST', '/api/v1/jobs', JSON.stringify({ target: ['a-1'], ...body }), admin);
+          expect(res.status).to.equal(400);
+          expect(res.body.message).to.match(new RegExp(`^${field.replace(/[[\].]/g, '\\$&')} must not contain a NUL`));
+        }),
+        { numRuns: RUNS },
+      );
+    });
 
     it('POST /token with form bodies: 400, 401 or 429, never more', async () => {
       await fc.assert(

@@ -159,6 +159,34 @@ describe('HTTP API (real server on port 0)', () => {
       expect(await readdir(join(dataDir, 'jobs'))).to.deep.equal([]);
     });
 
+    it('answers 400 naming the field to a NUL byte in a command, argument, variable or directory', async () => {
+      const agent = await RawAgent.connect(controller, 'a-1');
+      fx.defer(() => agent.close());
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ command: 'echo a\0b' }, 'command'],
+        [{ executor: 'exec', args: ['echo', 'a\0b'] }, 'args[1]'],
+        [{ command: 'true', env: { A: 'a\0b' } }, 'env.A'],
+        [{ command: 'true', cwd: '/tmp\0x' }, 'cwd'],
+        [{ executor: 'script', script: '#!/bin/sh\n', scriptName: 'a\0b' }, 'scriptName'],
+      ];
+      for (const [fields, field] of cases) {
+        const res = await http(controller.url, '/api/v1/jobs', {
+          method: 'POST',
+          token: admin,
+          type: 'application/json',
+          body: JSON.stringify({ target: ['a-1'], ...fields }),
+        });
+        expect(res.status, field).to.equal(400);
+        expect(res.body).to.deep.equal({
+          error: 'invalid_request',
+          message: `${field} must not contain a NUL byte: no process argument, variable or path can hold one`,
+        });
+      }
+      await stillServing();
+      expect(await readdir(join(dataDir, 'jobs'))).to.deep.equal([]);
+      expect(agent.commands).to.deep.equal([]);
+    });
+
     it('answers 400 to malformed queries, parameters and user bodies', async () => {
       const cases: Array<{ method?: string; path: string; body?: unknown }> = [
         { path: '/api/v1/jobs?limit=abc' },

@@ -19,17 +19,7 @@ export interface Executor {
   start(request: ExecutorRequest): Spawned;
 }
 
-/** A run that could not start: it ends at once with `error` and no process. */
-export function notStarted(error: string): Spawned {
-  return {
-    pid: undefined,
-    onOutput: () => {},
-    pause: () => {},
-    resume: () => {},
-    done: Promise.resolve({ exitCode: null, signal: null, error }),
-    killTree: () => {},
-  };
-}
+export { notStarted } from '../../lib/process.js';
 
 /** The agent's environment with the job's variables over it. */
 export const withEnv = (env: Record<string, string> | undefined) =>

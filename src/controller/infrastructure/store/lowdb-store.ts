@@ -5,10 +5,10 @@ import { chmod, mkdir, open, readdir, readFile, rm, stat, truncate, type FileHan
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { DataFile, JSONFile } from 'lowdb/node';
 import { createdAtOf } from '../../../domain/ids.js';
 import type { Agent, Job, User } from '../../../domain/model.js';
 import { StartupError } from '../../../lib/errors.js';
+import type { Logger } from '../../../lib/log.js';
 import { isTerminal } from '../../../domain/run-state.js';
 import type {
   AgentRepository,
@@ -22,10 +22,12 @@ import type {
 } from '../../application/ports.js';
 import { FileAuditLog } from './audit-file.js';
 import { DataDirLock } from './lock.js';
+import { PrivateFile, privateJsonFile } from './private-file.js';
+import { narrowModes, PRIVATE_DIR, PRIVATE_FILE } from './private-modes.js';
 
 /** Reads a lowdb file; a corrupt one stops start-up and is never overwritten. */
 async function load<T>(file: string, fallback: T, holds: (data: T) => boolean): Promise<Low<T>> {
-  const db = new Low<T>(new JSONFile<T>(file), fallback);
+  const db = new Low<T>(privateJsonFile<T>(file), fallback);
   try {
     await db.read();
   } catch (err) {
@@ -178,9 +180,9 @@ const JOB_FILE = /^(j[0-9a-z]+)\.json$/;
  */
 const WRITE_GAP_FACTOR = 4;
 
-/** One small JSON document per job (lowdb rewrites whole files); steno coalesces bursts of writes to one file. */
+/** One small JSON document per job (lowdb rewrites whole files); PrivateFile coalesces bursts of writes to one file. */
 class LowJobs implements JobRepository {
-  private readonly files = new Map<string, DataFile<Job>>();
+  private readonly files = new Map<string, PrivateFile<Job>>();
   private ids: string[] = [];
   private readonly known = new Set<string>();
   private readonly running = new Set<string>();
@@ -198,7 +200,7 @@ class LowJobs implements JobRepository {
   }
 
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const names = (await readdir(this.dir)).filter((n) => JOB_FILE.test(n)).sort();
     for (const name of names) {
       const id = name.replace(/\.json$/, '');
@@ -215,10 +217,10 @@ class LowJobs implements JobRepository {
   }
 
   /** Compact JSON (lowdb's JSONFile indents it: a third bigger, and slower to write, for a file no one edits). */
-  private file(id: string): DataFile<Job> {
+  private file(id: string): PrivateFile<Job> {
     let file = this.files.get(id);
     if (!file) {
-      file = new DataFile<Job>(join(this.dir, `${id}.json`), {
+      file = new PrivateFile<Job>(join(this.dir, `${id}.json`), {
         parse: JSON.parse,
         stringify: (d) => JSON.stringify(d),
       });
@@ -318,11 +320,11 @@ class FileOutput implements OutputStore {
     }
     let file: FileHandle;
     try {
-      file = await open(path, 'a');
+      file = await open(path, 'a', PRIVATE_FILE);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(join(this.dir, jobId), { recursive: true });
-      file = await open(path, 'a');
+      await mkdir(join(this.dir, jobId), { recursive: true, mode: PRIVATE_DIR });
+      file = await open(path, 'a', PRIVATE_FILE);
     }
     const idle = setTimeout(() => void this.closeHandle(path), FileOutput.IDLE_MS);
     idle.unref();
@@ -412,15 +414,24 @@ function notWritable(dataDir: string, err: unknown): unknown {
   return new StartupError(`data dir ${dataDir} is not writable (${code}: ${why}): fix it, or pass another --data-dir`);
 }
 
-export async function openLowdbStore(dataDir: string): Promise<Store & { secret: Buffer }> {
+/** `log` gets one line when modes in the data dir had to be narrowed. */
+export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Store & { secret: Buffer }> {
   let lock: DataDirLock;
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR });
     lock = await DataDirLock.acquire(dataDir);
   } catch (err) {
     throw notWritable(dataDir, err);
   }
   try {
+    const narrowed = await narrowModes(dataDir);
+    if (narrowed.length) {
+      log?.warn('narrowed modes in the data dir: files 0600, directories 0700, readable by this user only', {
+        dataDir,
+        count: narrowed.length,
+        changed: narrowed.slice(0, 20),
+      });
+    }
     const users = await load(join(dataDir, 'users.json'), { users: [] as User[] }, (d) => Array.isArray(d.users));
     const agents = await load(join(dataDir, 'agents.json'), { agents: [] as Agent[] }, (d) => Array.isArray(d.agents));
     const enrollments = await load(join(dataDir, 'enrollments.json'), { enrollments: [] as EnrollmentToken[] }, (d) =>
