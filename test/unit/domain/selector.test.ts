@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { matches, parseSelector, select, SelectorError } from '../../../src/domain/selector.js';
+import { matches, MAX_WILDCARD_TERMS, parseSelector, select, SelectorError } from '../../../src/domain/selector.js';
 
 const agents = [
   { id: 'id-1', name: 'web-1', labels: { role: 'web', dc: 'par1' } },
@@ -51,4 +51,12 @@ describe('selectors', () => {
       expect(() => parseSelector([bad])).to.throw(SelectorError);
     });
   }
+
+  it('bounds the terms with wildcards in one selector, over every -t, but not lists of names', () => {
+    const globs = Array.from({ length: MAX_WILDCARD_TERMS }, (_, i) => `*-*a${i}*`);
+    expect(() => parseSelector([globs.slice(0, 40).join(','), globs.slice(40).join(',')])).not.to.throw();
+    expect(() => parseSelector([globs.join(','), 'role=w?b'])).to.throw(SelectorError, /at most 64/);
+    const hosts = Array.from({ length: 2000 }, (_, i) => `web-${i}`).join(',');
+    expect(names([hosts])).to.deep.equal(['web-1', 'web-2', 'web-3']);
+  });
 });
