@@ -85,9 +85,11 @@ export interface TokenClaims {
   exp: number;
   jti: string;
   ver: number;
+  /** The user's epoch when the token was issued; absent for users stored before epochs. */
+  epoch?: string;
 }
 export interface TokenService {
-  issue(sub: string, role: User['role'], ver: number): Promise<{ token: string; expiresIn: number }>;
+  issue(sub: string, role: User['role'], ver: number, epoch?: string): Promise<{ token: string; expiresIn: number }>;
   /** Throws TokenError with code ERR_TOKEN_EXPIRED or ERR_TOKEN_INVALID. */
   verify(token: string): Promise<TokenClaims>;
 }
