@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import { request as httpRequest } from 'node:http';
 import type { RunningController } from '../../src/controller/index.js';
-import { DUMMY_HASH, hashPassword, verifyPassword } from '../../src/controller/application/passwords.js';
+import {
+  DUMMY_HASH,
+  hashPassword,
+  KDF_CONCURRENCY,
+  verifyPassword,
+} from '../../src/controller/application/passwords.js';
+import { LOGIN_IN_FLIGHT_PER_ADDRESS } from '../../src/controller/application/login-guard.js';
 import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
 
 interface Answer {
@@ -49,7 +55,8 @@ const ADMIN = { name: 'admin', role: 'admin' as const };
 /**
  * `POST /token` (README, Security): failed logins are counted per user name (10 a minute) and per client address (50 a
  * minute). Past either limit every attempt is refused with 429 and Retry-After until the window ends, even with the
- * right password; successful logins do not count.
+ * right password; successful logins do not count. Attempts are counted before the password is checked, and only a few
+ * per address are checked at once.
  */
 describe('POST /token brute force (real server on port 0)', function () {
   const fx = new Fixtures();
@@ -106,6 +113,21 @@ describe('POST /token brute force (real server on port 0)', function () {
     for (let i = 0; i < 15; i++) {
       expect((await attempt(controller.url, 'olga', 'olga-password-1')).status, `login ${i}`).to.equal(200);
     }
+  });
+
+  it('300 parallel failed logins with distinct names from one address: 250 refused before scrypt, few in flight', async () => {
+    // Issue #20 row 4: counted after scrypt, none of the 300 was refused and scrypt filled the thread pool.
+    const spray = Promise.all(
+      Array.from({ length: 300 }, (_, i) => attempt(controller.url, `spray-${i}`, 'wrong', '127.0.0.4')),
+    );
+    const legitimate = attempt(controller.url, 'olga', 'olga-password-1', '127.0.0.5');
+    const answers = statuses(await spray);
+    expect(answers.filter((s) => s === 401)).to.have.length(50);
+    expect(answers.filter((s) => s === 429)).to.have.length(250);
+    expect((await legitimate).status).to.equal(200);
+    const logins = controller.logins();
+    expect(logins.peakInFlightPerAddress).to.be.within(1, LOGIN_IN_FLIGHT_PER_ADDRESS);
+    expect(logins.peakKdfInFlight).to.be.within(1, KDF_CONCURRENCY);
   });
 
   it('once the window is over, the right password works again', async () => {

@@ -94,6 +94,20 @@ export interface TokenService {
   verify(token: string): Promise<TokenClaims>;
 }
 
+/**
+ * Login attempts counted per key (a user name, a client address) in fixed windows: in this process for one
+ * controller, in Redis for a cluster (DESIGN §9.6), so every controller spends the same budget.
+ */
+export interface LoginCounters {
+  /**
+   * Counts one attempt on every key, atomically, unless one of them has used up its limit in its window: resolves to 0
+   * when counted, else to the milliseconds until that key's window ends (and nothing is counted).
+   */
+  take(keys: Array<{ key: string; limit: number }>, windowMs: number): Promise<number>;
+  /** Gives back an attempt counted on each key (it succeeded). */
+  refund(keys: string[]): Promise<void>;
+}
+
 export interface Identity {
   name: string;
   role: User['role'];
