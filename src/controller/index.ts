@@ -179,7 +179,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       dataDir: options.dataDir,
     });
 
-    const logins = new LoginGuard(new MemoryLoginCounters(), options.loginLimits);
+    // Scale-out: every controller counts failed logins in Redis, so the cluster has one budget, not one per process.
+    const logins = new LoginGuard(scaleOut?.loginCounters ?? new MemoryLoginCounters(), options.loginLimits);
     const plans = new PlanService(options.ai ? new ChatCompletionsClient(options.ai) : null, jobs, log);
     const api = buildApi({
       auth,

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { request as httpRequest } from 'node:http';
 import type { RunningController } from '../../src/controller/index.js';
 import {
   DUMMY_HASH,
@@ -9,47 +8,8 @@ import {
 } from '../../src/controller/application/passwords.js';
 import { LOGIN_IN_FLIGHT_PER_ADDRESS } from '../../src/controller/application/login-guard.js';
 import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
+import { attempt, statuses, type Answer } from '../helpers/login.js';
 
-interface Answer {
-  status: number;
-  retryAfter: number | undefined;
-  error: string | undefined;
-}
-
-/** `POST /token` from a chosen loopback address (127.0.0.x), so the per-address limit can be told apart. */
-function attempt(url: string, username: string, password: string, from = '127.0.0.1'): Promise<Answer> {
-  const { hostname, port } = new URL(url);
-  const body = JSON.stringify({ username, password });
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: hostname,
-        port,
-        path: '/token',
-        method: 'POST',
-        localAddress: from,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => {
-          const retry = res.headers['retry-after'];
-          resolve({
-            status: res.statusCode ?? 0,
-            retryAfter: retry === undefined ? undefined : Number(retry),
-            error: (JSON.parse(text) as { error?: string }).error,
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const statuses = (answers: Answer[]) => answers.map((a) => a.status);
 const ADMIN = { name: 'admin', role: 'admin' as const };
 
 /**
