@@ -1,6 +1,6 @@
 import { Semaphore } from '../../lib/semaphore.js';
 import { AppError } from './errors.js';
-import { kdfLoad } from './passwords.js';
+import { KDF_CONCURRENCY, kdfLoad } from './passwords.js';
 import type { LoginCounters } from './ports.js';
 
 /** Failed logins allowed per window, per client address and per user name (README, Security). */
@@ -11,8 +11,11 @@ export interface LoginLimits {
 }
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAddress: 50, perUser: 10, windowMs: 60_000 };
 
-/** Attempts of one client address checked at once; the address's next ones wait their turn. */
-export const LOGIN_IN_FLIGHT_PER_ADDRESS = 2;
+/**
+ * Attempts of one client address checked at once (its next ones wait their turn): one fewer than the password hashes
+ * that run at once, so one address never holds every slot and a login from elsewhere finds one free.
+ */
+export const LOGIN_IN_FLIGHT_PER_ADDRESS = Math.max(1, KDF_CONCURRENCY - 1);
 
 /** A login refused by the limits, before any check of its credential. */
 export class LoginLimited extends AppError {
