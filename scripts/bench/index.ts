@@ -12,13 +12,14 @@ import { killAllNow, machine, ROOT, stopAll, timed } from './lib/proc.js';
 import { connect } from './connect.js';
 import { fanout } from './fanout.js';
 import { fanoutRedis } from './fanout-redis.js';
+import { loginSpray } from './login.js';
 import { roundtrip } from './roundtrip.js';
 import { stall } from './stall.js';
 import { store } from './store.js';
 import { stream } from './stream.js';
 import { tui } from './tui.js';
 
-const BENCHMARKS: Benchmark[] = [roundtrip, fanout, fanoutRedis, connect, stream, stall, store, tui];
+const BENCHMARKS: Benchmark[] = [roundtrip, fanout, fanoutRedis, connect, stream, stall, store, tui, loginSpray];
 
 const USAGE = `usage: npm run bench -- [--smoke] [--json|--markdown] [--keep] [--profile DIR] [--rounds N] [NAME...]
   NAME    ${BENCHMARKS.map((b) => b.name).join(', ')} (default: all)

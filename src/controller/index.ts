@@ -16,12 +16,14 @@ import { JobService } from './application/job-service.js';
 import { PlanService } from './application/plan-service.js';
 import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastructure/ai/chat-completions.js';
 import { generatePassword } from './application/passwords.js';
-import { buildApi, type LoginLimits } from './infrastructure/http/api.js';
+import { LoginGuard, type LoginLimits, type LoginLoad } from './application/login-guard.js';
+import { buildApi } from './infrastructure/http/api.js';
 import { addOpsRoutes } from './infrastructure/http/ops.js';
 import { loadTls, type TlsFiles } from './infrastructure/http/tls.js';
 import { ControllerMetrics } from './infrastructure/metrics.js';
 import { drained } from './infrastructure/socket/drain.js';
 import { AgentSockets, ClientSockets } from './infrastructure/socket/sockets.js';
+import { MemoryLoginCounters } from './infrastructure/login-counters.js';
 import { openLowdbStore } from './infrastructure/store/lowdb-store.js';
 import { probeDataDir } from './infrastructure/store/probe.js';
 import { JoseTokenService } from './infrastructure/tokens.js';
@@ -43,7 +45,10 @@ export interface ControllerOptions {
   retainDays?: number;
   /** Serve `GET /metrics` (default true; `controller serve --no-metrics` turns it off). */
   metrics?: boolean;
-  /** Failed logins allowed per window on `POST /token` (default 50 per address, 10 per user name, per minute). */
+  /**
+   * Failed logins allowed per window on `POST /token` (default 50 per address, 10 per user name, per minute); with
+   * `redis`, for the whole cluster.
+   */
   loginLimits?: LoginLimits;
   /** Serve HTTPS/WSS with this certificate and key (`--tls-cert`, `--tls-key`). */
   tls?: TlsFiles;
@@ -81,6 +86,8 @@ export interface RunningController {
   clientBacklogs(): number[];
   /** Output received from agents and not stored yet (monitoring, tests). */
   unstoredOutputBytes(): number;
+  /** Login checks in flight and the most ever at once, per address and in scrypt (monitoring, tests). */
+  logins(): LoginLoad;
   /**
    * Graceful shutdown: refuses new jobs (503), cancels the local agent's runs, tells every connection, closes the
    * sockets (agents and clients reconnect), writes what is pending, releases the store.
@@ -172,6 +179,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       dataDir: options.dataDir,
     });
 
+    // Scale-out: every controller counts failed logins in Redis, so the cluster has one budget, not one per process.
+    const logins = new LoginGuard(scaleOut?.loginCounters ?? new MemoryLoginCounters(), options.loginLimits);
     const plans = new PlanService(options.ai ? new ChatCompletionsClient(options.ai) : null, jobs, log);
     const api = buildApi({
       auth,
@@ -183,7 +192,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       onAgentRemoved: (id) => agentSockets.disconnect(id),
       agentConnection: (id) => agentSockets.connection(id),
       audit,
-      loginLimits: options.loginLimits,
+      logins,
       unhealthy: scaleOut ? () => scaleOut.cluster.unavailable() : undefined,
     });
     let closing: Promise<void> | undefined;
@@ -276,6 +285,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       localAgent,
       clientBacklogs: () => clientSockets.backlogs(),
       unstoredOutputBytes: () => agentSockets.unstoredBytes,
+      logins: () => logins.load(),
       close() {
         closing ??= shutdown();
         return closing;

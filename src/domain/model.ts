@@ -29,6 +29,11 @@ export interface User {
   createdAt: string;
   /** Carried in every token as `ver`; raising it revokes the tokens issued before. */
   tokenVersion?: number;
+  /**
+   * Random, set when the user is created and carried in every token, so a name removed and created again never
+   * revives an older token. Absent on users stored before epochs existed (their tokens carry none).
+   */
+  epoch?: string;
 }
 
 export interface AgentInfo {

@@ -15,20 +15,23 @@ interface Forge {
     exp?: number;
     iat?: number;
     ver?: unknown;
+    epoch?: unknown;
   };
-  drop?: Array<'exp' | 'jti' | 'sub' | 'iat' | 'iss' | 'aud' | 'ver' | 'role'>;
+  drop?: Array<'exp' | 'jti' | 'sub' | 'iat' | 'iss' | 'aud' | 'ver' | 'role' | 'epoch'>;
   alg?: string;
   key?: Uint8Array | CryptoKey;
 }
 
 /**
  * DESIGN §6: a token is accepted only when HS256-signed with the controller's secret, with issuer, audience, expiry,
- * issue time, id, subject, role and token version right. Each forgery is tried on REST and on both namespaces.
+ * issue time, id, subject, role, token version and the user's epoch right. Each forgery is tried on REST and on both namespaces.
  */
 describe('Forged and misused tokens are refused (REST, /clients, /agents)', function () {
   const fx = new Fixtures();
   let controller: RunningController;
   let secret: Buffer;
+  /** Each user's epoch, as the store holds it. */
+  let epochs: Map<string, string | undefined>;
 
   before(async () => {
     const dataDir = await fx.tempDir();
@@ -36,6 +39,10 @@ describe('Forged and misused tokens are refused (REST, /clients, /agents)', func
     secret = Buffer.from((await readFile(join(dataDir, 'secret.key'), 'utf8')).trim(), 'base64');
     await controller.auth.addUser(ADMIN, 'a-1', 'agent', 'agent-password-1');
     await controller.auth.addUser(ADMIN, 'vera', 'viewer', 'viewer-password-1');
+    const { users } = JSON.parse(await readFile(join(dataDir, 'users.json'), 'utf8')) as {
+      users: Array<{ name: string; epoch?: string }>;
+    };
+    epochs = new Map(users.map((u) => [u.name, u.epoch]));
   });
   after(() => fx.cleanup());
 
@@ -47,6 +54,7 @@ describe('Forged and misused tokens are refused (REST, /clients, /agents)', func
       sub,
       role,
       ver: 0,
+      epoch: epochs.get(sub),
       iat: now() - 10,
       exp: now() + 600,
       jti: 'forged-jti',
@@ -78,6 +86,9 @@ describe('Forged and misused tokens are refused (REST, /clients, /agents)', func
     ['no token version', { drop: ['ver'] }, 'ERR_TOKEN_INVALID'],
     ['a token version not issued (revoked or forged)', { claims: { ver: 3 } }, 'ERR_TOKEN_INVALID'],
     ['a token version of the wrong type', { claims: { ver: '0' } }, 'ERR_TOKEN_INVALID'],
+    ['no epoch (its user has one)', { drop: ['epoch'] }, 'ERR_TOKEN_INVALID'],
+    ['another epoch (an earlier user of that name)', { claims: { epoch: 'an-earlier-epoch' } }, 'ERR_TOKEN_INVALID'],
+    ['an epoch of the wrong type', { claims: { epoch: 7 } }, 'ERR_TOKEN_INVALID'],
     ['an unknown user', { claims: { sub: 'ghost' } }, 'ERR_TOKEN_INVALID'],
     ['a role that does not exist', { claims: { role: 'root' } }, 'ERR_TOKEN_INVALID'],
     ['issued in the future', { claims: { iat: now() + 3600, exp: now() + 7200 } }, 'ERR_TOKEN_INVALID'],

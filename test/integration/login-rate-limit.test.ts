@@ -1,55 +1,22 @@
 import { expect } from 'chai';
-import { request as httpRequest } from 'node:http';
 import type { RunningController } from '../../src/controller/index.js';
-import { DUMMY_HASH, hashPassword, verifyPassword } from '../../src/controller/application/passwords.js';
+import {
+  DUMMY_HASH,
+  hashPassword,
+  KDF_CONCURRENCY,
+  verifyPassword,
+} from '../../src/controller/application/passwords.js';
+import { LOGIN_IN_FLIGHT_PER_ADDRESS } from '../../src/controller/application/login-guard.js';
 import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
+import { attempt, statuses, type Answer } from '../helpers/login.js';
 
-interface Answer {
-  status: number;
-  retryAfter: number | undefined;
-  error: string | undefined;
-}
-
-/** `POST /token` from a chosen loopback address (127.0.0.x), so the per-address limit can be told apart. */
-function attempt(url: string, username: string, password: string, from = '127.0.0.1'): Promise<Answer> {
-  const { hostname, port } = new URL(url);
-  const body = JSON.stringify({ username, password });
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: hostname,
-        port,
-        path: '/token',
-        method: 'POST',
-        localAddress: from,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => {
-          const retry = res.headers['retry-after'];
-          resolve({
-            status: res.statusCode ?? 0,
-            retryAfter: retry === undefined ? undefined : Number(retry),
-            error: (JSON.parse(text) as { error?: string }).error,
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const statuses = (answers: Answer[]) => answers.map((a) => a.status);
 const ADMIN = { name: 'admin', role: 'admin' as const };
 
 /**
  * `POST /token` (README, Security): failed logins are counted per user name (10 a minute) and per client address (50 a
  * minute). Past either limit every attempt is refused with 429 and Retry-After until the window ends, even with the
- * right password; successful logins do not count.
+ * right password; successful logins do not count. Attempts are counted before the password is checked, and only a few
+ * per address are checked at once.
  */
 describe('POST /token brute force (real server on port 0)', function () {
   const fx = new Fixtures();
@@ -106,6 +73,21 @@ describe('POST /token brute force (real server on port 0)', function () {
     for (let i = 0; i < 15; i++) {
       expect((await attempt(controller.url, 'olga', 'olga-password-1')).status, `login ${i}`).to.equal(200);
     }
+  });
+
+  it('300 parallel failed logins with distinct names from one address: 250 refused before scrypt, few in flight', async () => {
+    // Issue #20 row 4: counted after scrypt, none of the 300 was refused and scrypt filled the thread pool.
+    const spray = Promise.all(
+      Array.from({ length: 300 }, (_, i) => attempt(controller.url, `spray-${i}`, 'wrong', '127.0.0.4')),
+    );
+    const legitimate = attempt(controller.url, 'olga', 'olga-password-1', '127.0.0.5');
+    const answers = statuses(await spray);
+    expect(answers.filter((s) => s === 401)).to.have.length(50);
+    expect(answers.filter((s) => s === 429)).to.have.length(250);
+    expect((await legitimate).status).to.equal(200);
+    const logins = controller.logins();
+    expect(logins.peakInFlightPerAddress).to.be.within(1, LOGIN_IN_FLIGHT_PER_ADDRESS);
+    expect(logins.peakKdfInFlight).to.be.within(1, KDF_CONCURRENCY);
   });
 
   it('once the window is over, the right password works again', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ROLES, type Role, type User } from '../../domain/model.js';
 import { badRequest, conflict, forbidden, notFound, TokenError, unauthorized } from './errors.js';
 import { DUMMY_HASH, generatePassword, hashPassword, verifyPassword } from './passwords.js';
@@ -6,8 +7,11 @@ import { by, noAudit, type AuditService } from './audit-service.js';
 
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
-/** An identity as a token proved it, with the token version it carried (sockets re-check it on each request). */
-export type VerifiedIdentity = Identity & { ver: number };
+/** An identity as a token proved it, with the version and epoch it carried (sockets re-check them on each request). */
+export type VerifiedIdentity = Identity & { ver: number; epoch?: string };
+
+/** A new user's epoch (User.epoch): tokens of an earlier user of the same name carry another one. */
+export const newEpoch = () => randomBytes(12).toString('base64url');
 
 /** Users, passwords and tokens. */
 export class AuthService {
@@ -28,6 +32,7 @@ export class AuthService {
       role: 'admin',
       passwordHash: await hashPassword(chosen),
       createdAt: new Date().toISOString(),
+      epoch: newEpoch(),
     });
     return { created: true, generatedPassword: password ? undefined : chosen };
   }
@@ -36,25 +41,28 @@ export class AuthService {
     const user = await this.users.get(name);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) throw unauthorized('invalid user name or password');
-    const { token, expiresIn } = await this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0);
+    const { token, expiresIn } = await this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0, user.epoch);
     return { token, expiresIn, role: user.role };
   }
 
   /** Verifies a bearer token and that its user still exists with that role. Throws TokenError. */
   async authenticate(token: string): Promise<VerifiedIdentity> {
     const claims = await this.tokens.verify(token);
-    const identity = { name: claims.sub, role: claims.role, ver: claims.ver };
+    const identity = { name: claims.sub, role: claims.role, ver: claims.ver, epoch: claims.epoch };
     await this.recheck(identity);
     return identity;
   }
 
   /**
-   * Throws TokenError when the tokens behind `identity` are revoked: the user was removed, its role changed, or its
-   * password changed since. Long-lived connections call it on each request.
+   * Throws TokenError when the tokens behind `identity` are revoked: the user was removed (or removed and created
+   * again: another epoch), its role changed, or its password changed since. Long-lived connections call it on each
+   * request.
    */
   async recheck(identity: VerifiedIdentity): Promise<void> {
     const user = await this.users.get(identity.name);
-    if (!user || user.role !== identity.role) throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: user changed');
+    if (!user || user.role !== identity.role || user.epoch !== identity.epoch) {
+      throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: user changed');
+    }
     if ((user.tokenVersion ?? 0) !== identity.ver) {
       throw new TokenError('ERR_TOKEN_INVALID', 'token revoked: password changed');
     }
@@ -73,7 +81,7 @@ export class AuthService {
   async issueFor(name: string) {
     const user = await this.users.get(name);
     if (!user) throw notFound(`no user "${name}"`);
-    return this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0);
+    return this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0, user.epoch);
   }
 
   async addUser(actor: Identity, name: string, role: string, password?: string) {
@@ -87,7 +95,8 @@ export class AuthService {
     const passwordHash = await hashPassword(chosen);
     await this.audit.required({ ...by(actor), action: 'user_add', ok: true, target: name, detail: `role ${role}` });
     // Atomically: an admin adding the same name through another controller of the cluster must not be overwritten.
-    if (!(await this.users.create({ name, role: role as Role, passwordHash, createdAt: new Date().toISOString() }))) {
+    const created = { name, role: role as Role, passwordHash, createdAt: new Date().toISOString(), epoch: newEpoch() };
+    if (!(await this.users.create(created))) {
       await this.audit.record({ ...by(actor), action: 'user_add', ok: false, target: name, detail: 'already exists' });
       throw taken();
     }

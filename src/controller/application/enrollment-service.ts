@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { AppError, badRequest, conflict, notFound } from './errors.js';
 import { generatePassword, hashPassword } from './passwords.js';
-import { requireAdmin } from './auth-service.js';
+import { newEpoch, requireAdmin } from './auth-service.js';
 import type { JoinTokenInfo } from '../../protocol/agents.js';
 import type { EnrollmentRepository, EnrollmentToken, Identity, UserRepository } from './ports.js';
 
@@ -121,7 +121,14 @@ export class EnrollmentService {
     const passwordHash = await hashPassword(password);
     // The name first, atomically: a host enrolling the same name at the same moment (through this controller or
     // another of the cluster) must not overwrite this one's credential, nor take a use for nothing.
-    if (!(await this.users.create({ name, role: 'agent', passwordHash, createdAt: new Date().toISOString() }))) {
+    const created = {
+      name,
+      role: 'agent' as const,
+      passwordHash,
+      createdAt: new Date().toISOString(),
+      epoch: newEpoch(),
+    };
+    if (!(await this.users.create(created))) {
       throw conflict(`agent "${name}" was enrolled a moment ago by another host: pick another --name`);
     }
     if (!(await this.enrollments.consume(hash, new Date().toISOString()))) {

@@ -1,8 +1,22 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { Semaphore } from '../../lib/semaphore.js';
+
+/**
+ * scrypt runs on libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says otherwise), which file reads and
+ * writes share: at most half of it hashes at once, so 300 parallel logins cannot stall the store (issue #20: 37 s).
+ */
+export const KDF_CONCURRENCY = Math.max(1, Math.floor((Number(process.env.UV_THREADPOOL_SIZE) || 4) / 2));
+const kdf = new Semaphore(KDF_CONCURRENCY);
+
+/** Password hashes running now, and the most that ever ran at once (never above KDF_CONCURRENCY). */
+export const kdfLoad = () => ({ inFlight: kdf.active, peak: kdf.peak });
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) =>
-    scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
+  kdf.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
   );
 
 const PARAMS = { N: 16384, r: 8, p: 1 };

@@ -85,11 +85,27 @@ export interface TokenClaims {
   exp: number;
   jti: string;
   ver: number;
+  /** The user's epoch when the token was issued; absent for users stored before epochs. */
+  epoch?: string;
 }
 export interface TokenService {
-  issue(sub: string, role: User['role'], ver: number): Promise<{ token: string; expiresIn: number }>;
+  issue(sub: string, role: User['role'], ver: number, epoch?: string): Promise<{ token: string; expiresIn: number }>;
   /** Throws TokenError with code ERR_TOKEN_EXPIRED or ERR_TOKEN_INVALID. */
   verify(token: string): Promise<TokenClaims>;
+}
+
+/**
+ * Login attempts counted per key (a user name, a client address) in fixed windows: in this process for one
+ * controller, in Redis for a cluster (DESIGN §9.6), so every controller spends the same budget.
+ */
+export interface LoginCounters {
+  /**
+   * Counts one attempt on every key, atomically, unless one of them has used up its limit in its window: resolves to 0
+   * when counted, else to the milliseconds until that key's window ends (and nothing is counted).
+   */
+  take(keys: Array<{ key: string; limit: number }>, windowMs: number): Promise<number>;
+  /** Gives back an attempt counted on each key (it succeeded). */
+  refund(keys: string[]): Promise<void>;
 }
 
 export interface Identity {

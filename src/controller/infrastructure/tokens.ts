@@ -19,8 +19,8 @@ export class JoseTokenService implements TokenService {
     return randomBytes(32);
   }
 
-  async issue(sub: string, role: Role, ver: number) {
-    const token = await new SignJWT({ role, ver })
+  async issue(sub: string, role: Role, ver: number, epoch?: string) {
+    const token = await new SignJWT({ role, ver, ...(epoch === undefined ? {} : { epoch }) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(sub)
       .setIssuer(ISSUER)
@@ -48,6 +48,9 @@ export class JoseTokenService implements TokenService {
       if (!ROLES.includes(role) || typeof payload.ver !== 'number') {
         throw new TokenError('ERR_TOKEN_INVALID', 'token has no valid role');
       }
+      if (payload.epoch !== undefined && typeof payload.epoch !== 'string') {
+        throw new TokenError('ERR_TOKEN_INVALID', 'token has no valid epoch');
+      }
       return {
         sub: payload.sub as string,
         role,
@@ -55,6 +58,7 @@ export class JoseTokenService implements TokenService {
         exp: payload.exp as number,
         jti: payload.jti as string,
         ver: payload.ver,
+        ...(payload.epoch === undefined ? {} : { epoch: payload.epoch }),
       };
     } catch (err) {
       if (err instanceof TokenError) throw err;

@@ -3,10 +3,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../../lib/log.js';
 import { closeClient, openRedisStore, type RedisStore } from '../store/redis-store.js';
 import { RedisCluster } from './redis-cluster.js';
+import { RedisLoginCounters } from './redis-login-counters.js';
 
 /**
  * Everything `controller serve --redis` adds (loaded only then): the Redis store, the Socket.IO Redis adapter
- * (events to rooms reach sockets on every controller) and the cluster coordination.
+ * (events to rooms reach sockets on every controller), the cluster coordination and the login counters.
  */
 export async function openScaleOut(url: string, prefix: string | undefined, log: Logger) {
   const store: RedisStore = await openRedisStore(url, { prefix });
@@ -23,6 +24,7 @@ export async function openScaleOut(url: string, prefix: string | undefined, log:
     store,
     adapter,
     cluster,
+    loginCounters: new RedisLoginCounters(store.redis, store.prefix),
     async close() {
       await cluster.stop();
       await Promise.all([closeClient(pub), closeClient(sub)]);

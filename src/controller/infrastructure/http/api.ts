@@ -14,9 +14,9 @@ import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
 import type { AgentConnection } from '../../../protocol/agents.js';
 import { recentRunsOf } from '../../application/agent-runs.js';
-import { KeyedSerializer } from '../../../lib/keyed-serializer.js';
+import { LoginLimited, type LoginGuard } from '../../application/login-guard.js';
 import { RateLimiter } from './rate-limit.js';
-import { Router, type Reply, type Request } from './router.js';
+import { Router, type Request } from './router.js';
 
 export interface ApiDeps {
   auth: AuthService;
@@ -36,18 +36,11 @@ export interface ApiDeps {
    * act (503 when it cannot be written) or `audit.record(...)` (never throws); see AuditService.
    */
   audit?: AuditService;
-  /** Failed logins allowed per window, per client address and per user name (README, Security). */
-  loginLimits?: LoginLimits;
+  /** The login limits `POST /token` goes through (README, Security). */
+  logins: LoginGuard;
   /** Scale-out: why the controller cannot serve now (Redis unreachable), or undefined when it can. */
   unhealthy?(): string | undefined;
 }
-
-export interface LoginLimits {
-  perAddress: number;
-  perUser: number;
-  windowMs: number;
-}
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAddress: 50, perUser: 10, windowMs: 60_000 };
 
 export const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
 export const userCheck = object({
@@ -79,12 +72,6 @@ const tooManyRequests = (what: string, waitS: number) => ({
 export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
   const audit = deps.audit ?? noAudit;
-  // Failed logins are counted; past the limit every attempt is refused for the rest of the window, right password or not.
-  const limits = deps.loginLimits ?? DEFAULT_LOGIN_LIMITS;
-  const failuresPerAddress = new RateLimiter(limits.perAddress, limits.windowMs);
-  const failuresPerUser = new RateLimiter(limits.perUser, limits.windowMs);
-  // Attempts for one user name are checked one at a time, so parallel guesses cannot all pass before any failure counts.
-  const loginsPerUser = new KeyedSerializer();
   const enrollFailuresPerAddress = new RateLimiter(20, 60_000);
 
   const identify = async (req: Request): Promise<Identity> => {
@@ -115,31 +102,29 @@ export function buildApi(deps: ApiDeps): Router {
     .on('POST', '/token', async (req) => {
       const body = await req.body();
       const { username, password } = parse(loginCheck, body);
-      return loginsPerUser.run(username, async (): Promise<Reply> => {
-        const wait = Math.max(failuresPerAddress.blocked(req.address), failuresPerUser.blocked(username));
-        if (wait > 0) {
+      // Past a limit every attempt is refused for the rest of the window, right password or not.
+      try {
+        const { token, expiresIn } = await deps.logins.attempt(username, req.address, () =>
+          auth.login(username, password),
+        );
+        log.info('login', { user: username, address: req.address });
+        await audit.record({ actor: username, from: req.address, action: 'login', ok: true });
+        return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
+      } catch (err) {
+        if (err instanceof LoginLimited) {
           log.warn('login refused: rate limited', { user: username, address: req.address });
-          return tooManyRequests('too many failed logins', wait);
+          return tooManyRequests('too many failed logins', err.retryAfterS);
         }
-        try {
-          const { token, expiresIn } = await auth.login(username, password);
-          log.info('login', { user: username, address: req.address });
-          await audit.record({ actor: username, from: req.address, action: 'login', ok: true });
-          return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
-        } catch (err) {
-          failuresPerAddress.hit(req.address);
-          failuresPerUser.hit(username);
-          log.warn('login refused', { user: username, address: req.address });
-          await audit.record({
-            actor: username,
-            from: req.address,
-            action: 'login_failed',
-            ok: false,
-            detail: (err as Error).message.slice(0, 200),
-          });
-          throw err;
-        }
-      });
+        log.warn('login refused', { user: username, address: req.address });
+        await audit.record({
+          actor: username,
+          from: req.address,
+          action: 'login_failed',
+          ok: false,
+          detail: (err as Error).message.slice(0, 200),
+        });
+        throw err;
+      }
     })
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');
