@@ -1,4 +1,6 @@
 import type { Agent, RunStatus } from '../domain/model.js';
+import { labelKeyCheck, labelsCheck, LIMITS } from './events.js';
+import { array, object, optional } from './validate.js';
 
 /** `GET /api/v1/agents/:id`: the agent and, while it is connected, where from and since when. */
 export interface AgentConnection {
@@ -31,4 +33,12 @@ export interface JoinTokenInfo {
   /** How many agents may still enroll with it. */
   usesLeft: number;
   state: 'active' | 'expired' | 'used_up';
+  /** Given to every agent enrolled with it (`enroll-token --label`). */
+  labels?: Record<string, string>;
 }
+
+/** `POST /api/v1/agents/:id/labels` (admin): labels to set (they win over the agent's own) and keys to remove. */
+export const agentLabelsCheck = object({
+  set: optional(labelsCheck),
+  remove: optional(array(labelKeyCheck, { max: LIMITS.labels })),
+});
