@@ -129,6 +129,12 @@ describe('agent labels: pinned, held, accepted, set by the admin (real controlle
       expect(res.status, JSON.stringify(bad)).to.equal(400);
       expect(res.body.error).to.equal('invalid_request');
     }
+    const many = (from: number) => Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${from + i}`, 'v']));
+    expect((await post('/api/v1/agents/web-3/labels', { set: many(0) })).status).to.equal(200);
+    const over = await post('/api/v1/agents/web-3/labels', { set: many(32) });
+    expect(over.status).to.equal(400);
+    expect(over.body.message).to.match(/at most 64 labels/);
+    expect((await post('/api/v1/agents/web-3/labels', { remove: Object.keys(many(0)) })).status).to.equal(200);
     const operator = await userToken(controller, 'op-2', 'operator');
     expect((await post('/api/v1/agents/web-3/labels', { set: { role: 'db' } }, operator)).status).to.equal(403);
     expect((await post('/api/v1/agents/nope/labels', { set: { role: 'db' } })).status).to.equal(404);
@@ -137,6 +143,18 @@ describe('agent labels: pinned, held, accepted, set by the admin (real controlle
     expect(entries.map((e) => [e.agents, e.detail])).to.deep.equal([
       [['web-3'], 'role=db tier=gold'],
       [['web-3'], 'role- dc-'],
+      [
+        ['web-3'],
+        Object.keys(many(0))
+          .map((k) => `${k}=v`)
+          .join(' '),
+      ],
+      [
+        ['web-3'],
+        Object.keys(many(0))
+          .map((k) => `${k}-`)
+          .join(' '),
+      ],
     ]);
   });
 

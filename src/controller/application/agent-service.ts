@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { accept, enrolled, register, relabel, type Registration } from '../../domain/agent-labels.js';
 import type { Agent, AgentInfo } from '../../domain/model.js';
-import { conflict, notFound } from './errors.js';
+import { LIMITS } from '../../protocol/events.js';
+import { badRequest, conflict, notFound } from './errors.js';
 import type { AgentRepository } from './ports.js';
+
+function bounded(agent: Agent): Agent {
+  if (Object.keys(agent.adminLabels ?? {}).length <= LIMITS.labels) return agent;
+  throw badRequest(`an agent has at most ${LIMITS.labels} labels set by an admin: remove some first (key-)`);
+}
 
 /** The agent registry: who exists, who is online, what each said about itself, and the labels that route to it. */
 export class AgentService {
@@ -43,10 +49,15 @@ export class AgentService {
     );
   }
 
+  /** Throws the 400 `label` would for this change (checked before the change is audited). */
+  checkLabel(agent: Agent, set: Record<string, string>, remove: readonly string[]): void {
+    bounded(relabel(agent, set, remove));
+  }
+
   /** `ogent agents label` (admin): set labels win over the agent's own; removed ones go, whoever set them. */
   async label(idOrName: string, set: Record<string, string>, remove: readonly string[]): Promise<Agent> {
     const { name } = await this.find(idOrName);
-    const agent = await this.agents.update(name, (current) => current && relabel(current, set, remove));
+    const agent = await this.agents.update(name, (current) => current && bounded(relabel(current, set, remove)));
     if (!agent) throw notFound(`no agent "${idOrName}"`);
     return agent;
   }

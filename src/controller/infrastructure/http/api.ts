@@ -185,6 +185,7 @@ export function buildApi(deps: ApiDeps): Router {
       const both = remove.find((key) => Object.hasOwn(set, key));
       if (both !== undefined) throw badRequest(`label "${both}" is both set and removed: give it once`);
       const found = await agents.find(req.params.id as string);
+      agents.checkLabel(found, set, remove);
       const detail = [...labelPairs(set), ...remove.map((key) => `${key}-`)].join(' ');
       // Labels route jobs (and their env) to the agent: no change without its audit entry.
       await audit.required({
