@@ -11,6 +11,20 @@ export interface AgentConnection {
 }
 export type AgentDetails = Agent & { connection?: AgentConnection | null };
 
+/**
+ * An agent as `GET /api/v1/agents` lists it: DESIGN's fields, and `pending` when it reports a change not accepted
+ * yet (`agents` marks it); `GET /api/v1/agents/:id` has the rest (`reportedLabels`, `adminLabels`).
+ */
+export const listedAgent = ({ id, name, status, labels, info, lastSeen, pending }: Agent): Agent => ({
+  id,
+  name,
+  status,
+  labels,
+  info,
+  lastSeen,
+  ...(pending ? { pending } : {}),
+});
+
 /** `GET /api/v1/agents/:id/runs`: one run of that agent (newest first). */
 export interface AgentRunSummary {
   jobId: string;

@@ -12,7 +12,7 @@ import { jobRequestCheck, labelsCheck, LIMITS } from '../../../protocol/events.j
 import { int, object, optional, parse, str } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
-import { agentLabelsCheck, type AgentConnection } from '../../../protocol/agents.js';
+import { agentLabelsCheck, listedAgent, type AgentConnection } from '../../../protocol/agents.js';
 import { recentRunsOf } from '../../application/agent-runs.js';
 import { KeyedSerializer } from '../../../lib/keyed-serializer.js';
 import { RateLimiter } from './rate-limit.js';
@@ -146,7 +146,7 @@ export function buildApi(deps: ApiDeps): Router {
     })
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');
-      return { status: 200, body: { agents: await agents.list() } };
+      return { status: 200, body: { agents: (await agents.list()).map(listedAgent) } };
     })
     .on('GET', '/api/v1/agents/:id', async (req) => {
       requireRole(await identify(req), 'viewer', 'read agents');
