@@ -171,6 +171,12 @@ export class AgentClient {
             return;
           }
           log.info('connected', { controller: url, name: info.name });
+          if (ack.held?.length) {
+            log.warn("the controller holds this agent's new labels or facts until an admin accepts them", {
+              held: ack.held,
+              accept: `ogent agents accept ${info.name}`,
+            });
+          }
           this.options.manager.attach({
             // Not buffered while offline: the manager re-sends unacknowledged output on the next connect.
             sendProgress: (p) => {

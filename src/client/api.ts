@@ -34,12 +34,22 @@ export class ApiClient {
   removeAgent(idOrName: string): Promise<Agent> {
     return this.call('DELETE', `/api/v1/agents/${encodeURIComponent(idOrName)}`, 'remove agent');
   }
+  /** Sets labels that win over the agent's own, and removes labels by key (admin). */
+  labelAgent(idOrName: string, set: Record<string, string>, remove: string[]): Promise<Agent> {
+    const path = `/api/v1/agents/${encodeURIComponent(idOrName)}/labels`;
+    return this.call('POST', path, 'label agent', { set, remove });
+  }
+  /** Takes the labels and facts the agent reports now, held since they differed from the pinned ones (admin). */
+  acceptAgent(idOrName: string): Promise<Agent> {
+    return this.call('POST', `/api/v1/agents/${encodeURIComponent(idOrName)}/accept`, 'accept agent', {});
+  }
   /** A join token for `agent run --join-token` (admin); the secret is in the answer only. */
   enrollToken(
     ttlSeconds: number,
     uses: number,
-  ): Promise<{ id: string; token: string; expiresAt: string; uses: number }> {
-    return this.call('POST', '/api/v1/enroll-tokens', 'issue join token', { ttlSeconds, uses });
+    labels: Record<string, string> = {},
+  ): Promise<{ id: string; token: string; expiresAt: string; uses: number; labels?: Record<string, string> }> {
+    return this.call('POST', '/api/v1/enroll-tokens', 'issue join token', { ttlSeconds, uses, labels });
   }
   /** Every join token, newest first, without its secret (admin). */
   async enrollTokens(): Promise<JoinTokenInfo[]> {

@@ -59,13 +59,36 @@ export interface AgentInfo {
   runAs?: string;
 }
 
+/** The facts of `agent_info` that route jobs (selectors, ssh hosts): pinned like the agent's labels (DESIGN §9.7). */
+export const ROUTING_FACTS = ['hostname', 'platform', 'arch', 'os', 'distro', 'version', 'sshHosts'] as const;
+export type RoutingFact = (typeof ROUTING_FACTS)[number];
+/** A routing fact as reported; null when the agent no longer reports it. */
+export type RoutingFacts = Partial<{ [K in RoutingFact]: AgentInfo[K] | null }>;
+
+/** What an agent reports that differs from what is pinned: shown, routes nothing until an admin accepts it. */
+export interface PendingChange {
+  /** The agent's whole set of labels as it reports them now, when it differs from the pinned one. */
+  labels?: Record<string, string>;
+  /** The routing facts that differ, as reported now. */
+  facts?: RoutingFacts;
+  /** When the agent first reported it. */
+  since: string;
+}
+
 export interface Agent {
   id: string;
   name: string;
   status: 'online' | 'offline';
+  /** What selectors match: the pinned reported labels with the admin's over them. */
   labels: Record<string, string>;
+  /** What the agent reported, with the routing facts as pinned. */
   info: AgentInfo | null;
   lastSeen: string | null;
+  /** The agent's own labels, pinned at its first registration (or the last accept); absent in older stores: `labels`. */
+  reportedLabels?: Record<string, string>;
+  /** Labels from its join token and `ogent agents label`: they win over the reported ones. */
+  adminLabels?: Record<string, string>;
+  pending?: PendingChange;
 }
 
 export interface Run {

@@ -63,6 +63,7 @@ export const LIMITS = {
 const NAME = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${LIMITS.nameChars - 1}}$`);
 export const agentNameCheck = str({ min: 1, max: LIMITS.nameChars, pattern: NAME });
 const labelKey = new RegExp(`^[A-Za-z0-9_./-]{1,${LIMITS.labelKeyChars}}$`);
+export const labelKeyCheck = str({ min: 1, max: LIMITS.labelKeyChars, pattern: labelKey });
 export const labelsCheck = record(str({ max: LIMITS.labelValueChars, pattern: /^[^,=\s]*$/ }), {
   max: LIMITS.labels,
   key: labelKey,
@@ -257,8 +258,15 @@ export interface JobUpdate {
   run: RunBrief;
 }
 
+/** `held`: what the agent reported differently from what is pinned (`labels`, fact names): routes nothing yet. */
+export interface AgentInfoAck {
+  ok: boolean;
+  error?: string;
+  held?: string[];
+}
+
 export interface AgentsToServer {
-  [EV.agentInfo]: (info: unknown, ack: (r: { ok: boolean; error?: string }) => void) => void;
+  [EV.agentInfo]: (info: unknown, ack: (r: AgentInfoAck) => void) => void;
   [EV.commandProgress]: (p: unknown) => void;
   [EV.commandResult]: (r: unknown, ack: (r: ResultAck) => void) => void;
 }

@@ -4,24 +4,38 @@ import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
 import { countsText, elapsed, runOutcome } from './summary.js';
 import { ago, table } from './table.js';
 
-const labelsText = (labels: Record<string, string>) =>
+export const labelsText = (labels: Record<string, string>) =>
   Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',') || '-';
 
+/** What an agent reports and is held, in one line: `labels role=db; hostname db-1`. */
+export function pendingText(pending: NonNullable<Agent['pending']>): string {
+  const facts = Object.entries(pending.facts ?? {}).map(
+    ([k, v]) => `${k} ${v === null ? '(none)' : Array.isArray(v) ? v.join(',') || '(none)' : String(v)}`,
+  );
+  return [...(pending.labels ? [`labels ${labelsText(pending.labels)}`] : []), ...facts].join('; ');
+}
+
 export function agentsTable(agents: Agent[]): string {
   if (!agents.length) return 'no agents yet: start one with `ogent agent run`, or the controller with --local-agent\n';
-  return table(
-    ['NAME', 'STATUS', 'LABELS', 'PLATFORM', 'LAST SEEN'],
-    [...agents]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((a) => [
-        a.name,
-        a.status,
-        labelsText(a.labels),
-        a.info ? `${a.info.platform}/${a.info.arch}` : '-',
-        a.status === 'online' ? 'now' : ago(a.lastSeen),
-      ]),
+  const held = agents.some((a) => a.pending);
+  const note = held
+    ? '* reports labels or facts not accepted yet (they route nothing): `ogent agents show NAME`, `ogent agents accept NAME`\n'
+    : '';
+  return (
+    table(
+      ['NAME', 'STATUS', 'LABELS', 'PLATFORM', 'LAST SEEN'],
+      [...agents]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((a) => [
+          a.name,
+          a.status,
+          `${labelsText(a.labels)}${a.pending ? ' *' : ''}`,
+          a.info ? `${a.info.platform}/${a.info.arch}` : '-',
+          a.status === 'online' ? 'now' : ago(a.lastSeen),
+        ]),
+    ) + note
   );
 }
 
@@ -42,6 +56,15 @@ export function agentDetails(a: AgentDetails, runs: AgentRunSummary[] = []): str
     ['connected', c ? `from ${c.address}${c.secure ? ' (TLS)' : ''} since ${c.since} (${ago(c.since)})` : '-'],
     ['last seen', a.status === 'online' ? 'now' : a.lastSeen ? `${a.lastSeen} (${ago(a.lastSeen)})` : 'never'],
     ['labels', labelsText(a.labels)],
+    ...(a.adminLabels && Object.keys(a.adminLabels).length ? [['by admin', labelsText(a.adminLabels)]] : []),
+    ...(a.pending
+      ? [
+          [
+            'pending',
+            `${pendingText(a.pending)} (since ${a.pending.since}; \`ogent agents accept ${a.name}\` takes it)`,
+          ],
+        ]
+      : []),
     ...(info
       ? [
           ['hostname', info.hostname],

@@ -82,9 +82,10 @@ describe('/agents protocol (real Socket.IO on port 0)', () => {
       agent.socket.emit(EV.commandProgress, { runId: 'j0nope_0', seq: 'one', stream: 'stdout', data: 'x' });
       agent.socket.emit('no_such_event', { x: 1 }, () => {});
       agent.socket.emit(EV.commandResult);
-      // an agent_info without an ack is still applied
+      // an agent_info without an ack is still applied (its new label held until an admin accepts it)
       await waitFor(
-        async () => (await controller.agents.list()).find((a) => a.name === 'm-2')?.labels.changed === 'no-ack',
+        async () =>
+          (await controller.agents.list()).find((a) => a.name === 'm-2')?.pending?.labels?.changed === 'no-ack',
         'agent_info without ack to be applied',
       );
       // a frame above maxHttpBufferSize closes that connection only

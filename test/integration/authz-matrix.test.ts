@@ -6,7 +6,7 @@ import { login } from '../../src/client/http.js';
 import { EV, type JobAck } from '../../src/protocol/events.js';
 import { FakeChatServer, json } from '../helpers/ai-server.js';
 import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
-import { connected, createJob, http, RawAgent, rawSocket, refusal, type RawSocket } from './support.js';
+import { agentInfo, connected, createJob, http, RawAgent, rawSocket, refusal, type RawSocket } from './support.js';
 
 /**
  * DESIGN §6, as a table: every role (and no token) against every REST route and every socket event, on one real
@@ -80,6 +80,31 @@ const ROUTES: Record<string, Route> = {
     after: async (ctx, who, allowed) => {
       const names = (await ctx.controller.agents.list()).map((a) => a.name);
       expect(names.includes(`spare-${who}`), 'the agent is still known').to.equal(!allowed);
+    },
+  },
+  'POST /api/v1/agents/:id/labels': {
+    method: 'POST',
+    path: () => '/api/v1/agents/a-1/labels',
+    body: (who) => ({ set: { [`by-${who}`]: 'yes' } }),
+    allowed: ['admin'],
+    ok: 200,
+    after: async (ctx, who, allowed) => {
+      const labels = (await ctx.controller.agents.find('a-1')).labels;
+      expect(labels[`by-${who}`] === 'yes', 'the label is set').to.equal(allowed);
+    },
+  },
+  'POST /api/v1/agents/:id/accept': {
+    method: 'POST',
+    path: async (ctx, who) => {
+      const { agent } = await ctx.controller.agents.online('a-1', agentInfo('a-1', { held: who }));
+      expect(agent.pending?.labels).to.deep.equal({ held: who });
+      return '/api/v1/agents/a-1/accept';
+    },
+    allowed: ['admin'],
+    ok: 200,
+    after: async (ctx, who, allowed) => {
+      const agent = await ctx.controller.agents.find('a-1');
+      expect(agent.labels.held === who, 'the change is taken').to.equal(allowed);
     },
   },
   'POST /api/v1/jobs': {

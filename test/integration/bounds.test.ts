@@ -150,8 +150,9 @@ describe('Bounds on the wire (real server on port 0)', function () {
       const longValue = await agent.emitWithAck(EV.agentInfo, agentInfo('a-1', { k: 'v'.repeat(254) }));
       expect(longValue).to.deep.equal({ ok: false, error: 'labels.k must have at most 253 characters' });
       expect(await readFile(join(dataDir, 'agents.json'), 'utf8')).to.equal(before);
-      expect(await agent.emitWithAck(EV.agentInfo, agentInfo('a-1', many(LIMITS.labels)))).to.deep.equal({ ok: true });
-      expect(Object.keys((await controller.agents.find('a-1')).labels)).to.have.length(64);
+      const taken = await agent.emitWithAck(EV.agentInfo, agentInfo('a-1', many(LIMITS.labels)));
+      expect(taken).to.deep.equal({ ok: true, held: ['labels'] });
+      expect(Object.keys((await controller.agents.find('a-1')).pending?.labels ?? {})).to.have.length(64);
     });
 
     it('REST and job_create: a command one character over 64 KiB is 400, at 64 KiB the job is created', async () => {

@@ -129,6 +129,37 @@ for (const kind of kinds) {
       expect((await store.agents.list()).map((a) => a.name)).to.deep.equal(['b']);
     });
 
+    it('agents: keep pinned, admin and pending labels and facts', async () => {
+      const kept: Agent = {
+        ...agent('p'),
+        labels: { role: 'web', tier: 'gold' },
+        reportedLabels: { role: 'web' },
+        adminLabels: { tier: 'gold' },
+        pending: { labels: { role: 'db' }, facts: { hostname: 'db-1', os: null }, since: '2026-01-02T00:00:00.000Z' },
+      };
+      await store.agents.put(kept);
+      expect(await store.agents.get('id-p')).to.deep.equal(kept);
+      expect(await store.agents.getByName('p')).to.deep.equal(kept);
+      expect((await store.agents.list()).find((a) => a.name === 'p')).to.deep.equal(kept);
+    });
+
+    it('agents: update creates, changes and skips; 20 concurrent updates of one agent all land', async () => {
+      expect(await store.agents.update('u', () => undefined)).to.equal(undefined);
+      expect(await store.agents.getByName('u')).to.equal(undefined);
+      const created = await store.agents.update('u', (a) => a ?? { ...agent('u'), labels: {} });
+      expect(created).to.deep.equal({ ...agent('u'), labels: {} });
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      await Promise.all(
+        keys.map((key) =>
+          store.agents.update('u', (a) => a && { ...a, adminLabels: { ...a.adminLabels, [key]: 'v' } }),
+        ),
+      );
+      const after = await store.agents.getByName('u');
+      expect(Object.keys(after?.adminLabels ?? {}).sort()).to.deep.equal([...keys].sort());
+      expect(await store.agents.update('u', () => undefined)).to.deep.equal(after);
+      expect((await store.agents.list()).filter((a) => a.name === 'u')).to.have.length(1);
+    });
+
     it('jobs: put and get, newest first with limit and before, the running ones', async () => {
       const t = Date.parse('2026-03-01T00:00:00Z');
       const jobs = [job('succeeded', t), job('running', t + 1000), job('failed', t + 2000), job('queued', t + 3000)];
@@ -234,6 +265,7 @@ for (const kind of kinds) {
         createdAt: '2026-01-01T00:00:00.000Z',
         expiresAt: '2026-01-02T00:00:00.000Z',
         usesLeft: 2,
+        labels: { role: 'web' },
       };
       await repo.put(token);
       await repo.put({ ...token, id: 'e2', hash: 'h2', createdAt: '2026-01-01T00:00:01.000Z', usesLeft: 5 });
@@ -254,6 +286,7 @@ for (const kind of kinds) {
       expect(await repo.consume('h2', '2026-01-02T00:00:00.000Z')).to.equal(undefined);
       expect(await repo.consume('nope', now)).to.equal(undefined);
       expect((await repo.consume('h2', now))?.usesLeft).to.equal(4);
+      expect((await repo.getByHash('h1'))?.labels).to.deep.equal({ role: 'web' });
       expect(await repo.remove('e1')).to.equal(true);
       expect(await repo.remove('e1')).to.equal(false);
       expect(await repo.getByHash('h1')).to.equal(undefined);

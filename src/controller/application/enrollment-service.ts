@@ -19,6 +19,7 @@ export interface IssuedJoinToken {
   token: string;
   expiresAt: string;
   uses: number;
+  labels?: Record<string, string>;
 }
 
 /**
@@ -43,10 +44,14 @@ export class EnrollmentService {
     private readonly users: UserRepository,
   ) {}
 
-  async issue(actor: Identity, options: { ttlSeconds: number; uses: number }): Promise<IssuedJoinToken> {
+  async issue(
+    actor: Identity,
+    options: { ttlSeconds: number; uses: number; labels?: Record<string, string> },
+  ): Promise<IssuedJoinToken> {
     requireAdmin(actor);
     const token = `${PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
+    const labels = options.labels && Object.keys(options.labels).length ? { labels: options.labels } : {};
     const issued = {
       id: randomUUID(),
       hash: hashJoinToken(token),
@@ -54,11 +59,12 @@ export class EnrollmentService {
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + options.ttlSeconds * 1000).toISOString(),
       usesLeft: options.uses,
+      ...labels,
     };
     // Housekeeping first, in one write, and never in the way: the token is stored (and its secret shown) either way.
     await this.enrollments.removeExpiredBefore(new Date(now - EXPIRED_TOKEN_KEPT_MS).toISOString()).catch(() => 0);
     await this.enrollments.put(issued);
-    return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses };
+    return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses, ...labels };
   }
 
   /** Every join token the store holds (expired and used-up ones too, for a week after they expire), newest first. */
@@ -96,9 +102,12 @@ export class EnrollmentService {
   /**
    * Exchanges a join token for the credential of a new agent-role user `name` (its password, shown once).
    * The name must be free: an existing user, agent or not, is never taken over (remove the agent first).
-   * A use is taken only when the agent is created.
+   * A use is taken only when the agent is created. `labels`: the token's, for the agent's record.
    */
-  async enroll(token: string, name: string): Promise<{ name: string; password: string; tokenId: string }> {
+  async enroll(
+    token: string,
+    name: string,
+  ): Promise<{ name: string; password: string; tokenId: string; labels: Record<string, string> }> {
     if (!AGENT_NAME.test(name)) {
       throw badRequest(
         `invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`,
@@ -135,6 +144,6 @@ export class EnrollmentService {
       await this.users.remove(name);
       throw refused('join token used up or expired: ask an admin for a new one');
     }
-    return { name, password, tokenId: known.id };
+    return { name, password, tokenId: known.id, labels: known.labels ?? {} };
   }
 }

@@ -22,6 +22,12 @@ export interface AgentRepository {
   getByName(name: string): Promise<Agent | undefined>;
   list(): Promise<Agent[]>;
   put(agent: Agent): Promise<void>;
+  /**
+   * Reads the agent named `name` and writes what `change` makes of it, with no other write in between (controllers
+   * sharing a store race: an admin's label against the agent's own report). `change` may run again when another
+   * write came first; returning undefined writes nothing. Resolves to what is stored.
+   */
+  update(name: string, change: (agent: Agent | undefined) => Agent | undefined): Promise<Agent | undefined>;
   remove(id: string): Promise<boolean>;
 }
 
@@ -148,6 +154,8 @@ export interface EnrollmentToken {
   expiresAt: string;
   /** How many agents may still join with it. */
   usesLeft: number;
+  /** Given to every agent enrolled with it; they win over the agent's own (`enroll-token --label`). */
+  labels?: Record<string, string>;
 }
 export interface EnrollmentRepository {
   put(token: EnrollmentToken): Promise<void>;

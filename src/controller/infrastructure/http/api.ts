@@ -6,13 +6,13 @@ import type { EnrollmentService } from '../../application/enrollment-service.js'
 import type { JobService } from '../../application/job-service.js';
 import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
-import { AppError } from '../../application/errors.js';
+import { AppError, badRequest, conflict } from '../../application/errors.js';
 import type { Identity } from '../../application/ports.js';
-import { jobRequestCheck, LIMITS } from '../../../protocol/events.js';
+import { jobRequestCheck, labelsCheck, LIMITS } from '../../../protocol/events.js';
 import { int, object, optional, parse, str } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
-import type { AgentConnection } from '../../../protocol/agents.js';
+import { agentLabelsCheck, listedAgent, type AgentConnection } from '../../../protocol/agents.js';
 import { recentRunsOf } from '../../application/agent-runs.js';
 import { LoginLimited, type LoginGuard } from '../../application/login-guard.js';
 import { RateLimiter } from './rate-limit.js';
@@ -53,6 +53,7 @@ const agentRunsQueryCheck = object({ limit: optional(int({ min: 1, max: 100 })) 
 const enrollTokenCheck = object({
   ttlSeconds: optional(int({ min: 60, max: 365 * 24 * 3600 })),
   uses: optional(int({ min: 1, max: 100_000 })),
+  labels: optional(labelsCheck),
 });
 const enrollCheck = object({ token: str({ min: 1, max: 256 }), name: str({ min: 1, max: 63 }) });
 const listQueryCheck = object({ limit: optional(int({ min: 1, max: 1000 })), before: optional(str({ max: 64 })) });
@@ -61,6 +62,8 @@ const auditQueryCheck = object({
   limit: optional(int({ min: 1, max: 10_000 })),
   action: optional(str({ min: 1, max: 32, pattern: /^[a-z_]+$/ })),
 });
+
+const labelPairs = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 
 /** 429 with Retry-After: `what`, and when to try again. */
 const tooManyRequests = (what: string, waitS: number) => ({
@@ -128,7 +131,7 @@ export function buildApi(deps: ApiDeps): Router {
     })
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');
-      return { status: 200, body: { agents: await agents.list() } };
+      return { status: 200, body: { agents: (await agents.list()).map(listedAgent) } };
     })
     .on('GET', '/api/v1/agents/:id', async (req) => {
       requireRole(await identify(req), 'viewer', 'read agents');
@@ -155,19 +158,67 @@ export function buildApi(deps: ApiDeps): Router {
       log.info('agent removed', { agent: agent.name, by: actor.name });
       return { status: 200, body: agent };
     })
+    .on('POST', '/api/v1/agents/:id/labels', async (req) => {
+      const actor = await identify(req);
+      requireAdmin(actor);
+      const change = parse(agentLabelsCheck, await req.body());
+      const set = change.set ?? {};
+      const remove = change.remove ?? [];
+      if (!Object.keys(set).length && !remove.length) {
+        throw badRequest('give labels to set ({"set": {"key": "value"}}) or keys to remove ({"remove": ["key"]})');
+      }
+      const both = remove.find((key) => Object.hasOwn(set, key));
+      if (both !== undefined) throw badRequest(`label "${both}" is both set and removed: give it once`);
+      const found = await agents.find(req.params.id as string);
+      agents.checkLabel(found, set, remove);
+      const detail = [...labelPairs(set), ...remove.map((key) => `${key}-`)].join(' ');
+      // Labels route jobs (and their env) to the agent: no change without its audit entry.
+      await audit.required({
+        ...by(actor),
+        action: 'agent_label',
+        ok: true,
+        agents: [found.name],
+        target: found.id,
+        detail,
+      });
+      const agent = await agents.label(found.id, set, remove);
+      log.info('agent labels changed', { agent: agent.name, change: detail, by: actor.name });
+      return { status: 200, body: agent };
+    })
+    .on('POST', '/api/v1/agents/:id/accept', async (req) => {
+      const actor = await identify(req);
+      requireAdmin(actor);
+      const found = await agents.find(req.params.id as string);
+      const pending = found.pending;
+      if (!pending) throw conflict(`agent "${found.name}" has no pending change to accept`);
+      const facts = Object.entries(pending.facts ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+      const detail = [...(pending.labels ? [`labels ${labelPairs(pending.labels).join(',') || '-'}`] : []), ...facts];
+      await audit.required({
+        ...by(actor),
+        action: 'agent_accept',
+        ok: true,
+        agents: [found.name],
+        target: found.id,
+        detail: detail.join('; ').slice(0, 500),
+      });
+      const agent = await agents.accept(found.id);
+      log.info('agent change accepted', { agent: agent.name, change: detail, by: actor.name });
+      return { status: 200, body: agent };
+    })
     .on('POST', '/api/v1/enroll-tokens', async (req) => {
       const actor = await identify(req);
       requireAdmin(actor);
       const q = parse(enrollTokenCheck, await req.body());
       const ttlSeconds = q.ttlSeconds ?? 24 * 3600;
       const uses = q.uses ?? 1;
+      const labels = labelPairs(q.labels ?? {});
       await audit.required({
         ...by(actor),
         action: 'enroll_token',
         ok: true,
-        detail: `uses ${uses}, ttl ${ttlSeconds}s`,
+        detail: `uses ${uses}, ttl ${ttlSeconds}s${labels.length ? `, labels ${labels.join(',')}` : ''}`,
       });
-      const issued = await deps.enrollments.issue(actor, { ttlSeconds, uses });
+      const issued = await deps.enrollments.issue(actor, { ttlSeconds, uses, labels: q.labels });
       log.info('join token issued', { id: issued.id, uses: issued.uses, expiresAt: issued.expiresAt, by: actor.name });
       return { status: 201, body: issued };
     })
@@ -189,6 +240,8 @@ export function buildApi(deps: ApiDeps): Router {
       const { token, name } = parse(enrollCheck, await req.body());
       try {
         const enrolled = await deps.enrollments.enroll(token, name);
+        // Before the credential is handed out: the agent's first registration must find its token's labels.
+        await agents.enrolled(name, enrolled.labels);
         log.info('agent enrolled', { agent: name, tokenId: enrolled.tokenId, address: req.address });
         await audit.record({ actor: name, from: req.address, action: 'agent_enroll', ok: true, agents: [name] });
         return { status: 201, body: { name: enrolled.name, password: enrolled.password } };

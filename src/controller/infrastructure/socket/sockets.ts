@@ -211,7 +211,15 @@ export class AgentSockets implements AgentGateway {
       }
       if (info.name !== name) return reply({ ok: false, error: `agent_info name must be "${name}"` });
       this.agents.online(name, info).then(
-        (agent) => {
+        ({ agent, held }) => {
+          if (held.length) {
+            this.log.warn('agent reported other labels or facts: held until an admin accepts them', {
+              agent: name,
+              held,
+              accept: `ogent agents accept ${name}`,
+            });
+          }
+          const ok = held.length ? { ok: true, held } : { ok: true };
           if (socket.disconnected) return;
           const previous = this.byAgentId.get(agent.id);
           if (previous && previous !== socket) previous.disconnect(true);
@@ -220,10 +228,10 @@ export class AgentSockets implements AgentGateway {
           void socket.join(agentRoom(agent.id));
           this.jobs.agentConnected(name);
           this.log.info('agent online', { agent: name, address: socket.handshake.address });
-          if (!this.presence) return reply({ ok: true });
+          if (!this.presence) return reply(ok);
           // Known to every controller before it is told it may send results (they may go to the job's owner).
           this.presence.online(agent.id, name).then(
-            () => reply({ ok: true }),
+            () => reply(ok),
             (err: Error) => reply({ ok: false, error: `the shared store is unavailable: ${err.message}` }),
           );
         },

@@ -125,6 +125,14 @@ class LowAgents implements AgentRepository {
     else this.db.data.agents.push(agent);
     await this.save();
   }
+  async update(name: string, change: (agent: Agent | undefined) => Agent | undefined) {
+    // Read and changed in one synchronous step: nothing else runs in between in this process.
+    const existing = this.db.data.agents.find((a) => a.name === name);
+    const changed = change(existing);
+    if (!changed) return existing;
+    await this.put(changed);
+    return changed;
+  }
   async remove(id: string) {
     const before = this.db.data.agents.length;
     this.db.data.agents = this.db.data.agents.filter((a) => a.id !== id);

@@ -54,6 +54,20 @@ class RedisUsers implements UserRepository {
   }
 }
 
+const UPDATE_ATTEMPTS = 50;
+/**
+ * Replaces agent ARGV[1] (named ARGV[2]) with ARGV[4] if its stored document is still ARGV[3] ('' for none, and
+ * then the name must be free too); 1 when written, 0 when another write came first.
+ */
+const REPLACE_AGENT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if current ~= ARGV[3] then return 0 end
+local owner = redis.call('HGET', KEYS[2], ARGV[2])
+if ARGV[3] == '' and owner then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return 1`;
+
 class RedisAgents implements AgentRepository {
   constructor(
     private readonly redis: Redis,
@@ -80,6 +94,28 @@ class RedisAgents implements AgentRepository {
       .hset(this.byName, agent.name, agent.id)
       .exec()
       .then(failed);
+  }
+  async update(name: string, change: (agent: Agent | undefined) => Agent | undefined) {
+    // Optimistic: written only if the document is still the one read (a Lua script runs atomically), else again.
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const id = await this.redis.hget(this.byName, name);
+      const raw = id ? await this.redis.hget(this.key, id) : null;
+      const existing = parseJson<Agent>(raw);
+      const changed = change(existing);
+      if (!changed) return existing;
+      const written = await this.redis.eval(
+        REPLACE_AGENT,
+        2,
+        this.key,
+        this.byName,
+        changed.id,
+        name,
+        raw ?? '',
+        JSON.stringify(changed),
+      );
+      if (written === 1) return changed;
+    }
+    throw new Error(`agent ${name} kept changing: not updated after ${UPDATE_ATTEMPTS} attempts`);
   }
   async remove(id: string) {
     const agent = await this.get(id);
