@@ -59,8 +59,12 @@ export interface AgentInfo {
   runAs?: string;
 }
 
-/** The facts of `agent_info` that route jobs (selectors, ssh hosts): pinned like the agent's labels (DESIGN §9.7). */
-export const ROUTING_FACTS = ['hostname', 'platform', 'arch', 'os', 'distro', 'version', 'sshHosts'] as const;
+/**
+ * The facts of `agent_info` that route jobs (selectors, ssh hosts): pinned like the agent's labels (DESIGN §9.7).
+ * Not `version`: it changes at every upgrade (a fleet upgraded would wait for 500 accepts), and what an agent can
+ * take is decided by the version it runs, not by one an admin accepted.
+ */
+export const ROUTING_FACTS = ['hostname', 'platform', 'arch', 'os', 'distro', 'sshHosts'] as const;
 export type RoutingFact = (typeof ROUTING_FACTS)[number];
 /** A routing fact as reported; null when the agent no longer reports it. */
 export type RoutingFacts = Partial<{ [K in RoutingFact]: AgentInfo[K] | null }>;

@@ -34,6 +34,12 @@ describe('agent labels (pure)', () => {
     expect(again.agent.info?.uptimeS).to.equal(99);
   });
 
+  it('an upgrade (another version) is taken at once, not held', () => {
+    const upgraded = register(first, info({ role: 'web' }, { version: '0.2.0', sshHosts: ['x', 'y'] }), 'id-2', 't1');
+    expect(upgraded.held).to.deep.equal([]);
+    expect(upgraded.agent.info?.version).to.equal('0.2.0');
+  });
+
   it('holds other labels and routing facts, keeps the pinned ones, and accept takes them', () => {
     const { agent, held } = register(first, info({ role: 'db' }, { hostname: 'db-1', sshHosts: [] }), 'id-2', 't1');
     expect(held).to.deep.equal(['labels', 'hostname', 'sshHosts']);
