@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Agent, AuditEntry, Job } from '../domain/model.js';
 import type { AgentDetails, AgentRunSummary, JoinTokenInfo } from '../protocol/agents.js';
 import type { JobRequest } from '../protocol/events.js';
+import type { JobBrief } from '../protocol/job-brief.js';
 import type { Session } from './credentials.js';
 import { apiError, openStream, request } from './http.js';
 
@@ -62,9 +63,10 @@ export class ApiClient {
   createJob(req: JobRequest): Promise<Job> {
     return this.call('POST', '/api/v1/jobs', 'create job', req);
   }
-  async jobs(limit: number, before?: string): Promise<Job[]> {
+  /** Briefs of the newest jobs (no runs, output or env; the command cut to a bounded length). */
+  async jobs(limit: number, before?: string): Promise<JobBrief[]> {
     const q = new URLSearchParams({ limit: String(limit), ...(before ? { before } : {}) });
-    return (await this.call<{ jobs: Job[] }>('GET', `/api/v1/jobs?${q}`, 'list jobs')).jobs;
+    return (await this.call<{ jobs: JobBrief[] }>('GET', `/api/v1/jobs?${q}`, 'list jobs')).jobs;
   }
   job(id: string): Promise<Job> {
     return this.call('GET', `/api/v1/jobs/${encodeURIComponent(id)}`, 'show job');

@@ -1,6 +1,7 @@
 import type { Agent, AuditEntry, Job } from '../domain/model.js';
 import { formatDuration } from '../domain/duration.js';
 import type { AgentDetails, AgentRunSummary } from '../protocol/agents.js';
+import type { JobBrief } from '../protocol/job-brief.js';
 import { countsText, elapsed, runOutcome } from './summary.js';
 import { ago, table } from './table.js';
 
@@ -94,7 +95,7 @@ export function agentDetails(a: AgentDetails, runs: AgentRunSummary[] = []): str
   return `${facts}\nlast runs:\n${table(['JOB', 'STATUS', 'EXIT', 'DURATION', 'WHEN', 'COMMAND'], rows)}`;
 }
 
-export function jobsTable(jobs: Job[]): string {
+export function jobsTable(jobs: JobBrief[]): string {
   if (!jobs.length) return 'no jobs yet\n';
   return table(
     ['ID', 'STATUS', 'CREATED', 'BY', 'RUNS', 'COMMAND'],
@@ -115,6 +116,7 @@ export function jobDetails(job: Job): string {
     `command:  ${job.command}`,
     `target:   ${job.target.length ? job.target.map((t) => `-t ${t}`).join(' ') : '--all'}`,
     `by:       ${job.createdBy} at ${job.createdAt}`,
+    ...(job.env && Object.keys(job.env).length ? [`env:      ${envText(job.env)}`] : []),
     `runs:     ${countsText(job)} in ${formatDuration(elapsed(job))}`,
     '',
   ].join('\n');
@@ -129,6 +131,16 @@ export function jobDetails(job: Job): string {
     ]),
   );
   return `${head}\n${rows}`;
+}
+
+/** `K=V K2=***` on one line, each value cut to 40 characters (the JSON has them whole, to those who may see them). */
+function envText(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => {
+      const flat = v.replace(/\s+/g, ' ');
+      return `${k}=${flat.length > 40 ? `${flat.slice(0, 40)}…` : flat}`;
+    })
+    .join(' ');
 }
 
 function lastLine(text: string): string {

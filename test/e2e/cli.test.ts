@@ -283,6 +283,23 @@ describe('ogent end to end (real processes)', function () {
       expect(rows[1]).to.match(new RegExp(`^${id}\\s+succeeded\\s+.*admin\\s+2 succeeded\\s+printf`));
       const asJson = json<{ jobs: Job[] }>(await ogent(['jobs', 'list', '--limit', '1', '--json']));
       expect(asJson.jobs.map((j) => j.id)).to.deep.equal([id]);
+      // Briefs: what the table shows, never runs or output.
+      expect(asJson.jobs[0]).to.include({ status: 'succeeded', createdBy: 'admin' }).and.not.to.have.property('runs');
+      expect(asJson.jobs[0]?.summary).to.include({ total: 2, succeeded: 2 });
+    });
+
+    it('`jobs show` gives env values to the creator and an admin, and `***` to a viewer (table and --json)', async () => {
+      const res = await ogent(['exec', '--all', '--json', '--env', 'DB_PASSWORD=hunter2-e2e', '--', 'true']);
+      const envId = json<Job>(res).id;
+      await ogent(['users', 'add', 'vic', '--role', 'viewer', '--password-stdin'], { input: 'vic-password-1\n' });
+      const asVic = { env: { OGENT_USERNAME: 'vic', OGENT_PASSWORD: 'vic-password-1' } };
+      const table = await ogent(['jobs', 'show', envId], asVic);
+      expect(table.code, table.stderr).to.equal(0);
+      expect(table.stdout).to.match(/^env: +DB_PASSWORD=\*\*\*$/m);
+      const shown = await ogent(['jobs', 'show', envId, '--json'], asVic);
+      expect(shown.stdout).not.to.include('hunter2');
+      expect(json<Job>(shown).env).to.deep.equal({ DB_PASSWORD: '***' });
+      expect((await ogent(['jobs', 'show', envId])).stdout).to.match(/^env: +DB_PASSWORD=hunter2-e2e$/m);
     });
 
     it('`agents enroll-token` says the id; `list` shows the token; `revoke` by its first 8 characters ends it', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import type { RunningController } from '../../src/controller/index.js';
@@ -18,6 +18,8 @@ import {
 import { parse, type Check } from '../../src/protocol/validate.js';
 import { passwordCheck, userCheck } from '../../src/controller/infrastructure/http/api.js';
 import type { Job } from '../../src/domain/model.js';
+import { newId } from '../../src/domain/ids.js';
+import { login } from '../../src/client/http.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { agentInfo, connected, createJob, RawAgent, rawSocket, userToken, type RawSocket } from './support.js';
 
@@ -489,3 +491,196 @@ describe('Fuzzing every socket event and REST body (fast-check, 1,000 payloads e
     });
   });
 });
+
+/**
+ * Row 2 of the hostile-input issue: a viewer's `GET /api/v1/jobs?limit=1000` over many large jobs built the whole
+ * list as one JSON string past V8's limit (2^29 - 24 characters), and the RangeError, thrown outside the router's
+ * error handling, ended the controller (in process, as here, the request was never answered). Each job has a 30
+ * K-character command, 720 KB of env and 8 runs with 64 Ki characters of stdout and of stderr that JSON escapes to 6
+ * bytes each: about 7 MB of JSON a job, 90 of them.
+ */
+describe('List and show routes over many large jobs (GET /api/v1/jobs, GET /api/v1/jobs/:id)', function () {
+  this.timeout(180_000);
+  const AGENTS = 8;
+  const JOBS = 90;
+  /** V8's longest string (String::kMaxLength on 64-bit). */
+  const MAX_STRING = 2 ** 29 - 24;
+  const fx = new Fixtures();
+  let controller: RunningController;
+  let dataDir: string;
+  let viewer: string;
+  const ids: string[] = [];
+  const command = `echo ${'c'.repeat(30_000)}`;
+  const env = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`SECRET_${i}`, `v${i}`.repeat(10_000)]));
+
+  const get = async (path: string, token = viewer) => {
+    // Bounded: before the fix the list request was never answered.
+    const res = await fetch(`${controller.url}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    return { status: res.status, text, body: JSON.parse(text) as Record<string, unknown> };
+  };
+  const briefKeys = [
+    'id',
+    'command',
+    'commandTruncated',
+    'executor',
+    'target',
+    'targetTruncated',
+    'status',
+    'createdBy',
+    'createdAt',
+    'finishedAt',
+    'summary',
+  ];
+  const expectBrief = (brief: Record<string, unknown>) => {
+    expect(Object.keys(brief)).to.satisfy((keys: string[]) => keys.every((k) => briefKeys.includes(k)));
+    expect(brief.command).to.be.a('string').with.length.at.most(256);
+    expect(ids).to.include(brief.id);
+    expect(brief).to.include({ commandTruncated: true, status: 'succeeded', createdBy: 'admin' });
+    expect(brief.summary).to.include({ total: AGENTS, succeeded: AGENTS });
+  };
+  /** The show route's path for `id`, or undefined when the URL would not reach it (`.`, `..`, a lone surrogate). */
+  const showPath = (id: string) => {
+    try {
+      const path = `/api/v1/jobs/${encodeURIComponent(id)}`;
+      return id !== '' && new URL(path, 'http://x').pathname === path ? path : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  before(async () => {
+    dataDir = await fx.tempDir();
+    // One job made the real way: created over HTTP, its 8 runs' output and results sent by agents.
+    const first = await fx.controller({ dataDir });
+    const admin = await fx.adminToken(first);
+    await userToken(first, 'vera', 'viewer');
+    const agents: RawAgent[] = [];
+    for (let i = 1; i <= AGENTS; i++) agents.push(await RawAgent.connect(first, `big-${i}`));
+    const created = await postJob(first.url, admin, { command, target: ['big-*'], env });
+    await Promise.all(
+      created.runs.map(async (run) => {
+        const agent = agents.find((a) => a.name === run.agent.name) as RawAgent;
+        await agent.command(run.id);
+        for (const [seq, stream] of [
+          [1, 'stdout'],
+          [2, 'stderr'],
+        ] as const) {
+          agent.socket.emit(EV.commandProgress, { runId: run.id, seq, stream, data: Buffer.alloc(64 * 1024, seq) });
+        }
+        const at = new Date().toISOString();
+        const result = { runId: run.id, status: 'succeeded', exitCode: 0, signal: null, startedAt: at, finishedAt: at };
+        expect(await agent.socket.timeout(60_000).emitWithAck(EV.commandResult, result)).to.deep.equal({ ok: true });
+      }),
+    );
+    agents.forEach((a) => a.close());
+    await first.close();
+    // The rest are copies of its document under new ids (writing 90 such jobs through the API took minutes).
+    const text = await readFile(join(dataDir, 'jobs', `${created.id}.json`), 'utf8');
+    ids.push(created.id);
+    for (let i = 1; i < JOBS; i++) {
+      const id = newId('j', Date.parse(created.createdAt) + i);
+      await writeFile(join(dataDir, 'jobs', `${id}.json`), text.replaceAll(created.id, id));
+      ids.push(id);
+    }
+    controller = await fx.controller({ dataDir });
+    viewer = (await login(controller.url, 'vera', 'pw-vera-123456')).access_token;
+  });
+
+  after(() => fx.cleanup());
+
+  it('the jobs together are more JSON than one string can hold, and a job is shown whole', async () => {
+    const sizes = await Promise.all(ids.map(async (id) => (await stat(join(dataDir, 'jobs', `${id}.json`))).size));
+    expect(sizes.reduce((a, b) => a + b, 0)).to.be.above(MAX_STRING);
+    const res = await get(`/api/v1/jobs/${ids[0]}`);
+    expect(res.status).to.equal(200);
+    const job = res.body as unknown as Job;
+    expect(job.runs).to.have.length(AGENTS);
+    for (const run of job.runs) expect([run.stdout.length, run.stderr.length]).to.deep.equal([65_536, 65_536]);
+  });
+
+  it('GET /api/v1/jobs?limit=1000 as a viewer: 200 with one bounded brief a job, and the controller lives on', async () => {
+    const res = await get('/api/v1/jobs?limit=1000');
+    expect(res.status).to.equal(200);
+    const jobs = res.body.jobs as Array<Record<string, unknown>>;
+    expect(jobs.map((j) => j.id)).to.deep.equal([...ids].reverse());
+    jobs.forEach(expectBrief);
+    expect(res.text.length).to.be.below(JOBS * 2048);
+    expect((await get('/healthz')).body).to.include({ status: 'ok' });
+  });
+
+  it('fuzzed limit and before: 200 with at most limit briefs, newest first, or 400 {error, message}', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Mostly small pages (each list reads its jobs from the store), now and then all of them or past the cap.
+        fc.oneof(
+          { weight: 4, arbitrary: fc.integer({ min: -3, max: 12 }).map(String) },
+          { weight: 1, arbitrary: fc.integer({ min: 13, max: 1500 }).map(String) },
+          { weight: 1, arbitrary: fc.constantFrom('', '1e3', '10.5', 'x', '1001') },
+        ),
+        fc.option(fc.oneof(fc.constantFrom(...ids), fc.string({ maxLength: 70 }))),
+        async (limit, before) => {
+          const q = new URLSearchParams({ limit, ...(before === null ? {} : { before }) });
+          const res = await get(`/api/v1/jobs?${q}`);
+          const n = Number(limit);
+          // As Number() reads it: `1e3` is 1000.
+          const valid =
+            limit !== '' && Number.isInteger(n) && n >= 1 && n <= 1000 && (before === null || before.length <= 64);
+          if (!valid) {
+            expect(res.status).to.equal(400);
+            expect(res.body.error).to.be.a('string');
+            expect(res.body.message).to.be.a('string');
+            return;
+          }
+          expect(res.status).to.equal(200);
+          const jobs = res.body.jobs as Array<Record<string, unknown>>;
+          const older = [...ids].reverse().filter((id) => before === null || id < before);
+          expect(jobs.map((j) => j.id)).to.deep.equal(older.slice(0, n));
+          jobs.forEach(expectBrief);
+        },
+      ),
+      { numRuns: 25 },
+    );
+    expect((await get('/healthz')).body).to.include({ status: 'ok' });
+  });
+
+  it('fuzzed job ids on the show route: 200 with the job, or 404/400 {error, message}', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .oneof(
+            { weight: 1, arbitrary: fc.constantFrom(...ids) },
+            { weight: 8, arbitrary: fc.oneof(fc.string({ maxLength: 80 }), tricky) },
+          )
+          .filter((id) => showPath(id) !== undefined),
+        async (id) => {
+          const res = await get(showPath(id) as string);
+          if (ids.includes(id)) {
+            expect(res.status).to.equal(200);
+            expect(res.body.id).to.equal(id);
+          } else {
+            expect(res.status).to.be.oneOf([400, 404]);
+            expect(res.body.error).to.be.a('string');
+            expect(res.body.message).to.be.a('string');
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+/** POST /api/v1/jobs with a body the support helper does not type (env). */
+async function postJob(url: string, token: string, body: Record<string, unknown>): Promise<Job> {
+  const res = await fetch(`${url}/api/v1/jobs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`POST job: ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as Job;
+}

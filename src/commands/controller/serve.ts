@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { StartupError, UserError, usageError } from '../../lib/errors.js';
+import { keepServing } from '../../lib/last-resort.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
@@ -135,9 +136,20 @@ export default class ControllerServe extends BaseCommand {
     }
     // Listening for signals before saying it is ready: a SIGTERM sent on that line must find the listener.
     const signalled = waitForSignal();
+    // From here on an error no handler caught is logged and survived (src/lib/last-resort.ts); start-up's ended it.
+    let fatal: unknown;
+    const broken = new Promise<void>((resolve) => {
+      keepServing(log, (err) => {
+        fatal ??= err;
+        resolve();
+      });
+    });
     process.stdout.write(`ogent controller listening on ${controller.url}\n`);
-    await signalled;
+    await Promise.race([signalled, broken]);
     await controller.close();
+    if (fatal !== undefined) {
+      throw new UserError(`stopped after a fatal error: ${(fatal as Error).message}`, { code: 'ERR_FATAL', exit: 1 });
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import type { AgentService } from '../../application/agent-service.js';
 import { by, noAudit, type AuditService } from '../../application/audit-service.js';
 import type { EnrollmentService } from '../../application/enrollment-service.js';
 import type { JobService } from '../../application/job-service.js';
+import { jobFor, JobViews } from '../../application/job-views.js';
 import type { PlanService } from '../../application/plan-service.js';
 import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
 import { AppError, badRequest, conflict } from '../../application/errors.js';
@@ -74,6 +75,7 @@ const tooManyRequests = (what: string, waitS: number) => ({
 
 export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
+  const views = new JobViews(jobs);
   const audit = deps.audit ?? noAudit;
   const enrollFailuresPerAddress = new RateLimiter(20, 60_000);
 
@@ -264,7 +266,7 @@ export function buildApi(deps: ApiDeps): Router {
       requireRole(actor, 'operator', 'run jobs');
       const request = parse(jobRequestCheck, await req.body());
       const job = await jobs.create(request, actor, await agents.list());
-      return { status: 201, body: job };
+      return { status: 201, body: jobFor(job, actor) };
     })
     .on('POST', '/api/v1/plans', async (req) => {
       const actor = await identify(req);
@@ -277,24 +279,24 @@ export function buildApi(deps: ApiDeps): Router {
       requireRole(actor, 'operator', 'run jobs');
       const approval = parse(planApprovalCheck, await req.body());
       const job = await deps.plans.run(req.params.id as string, approval, actor, await agents.list());
-      return { status: 201, body: job };
+      return { status: 201, body: jobFor(job, actor) };
     })
     .on('GET', '/api/v1/jobs', async (req) => {
-      requireRole(await identify(req), 'viewer', 'read jobs');
+      const actor = await identify(req);
+      requireRole(actor, 'viewer', 'read jobs');
       const q = parse(listQueryCheck, {
         limit: req.query.has('limit') ? Number(req.query.get('limit')) : undefined,
         before: req.query.get('before') ?? undefined,
       });
-      return { status: 200, body: { jobs: await jobs.list(q.limit ?? 20, q.before) } };
+      return { status: 200, body: { jobs: await views.list(actor, q.limit ?? 20, q.before) } };
     })
     .on('GET', '/api/v1/jobs/:id', async (req) => {
-      requireRole(await identify(req), 'viewer', 'read jobs');
-      return { status: 200, body: await jobs.get(req.params.id as string) };
+      return { status: 200, body: await views.show(req.params.id as string, await identify(req)) };
     })
     .on('POST', '/api/v1/jobs/:id/cancel', async (req) => {
       const actor = await identify(req);
       requireRole(actor, 'operator', 'cancel jobs');
-      return { status: 200, body: await jobs.cancel(req.params.id as string, actor) };
+      return { status: 200, body: jobFor(await jobs.cancel(req.params.id as string, actor), actor) };
     })
     .on('GET', '/api/v1/jobs/:id/runs/:runId/output', async (req) => {
       requireRole(await identify(req), 'viewer', 'read output');

@@ -75,15 +75,31 @@ export class Router {
     return this;
   }
 
+  /** Answers one request; never rejects: whatever fails is this request's 500 (logged), not the process's end. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    let reply: Reply;
     try {
-      reply = await this.dispatch(req, url);
+      this.write(res, await this.reply(req));
+    } catch (err) {
+      // Headers may be out already (a write that broke): all that is left is to drop the connection.
+      this.log.error('response not sent', { error: (err as Error).stack ?? String(err) });
+      res.destroy();
+    }
+  }
+
+  /** The reply, serialised: a body that cannot be (past V8's longest string, say) fails here, as the request's 500. */
+  private async reply(req: IncomingMessage): Promise<Reply & { json?: string }> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      const reply = await this.dispatch(req, url);
+      return reply.stream || reply.text !== undefined ? reply : { ...reply, json: serialise(reply.body) };
     } catch (err) {
       const down = isUnexpected(err) ? this.unavailable?.() : undefined;
-      reply = toReply(down ? storeUnavailable(down) : err, this.log);
+      const reply = toReply(down ? storeUnavailable(down) : err, this.log);
+      return { ...reply, json: serialise(reply.body) };
     }
+  }
+
+  private write(res: ServerResponse, reply: Reply & { json?: string }): void {
     const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
     if (reply.stream) {
       res.writeHead(reply.status, { 'content-type': 'application/octet-stream', ...headers });
@@ -95,7 +111,7 @@ export class Router {
       res.end(reply.text);
     } else {
       res.writeHead(reply.status, { 'content-type': 'application/json', ...headers });
-      res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+      res.end(reply.json ?? '');
     }
   }
 
@@ -128,6 +144,8 @@ export class Router {
     throw new AppError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
   }
 }
+
+const serialise = (body: unknown) => (body === undefined ? '' : JSON.stringify(body));
 
 /** Not one of the errors requests are answered with on purpose. */
 export const isUnexpected = (err: unknown) =>

@@ -28,6 +28,7 @@ import type { AgentService } from '../../application/agent-service.js';
 import { requireRole, type AuthService, type VerifiedIdentity } from '../../application/auth-service.js';
 import { AppError, storeUnavailable, TokenError } from '../../application/errors.js';
 import type { JobService } from '../../application/job-service.js';
+import { envViewOf, jobFor, jobWithEnv, type EnvView } from '../../application/job-views.js';
 import type { AgentGateway, ClientNotifier, Identity } from '../../application/ports.js';
 
 type AgentSocket = Socket<
@@ -47,6 +48,9 @@ const ACK_TIMEOUT_MS = 15_000;
 const PENDING_HIGH = 2 * 1024 * 1024;
 const PENDING_LOW = 512 * 1024;
 const room = (jobId: string) => `job:${jobId}`;
+/** A job's subscribers by what they may see of its env (job-views.ts): the final document goes to each in its view. */
+const viewRoom = (jobId: string, view: EnvView) => `job:${jobId}:env-${view}`;
+const ENV_VIEWS: readonly EnvView[] = ['values', 'names'];
 /** Bytes a live client may have waiting in the controller before its live output is dropped (it then resyncs). */
 export const CLIENT_BACKLOG_MAX = 4 * 1024 * 1024;
 
@@ -403,7 +407,7 @@ export class ClientSockets implements ClientNotifier {
       current()
         .then(work)
         .then(
-          (job) => reply({ ok: true, job }),
+          (job) => reply({ ok: true, job: jobFor(job, identity) }),
           (err: unknown) => {
             if (err instanceof TokenError) return reply({ ok: false, error: 'invalid_token', message: err.message });
             if (err instanceof AppError) return reply({ ok: false, error: err.error, message: err.message });
@@ -423,7 +427,8 @@ export class ClientSockets implements ClientNotifier {
       answer(ack, async () => {
         requireRole(identity, 'operator', 'run jobs');
         const request = parse(jobRequestCheck, raw);
-        return this.jobs().create(request, identity, await this.agents.list(), (job) => socket.join(room(job.id)));
+        const follow = (job: Job) => socket.join([room(job.id), viewRoom(job.id, envViewOf(job, identity))]);
+        return this.jobs().create(request, identity, await this.agents.list(), follow);
       }),
     );
     socket.on(EV.jobSubscribe, (raw, ack) =>
@@ -431,7 +436,7 @@ export class ClientSockets implements ClientNotifier {
         requireRole(identity, 'viewer', 'follow jobs');
         const { jobId } = parse(jobIdPayloadCheck, raw);
         const job = await this.jobs().get(jobId);
-        await socket.join(room(jobId));
+        await socket.join([room(jobId), viewRoom(jobId, envViewOf(job, identity))]);
         this.caughtUp(socket.id, jobId);
         return job;
       }),
@@ -445,7 +450,7 @@ export class ClientSockets implements ClientNotifier {
       }
       current().then(
         async () => {
-          await socket.leave(room(jobId));
+          for (const name of [room(jobId), ...ENV_VIEWS.map((view) => viewRoom(jobId, view))]) await socket.leave(name);
           this.caughtUp(socket.id, jobId);
         },
         () => {},
@@ -506,7 +511,7 @@ export class ClientSockets implements ClientNotifier {
   }
 
   jobFinished(job: Job) {
-    this.nsp.to(room(job.id)).emit(EV.jobFinished, job);
+    for (const view of ENV_VIEWS) this.nsp.to(viewRoom(job.id, view)).emit(EV.jobFinished, jobWithEnv(job, view));
   }
 
   shutdown(reason: string) {
