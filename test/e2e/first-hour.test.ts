@@ -1,8 +1,11 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { promisify } from 'node:util';
 import type { Job } from '../../src/domain/model.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { Fixtures } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, controllerProcess, freePort, type ControllerProcess } from '../helpers/processes.js';
 
@@ -25,6 +28,74 @@ describe('the first hour: help, conventions and errors (real processes)', functi
   });
   const ogent = (args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> =>
     runCli(args, { env: { ...noCredentials, XDG_CONFIG_HOME: home, ...env }, timeoutMs: 30_000 });
+
+  describe('help and conventions', () => {
+    it('-h is help everywhere, as --help is', async () => {
+      for (const args of [['exec'], ['jobs', 'wait'], ['agents', 'enroll-token', 'list']]) {
+        const res = await ogent([...args, '-h']);
+        expect(res.code, args.join(' ')).to.equal(0);
+        expect(res.stdout, args.join(' ')).to.include('USAGE').and.include('EXAMPLES');
+        expect(res.stdout).to.equal((await ogent([...args, '--help'])).stdout);
+      }
+    });
+
+    it('`ogent version` and `ogent -v` print the version as `--version` does', async () => {
+      const version = await ogent(['--version']);
+      expect(version.stdout).to.match(/^ogent\/\d+\.\d+\.\d+ /);
+      for (const args of [['version'], ['-v']]) {
+        const res = await ogent(args);
+        expect(res.code, args.join(' ')).to.equal(0);
+        expect(res.stdout, args.join(' ')).to.equal(version.stdout);
+      }
+    });
+
+    it('an unknown command is said with spaces, with the closest command, exit 2', async () => {
+      const res = await ogent(['jobs', 'lst']);
+      expect(res.code).to.equal(2);
+      expect(res.stderr).to.include('"jobs lst"').and.include('ogent jobs list');
+      expect(res.stderr).not.to.include('jobs:lst');
+      const typo = await ogent(['exce', '--all', '--', 'true']);
+      expect(typo.code).to.equal(2);
+      expect(typo.stderr).to.include('ogent exec');
+    });
+
+    it('`help agents` lists each command once, nested ones included; a topic page has examples', async () => {
+      const agents = await ogent(['help', 'agents']);
+      expect(agents.code).to.equal(0);
+      expect(agents.stdout.match(/^ {2}agents enroll-token +Issue/gm), agents.stdout).to.have.length(1);
+      expect(agents.stdout).not.to.include('TOPICS');
+      expect(agents.stdout)
+        .to.match(/^ {2}agents enroll-token list /m)
+        .and.match(/^ {2}agents enroll-token revoke /m);
+      for (const topic of ['jobs', 'users', 'agent']) {
+        const page = await ogent(['help', topic]);
+        expect(page.code, topic).to.equal(0);
+        expect(page.stdout, topic).to.include('EXAMPLES');
+        expect(page.stdout, topic).to.include(`$ ogent ${topic} `);
+      }
+    });
+
+    it("the README's completion set-up works: `autocomplete bash`, then the one line `autocomplete script bash` prints", async () => {
+      const env = { XDG_CACHE_HOME: await fx.tempDir() };
+      const setup = await ogent(['autocomplete', 'bash'], env);
+      expect(setup.code, setup.stderr).to.equal(0);
+      const line = await ogent(['autocomplete', 'script', 'bash'], env);
+      expect(line.code, line.stderr).to.equal(0);
+      expect(line.stdout.trim().split('\n')).to.have.length(1);
+      const bin = await fx.tempDir();
+      await writeFile(`${bin}/ogent`, `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+      await chmod(`${bin}/ogent`, 0o755);
+      // What the README's line appends to ~/.bashrc, in a fresh shell: completion for `ogent` is defined.
+      const { stdout } = await promisify(execFile)(
+        'bash',
+        ['-c', `eval "$(printf "$(ogent autocomplete script bash)")"; complete -p ogent`],
+        {
+          env: { ...process.env, ...noCredentials, PATH: `${bin}:${process.env.PATH}`, XDG_CONFIG_HOME: home, ...env },
+        },
+      );
+      expect(stdout).to.match(/complete .* ogent$/m);
+    });
+  });
 
   describe('errors say what is wrong, with the right exit code', () => {
     let controller: ControllerProcess;
