@@ -36,6 +36,7 @@ export const COMMAND_MODULES: Record<string, CommandModule> = {
   'users:list': () => import('./commands/users/list.js'),
   'users:passwd': () => import('./commands/users/passwd.js'),
   'users:remove': () => import('./commands/users/remove.js'),
+  version: () => import('./commands/version.js'),
 };
 
 let loaded: Promise<Record<string, Command.Class>> | undefined;

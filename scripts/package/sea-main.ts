@@ -3,9 +3,11 @@
  * SEA runs as its main script). Unlike bin/run.js it reads nothing from disk: no package.json, no oclif.manifest.json,
  * no node_modules — a SEA main script's `require` only loads built-in modules.
  */
-import { execute, Plugin } from '@oclif/core';
+import { ModuleLoader, Plugin } from '@oclif/core';
 import { dirname } from 'node:path';
 import { loadCommands } from '../../src/command-modules.js';
+import Help from '../../src/help.js';
+import { main } from '../../src/main.js';
 
 /** package.json's name, version, type and oclif section, inlined at bundle time. */
 declare const OGENT_PJSON: { name: string; version: string; oclif: Record<string, unknown> } & Record<string, unknown>;
@@ -27,12 +29,14 @@ plugin._manifest = function (this: PluginInternals) {
 };
 plugin.loadCommandsFromTarget = loadCommands;
 
-void execute({
-  args: process.argv.slice(2),
-  loadOptions: {
-    root: dirname(process.execPath),
-    pjson: OGENT_PJSON as never,
-    userPlugins: false,
-    devPlugins: false,
-  },
+// oclif imports package.json's `helpClass` by path too; here it is in this file.
+const loader = ModuleLoader as unknown as { load(config: unknown, path: string): Promise<unknown> };
+const load = loader.load.bind(loader);
+loader.load = (config, path) => (/[\\/]help\.js$/.test(path) ? Promise.resolve({ default: Help }) : load(config, path));
+
+void main(process.argv.slice(2), {
+  root: dirname(process.execPath),
+  pjson: OGENT_PJSON as never,
+  userPlugins: false,
+  devPlugins: false,
 });

@@ -16,7 +16,13 @@ export class ApiClient {
 
   private async call<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
     const token = await this.session.token();
-    const res = await request<T>(this.session.controller, path, { method, token, body, ca: this.session.ca });
+    const res = await request<T>(this.session.controller, path, {
+      method,
+      token,
+      body,
+      ca: this.session.ca,
+      timeoutMs: this.session.timeoutMs,
+    });
     if (res.status < 200 || res.status >= 300) throw apiError(res.status, res.body as never, what);
     return res.body;
   }
@@ -91,7 +97,7 @@ export class ApiClient {
     const token = await this.session.token();
     const query = `stream=${stream}${offset > 0 ? `&offset=${offset}` : ''}`;
     const path = `/api/v1/jobs/${encodeURIComponent(jobId)}/runs/${encodeURIComponent(runId)}/output?${query}`;
-    const res = await openStream(this.session.controller, path, token, this.session.ca);
+    const res = await openStream(this.session.controller, path, token, this.session.ca, this.session.timeoutMs);
     if (res.status !== 200) {
       const text = await res.text();
       let body: { error?: string; message?: string } | undefined;

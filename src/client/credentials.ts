@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { authError } from '../lib/errors.js';
+import { authError, type UserError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
-import { login, normalizeUrl, parseControllers, request } from './http.js';
+import { login, normalizeUrl, parseControllers, request, DEFAULT_REQUEST_TIMEOUT_MS } from './http.js';
 import { plainHttpWarning, readCa } from './tls.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
@@ -56,6 +56,8 @@ export interface Session {
   use?(url: string): void;
   /** PEM to trust for an https:// controller (`--ca FILE`, `OGENT_CA`, or the one `ogent login --ca` kept). */
   ca?: string;
+  /** How long each request waits for an answer (`--request-timeout`). */
+  timeoutMs?: number;
   /** A bearer token (logs in with OGENT_USERNAME/OGENT_PASSWORD when those are set). */
   token(): Promise<string>;
 }
@@ -67,7 +69,7 @@ const warnOnStderr = (message: string) => process.stderr.write(`ogent: warning: 
  * CA to trust. Warns (once) when the URL is plain http to another host.
  */
 export async function resolveSession(
-  flags: { controller?: string; ca?: string },
+  flags: { controller?: string; ca?: string; 'request-timeout'?: number },
   env: NodeJS.ProcessEnv = process.env,
   warn: (message: string) => void = warnOnStderr,
 ): Promise<Session> {
@@ -84,12 +86,19 @@ export async function resolveSession(
   const insecure = plainHttpWarning(controller);
   if (insecure) warn(insecure);
   const warned = new Set([controller]);
+  const timeoutMs = flags['request-timeout'] ?? DEFAULT_REQUEST_TIMEOUT_MS;
   let cached: string | undefined;
   let renewAt = Infinity;
+  /** A credential problem found here is said only once the controller answers: `ogent doctor`'s order. */
+  const refuse = async (err: UserError): Promise<never> => {
+    await request(session.controller, '/healthz', { timeoutMs, ca });
+    throw err;
+  };
   const session: Session = {
     controller,
     candidates,
     ca,
+    timeoutMs,
     probe: (signal) => firstHealthy(candidates, ca, signal),
     use(url) {
       if (url === session.controller) return;
@@ -102,23 +111,25 @@ export async function resolveSession(
       if (cached && Date.now() < renewAt) return cached;
       if (env.OGENT_TOKEN) return (cached = env.OGENT_TOKEN);
       if (env.OGENT_USERNAME && env.OGENT_PASSWORD) {
-        const res = await login(session.controller, env.OGENT_USERNAME, env.OGENT_PASSWORD, ca);
+        const res = await login(session.controller, env.OGENT_USERNAME, env.OGENT_PASSWORD, ca, timeoutMs);
         renewAt = Date.now() + Math.max(0, res.expires_in - 30) * 1000;
         return (cached = res.access_token);
       }
       if (env.OGENT_USERNAME || env.OGENT_PASSWORD) {
         throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');
       }
-      if (!stored) throw authError('not logged in', `run \`ogent login --controller ${session.controller}\``);
+      if (!stored) return refuse(authError('not logged in', `run \`ogent login --controller ${session.controller}\``));
       // A login to one controller of a cluster is good on all of them (they share the signing secret).
       if (!candidates.includes(normalizeUrl(stored.controller))) {
-        throw authError(
-          `not logged in to ${session.controller} (logged in to ${stored.controller})`,
-          `run \`ogent login --controller ${session.controller}\``,
+        return refuse(
+          authError(
+            `not logged in to ${session.controller} (logged in to ${stored.controller})`,
+            `run \`ogent login --controller ${session.controller}\``,
+          ),
         );
       }
       if (Date.parse(stored.expiresAt) <= Date.now()) {
-        throw authError('session expired', 'run `ogent login` again', 'ERR_TOKEN_EXPIRED');
+        return refuse(authError('session expired', 'run `ogent login` again', 'ERR_TOKEN_EXPIRED'));
       }
       return (cached = stored.token);
     },

@@ -120,10 +120,24 @@ const codeOf = (err: unknown): string => {
   return e.code ?? e.cause?.code ?? e.message ?? 'unknown';
 };
 
-/** Says what a failed connection or handshake means, and what to try. */
+/** An answer, but not an ogent controller's: another service listens on that host and port. */
+export function notAController(base: string, status: number, path: string): Diagnosis {
+  return {
+    kind: 'http',
+    code: 'not_ogent',
+    message: `${base} answers (HTTP ${status} on ${path}) but is not an ogent controller`,
+    advice: 'check the host and port in the URL: another service listens there',
+  };
+}
+
+/** `500ms`, `5s`, `1m30s`: how long was waited, as a user would have typed it. */
+const waited = (ms: number) =>
+  ms < 1000 ? `${ms}ms` : ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+
+/** Says what a failed connection or handshake means, and what to try (`timeoutMs`: how long an answer was waited for). */
 export function diagnose(
   err: unknown,
-  target: { host: string; port: number; certificate?: CertificateFacts },
+  target: { host: string; port: number; certificate?: CertificateFacts; timeoutMs?: number },
 ): Diagnosis {
   const code = codeOf(err);
   const where = `${target.host}:${target.port}`;
@@ -144,7 +158,7 @@ export function diagnose(
     case 'ETIMEDOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
       return network(
-        `no answer from ${where} in time`,
+        `no answer from ${where} ${target.timeoutMs ? `within ${waited(target.timeoutMs)}` : 'in time'}`,
         'the host may be down, or a firewall drops the traffic to that port',
       );
     case 'EHOSTUNREACH':

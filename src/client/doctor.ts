@@ -1,8 +1,17 @@
+import { formatSpan } from '../domain/duration.js';
 import { EXIT, type ExitCode } from '../lib/errors.js';
 import { isLoopback } from '../lib/net.js';
 import { VERSION } from '../lib/version.js';
 import { DEFAULT_CONTROLLER, readStored, type StoredCredentials } from './credentials.js';
-import { diagnose, httpCall, tlsProbe, type Diagnosis, type HttpAnswer, type ProbeOptions } from './doctor-net.js';
+import {
+  diagnose,
+  httpCall,
+  notAController,
+  tlsProbe,
+  type Diagnosis,
+  type HttpAnswer,
+  type ProbeOptions,
+} from './doctor-net.js';
 
 export type CheckName = 'url' | 'controller' | 'tls' | 'version' | 'clock' | 'credentials';
 export interface Check {
@@ -82,7 +91,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     try {
       probed = await tlsProbe(host, port, probe);
     } catch (err) {
-      const d = diagnose(err, { host, port });
+      const d = diagnose(err, { host, port, timeoutMs: probe.timeoutMs });
       return failed(d.kind === 'tls' ? 'tls' : 'controller', d);
     }
     if (probed.problem) return failed('tls', probed.problem);
@@ -109,20 +118,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   try {
     health = await httpCall(new URL('/healthz', base), { headers: { accept: 'application/json' } }, probe);
   } catch (err) {
-    const d = diagnose(err, { host, port });
+    const d = diagnose(err, { host, port, timeoutMs: probe.timeoutMs });
     return failed(d.kind === 'tls' ? 'tls' : 'controller', d);
   }
   const body = parseJson(health.text) as { status?: string; version?: string; time?: string } | undefined;
-  if (health.status !== 200 || body?.status !== 'ok') {
-    checks.push({
-      name: 'controller',
-      status: 'fail',
-      message: `${base} answers (HTTP ${health.status} on /healthz), but not as an ogent controller`,
-      advice: 'check the host and port: another service listens there',
-      code: 'not_ogent',
-    });
-    return report(base);
-  }
+  if (health.status !== 200 || body?.status !== 'ok')
+    return failed('controller', notAController(base, health.status, '/healthz'));
   const latency = health.receivedAt - health.sentAt;
   checks.push({ name: 'controller', status: 'ok', message: `an ogent controller answers at ${base} (${latency} ms)` });
   checks.push(tls);
@@ -247,8 +248,7 @@ async function credentialsCheck(
   const claims = claimsOf(token);
   const who = claims?.sub ? `"${claims.sub}"${claims.role ? ` (${claims.role})` : ''}` : 'a user';
   if (res.status === 200) {
-    const left = claims?.exp ? Math.round((claims.exp * 1000 - Date.now()) / 60_000) : undefined;
-    const validity = left === undefined ? '' : `; the token is valid for ${left} more minutes`;
+    const validity = claims?.exp ? `; the token is valid for ${formatSpan(claims.exp * 1000 - Date.now())} more` : '';
     return { name: 'credentials', status: 'ok', message: `authenticated as ${who} with ${how}${validity}` };
   }
   if (res.status === 401 && body?.error === 'token_expired') {

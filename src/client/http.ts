@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { authError, EXIT, UserError, unreachableError, usageError } from '../lib/errors.js';
+import { diagnose, notAController, type Diagnosis } from './doctor-net.js';
 import { certificateError } from './tls.js';
 
 export interface TokenResponse {
@@ -33,17 +34,35 @@ export function parseControllers(list: string): string[] {
   return urls;
 }
 
-/** Maps a failed request to exit code 4 with what to check (a certificate problem says to pass --ca). */
-function networkError(base: string, err: unknown): UserError {
+/** How long a client command waits for each answer by default (`--request-timeout`, OGENT_REQUEST_TIMEOUT). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** What `ogent doctor` would find, as the error that ends a client command: exit 4, the controller cannot be used. */
+export function unusableError(base: string, d: Diagnosis): UserError {
+  return unreachableError(
+    d.kind === 'http' ? d.message : `cannot reach the controller at ${base}: ${d.message}`,
+    d.advice,
+  );
+}
+
+/** Maps a failed request to exit code 4 with what to check, in `ogent doctor`'s words. */
+function networkError(base: string, err: unknown, timeoutMs?: number): UserError {
   const tls = certificateError(base, err);
   if (tls) return tls;
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const e = err as NodeJS.ErrnoException;
-  const why = cause?.code ?? cause?.message ?? e.code ?? e.message;
-  return unreachableError(
-    `cannot reach the controller at ${base} (${why})`,
-    'check that `ogent controller serve` runs there, or pass --controller / set OGENT_CONTROLLER',
-  );
+  const url = new URL(base);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const d = diagnose(err, { host: url.hostname.replace(/^\[|\]$/g, ''), port, timeoutMs });
+  if (timeoutMs && d.code === 'ETIMEDOUT') {
+    d.advice = `it may be frozen or overloaded; wait longer with --request-timeout (or OGENT_REQUEST_TIMEOUT), or run \`ogent doctor\``;
+  }
+  return unusableError(base, d);
+}
+
+/** Whether an answer can be an ogent controller's: JSON, with `{error}` when it refuses (`{status}` from /healthz). */
+function fromController(status: number, contentType: string, body: unknown): boolean {
+  if (!contentType.includes('application/json')) return false;
+  const fields = body as { error?: unknown; status?: unknown } | undefined;
+  return (status >= 200 && status < 300) || typeof fields?.error === 'string' || typeof fields?.status === 'string';
 }
 
 export interface RequestInit {
@@ -84,7 +103,7 @@ function send(
         ? httpsRequest(url, { ...options, ...(init.ca ? { ca: init.ca } : {}) }, resolve)
         : httpRequest(url, options, resolve);
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => reject(networkError(base, err)));
+    req.on('error', (err) => reject(networkError(base, err, init.timeoutMs)));
     req.end(init.body);
   });
 }
@@ -112,11 +131,12 @@ export async function request<T>(
   }
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   if (init.token) headers.authorization = `Bearer ${init.token}`;
+  const timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const res = await send(base, path, {
     method: init.method ?? (body === undefined ? 'GET' : 'POST'),
     headers,
     body,
-    timeoutMs: init.timeoutMs ?? 30_000,
+    timeoutMs,
     ca: init.ca,
     signal: init.signal,
   });
@@ -124,17 +144,20 @@ export async function request<T>(
   try {
     text = await readText(res);
   } catch (err) {
-    throw networkError(base, err);
+    throw networkError(base, err, timeoutMs);
   }
+  const contentType = res.headers['content-type'] ?? '';
   let parsed: unknown = undefined;
-  if ((res.headers['content-type'] ?? '').includes('application/json') && text) {
+  if (contentType.includes('application/json') && text) {
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
   }
-  return { status: res.statusCode ?? 0, body: parsed as T, text };
+  const status = res.statusCode ?? 0;
+  if (!fromController(status, contentType, parsed)) throw unusableError(base, notAController(base, status, path));
+  return { status, body: parsed as T, text };
 }
 
 interface ApiErrorBody {
@@ -178,11 +201,12 @@ export async function openStream(
   path: string,
   token: string,
   ca?: string,
+  timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 ): Promise<{ status: number; body: IncomingMessage; text(): Promise<string> }> {
   const res = await send(base, path, {
     method: 'GET',
     headers: { authorization: `Bearer ${token}` },
-    timeoutMs: 30_000,
+    timeoutMs,
     ca,
   });
   // The timeout was for the answer to start: a slow reader (a paused pipe) must not cut the body off.
@@ -190,8 +214,18 @@ export async function openStream(
   return { status: res.statusCode ?? 0, body: res, text: () => readText(res) };
 }
 
-export async function login(base: string, username: string, password: string, ca?: string): Promise<TokenResponse> {
-  const res = await request<TokenResponse & ApiErrorBody>(base, '/token', { form: { username, password }, ca });
+export async function login(
+  base: string,
+  username: string,
+  password: string,
+  ca?: string,
+  timeoutMs?: number,
+): Promise<TokenResponse> {
+  const res = await request<TokenResponse & ApiErrorBody>(base, '/token', {
+    form: { username, password },
+    ca,
+    timeoutMs,
+  });
   if (res.status !== 200) throw apiError(res.status, res.body, 'login');
   return res.body;
 }

@@ -19,7 +19,7 @@ import {
 import { isTerminal } from '../domain/run-state.js';
 import { authError, unreachableError, UserError } from '../lib/errors.js';
 import { ApiClient } from './api.js';
-import { apiError } from './http.js';
+import { apiError, request } from './http.js';
 import { certificateError } from './tls.js';
 import type { Session } from './credentials.js';
 
@@ -154,7 +154,21 @@ export class JobStream {
         if (err) reject(err);
         else resolve(job as Job);
       };
+      let connected = false;
+      // Never connected yet: bounded by --request-timeout, then said as `ogent doctor` would (frozen, no TLS…).
+      const firstTimeout = Math.min(patience, this.session.timeoutMs ?? patience);
+      const whyNotConnected = () =>
+        request(this.session.controller, '/healthz', { timeoutMs: firstTimeout, ca: this.session.ca }).then(
+          () =>
+            unreachableError(`cannot connect to the controller at ${this.session.controller}`, 'run `ogent doctor`'),
+          (err: Error) => err,
+        );
       const startAwayTimer = () => {
+        const first = !connected && jobId === undefined && (this.session.candidates?.length ?? 1) < 2;
+        if (first) {
+          awayTimer ??= setTimeout(() => void whyNotConnected().then((err) => !connected && done(err)), firstTimeout);
+          return;
+        }
         awayTimer ??= setTimeout(() => {
           const resume = jobId ? `; the job goes on: resume with \`ogent jobs wait ${jobId}\`` : '';
           const where =
@@ -244,6 +258,7 @@ export class JobStream {
       };
       const wire = (s: ClientSocket) => {
         s.on('connect', () => {
+          connected = true;
           clearTimeout(awayTimer);
           awayTimer = undefined;
           if (jobId) subscribe(s);
@@ -342,6 +357,7 @@ export class JobStream {
         );
       };
       wire(socket);
+      startAwayTimer();
     });
   }
 

@@ -62,6 +62,12 @@ export const connectionFlags = {
     env: 'OGENT_CA',
     helpValue: 'FILE',
   }),
+  'request-timeout': Flags.custom<number>({
+    summary: 'How long to wait for each answer from the controller before exiting 4 (default 30s), e.g. 5s.',
+    env: 'OGENT_REQUEST_TIMEOUT',
+    helpValue: 'DURATION',
+    parse: async (text) => parseDuration(text, '--request-timeout'),
+  })(),
 };
 
 /** A duration flag (`30s`, `5m`, `1h30m`); read it with `parseDuration`, whose RangeError exits 2. */

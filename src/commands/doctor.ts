@@ -16,7 +16,9 @@ export default class Doctor extends BaseCommand {
     '<%= config.bin %> doctor --json',
   ];
   static override flags = {
-    ...connectionFlags,
+    // Its own --timeout bounds each answer (5s), not --request-timeout.
+    controller: connectionFlags.controller,
+    ca: connectionFlags.ca,
     timeout: durationFlag('How long to wait for each answer.', '5s'),
     json: jsonFlag,
   };

@@ -45,6 +45,10 @@ export default class Exec extends BaseCommand {
       command: '<%= config.bin %> exec --all --ai "show the 5 largest files in /var/log"',
     },
     {
+      description: 'Exit 4 if the controller does not answer within 5 seconds (default 30s)',
+      command: '<%= config.bin %> exec --all --request-timeout 5s -- uptime',
+    },
+    {
       description: 'Give up after 30 seconds',
       command: "<%= config.bin %> exec -t 'web-*' --timeout 30s -- 'systemctl restart nginx'",
     },
@@ -115,19 +119,21 @@ export default class Exec extends BaseCommand {
         command: (argv as string[]).join(' '),
         targets: flags.target ?? [],
         all: flags.all,
-        timeoutMs: parseDuration(flags.timeout as string),
+        timeoutMs: parseDuration(flags.timeout as string, '--timeout'),
         env,
         mode: outputMode({ json: flags.json, stream: flags.stream, noTui: flags['no-tui'] }),
         async: flags.async,
-        patienceMs: parseDuration(flags.patience),
+        patienceMs: parseDuration(flags.patience, '--patience'),
         executor: await executorOptions(flags, argv as string[]),
         ai: aiOptions(flags),
         rollout: {
           ...(flags['max-concurrency']
-            ? { maxConcurrency: parseLimit(flags['max-concurrency'], '--max-concurrency') }
+            ? { maxConcurrency: parseLimit(flags['max-concurrency'], '--max-concurrency', true) }
             : {}),
           ...(flags['max-errors'] ? { maxErrors: parseLimit(flags['max-errors'], '--max-errors') } : {}),
-          ...(flags['deliver-within'] ? { deliverWithinMs: parseDuration(flags['deliver-within']) } : {}),
+          ...(flags['deliver-within']
+            ? { deliverWithinMs: parseDuration(flags['deliver-within'], '--deliver-within') }
+            : {}),
         },
       },
       session,

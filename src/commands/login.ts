@@ -4,8 +4,9 @@ import { DEFAULT_CONTROLLER, readStored, writeStored } from '../client/credentia
 import { login, normalizeUrl } from '../client/http.js';
 import { readPassword } from '../client/prompt.js';
 import { plainHttpWarning, readCa } from '../client/tls.js';
+import { formatSpan } from '../domain/duration.js';
 import { usageError } from '../lib/errors.js';
-import { BaseCommand } from './base.js';
+import { BaseCommand, connectionFlags } from './base.js';
 
 export default class Login extends BaseCommand {
   static override summary = 'Log in to a controller and keep the token (file mode 0600) for the other commands.';
@@ -28,6 +29,7 @@ export default class Login extends BaseCommand {
       env: 'OGENT_CA',
       helpValue: 'FILE',
     }),
+    'request-timeout': connectionFlags['request-timeout'],
   };
 
   async run(): Promise<void> {
@@ -44,7 +46,7 @@ export default class Login extends BaseCommand {
       !flags['password-stdin'] && process.env.OGENT_PASSWORD
         ? process.env.OGENT_PASSWORD
         : await readPassword({ fromStdin: flags['password-stdin'], prompt: `Password for ${username}: ` });
-    const res = await login(controller, username, password, ca);
+    const res = await login(controller, username, password, ca, flags['request-timeout']);
     const path = await writeStored({
       controller,
       username,
@@ -53,7 +55,7 @@ export default class Login extends BaseCommand {
       ...(caFile ? { ca: caFile } : {}),
     });
     process.stderr.write(
-      `logged in to ${controller} as ${username} (token valid ${Math.round(res.expires_in / 60)} min, kept in ${path})\n`,
+      `logged in to ${controller} as ${username} (token valid for ${formatSpan(res.expires_in * 1000)}, kept in ${path})\n`,
     );
   }
 }

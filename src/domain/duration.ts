@@ -1,23 +1,25 @@
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * Parses `1500ms`, `30s`, `5m`, `1h30m`, `2d`; a bare number is seconds.
- * Returns milliseconds, or throws a RangeError that says what is accepted.
+ * Parses `1500ms`, `30s`, `5m`, `1h30m`, `2d`; a bare number is seconds. Returns milliseconds (at least 1), or throws
+ * a RangeError that says what is accepted and names `flag` when given.
  */
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, flag?: string): number {
   const input = text.trim();
-  if (/^\d+(\.\d+)?$/.test(input)) return Math.round(Number(input) * 1000);
+  const what = flag ? `${flag} "${text}"` : `duration "${text}"`;
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(input); m; m = re.exec(input)) {
+  // A bare number is seconds; it used to skip the check below, so `--timeout 0` reached the controller.
+  const bare = /^\d+(\.\d+)?$/.test(input);
+  let total = bare ? Number(input) * 1000 : 0;
+  let consumed = bare ? input.length : 0;
+  for (let m = bare ? null : re.exec(input); m; m = re.exec(input)) {
     total += Number(m[1]) * (UNITS[m[2] as string] as number);
     consumed = re.lastIndex;
   }
   if (input === '' || consumed !== input.length) {
-    throw new RangeError(`invalid duration "${text}": use a number with a unit, e.g. 500ms, 30s, 5m, 1h30m, 2d`);
+    throw new RangeError(`invalid ${what}: use a number with a unit, e.g. 500ms, 30s, 5m, 1h30m, 2d`);
   }
-  if (total <= 0) throw new RangeError(`invalid duration "${text}": must be more than zero`);
+  if (Math.round(total) < 1) throw new RangeError(`invalid ${what}: must be more than zero`);
   return Math.round(total);
 }
 
@@ -28,4 +30,12 @@ export function formatDuration(ms: number): string {
   const s = Math.round((ms % 60_000) / 1000);
   if (m < 60) return `${m}m${s ? `${s}s` : ''}`;
   return `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ''}`;
+}
+
+/** How long something lasts, in words: `1 hour`, `1.5 hours`, `30 minutes`, `20 seconds` (token validity). */
+export function formatSpan(ms: number): string {
+  const [n, unit] =
+    ms >= 3_600_000 ? [ms / 3_600_000, 'hour'] : ms >= 60_000 ? [ms / 60_000, 'minute'] : [ms / 1000, 'second'];
+  const rounded = Math.round(n * 10) / 10;
+  return `${rounded} ${unit}${rounded === 1 ? '' : 's'}`;
 }

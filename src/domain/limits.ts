@@ -8,10 +8,13 @@ export function isLimit(text: string): boolean {
   return m !== null && (m[2] !== '%' || Number(m[1]) <= 100);
 }
 
-/** Parses `N` or `N%`; throws a RangeError that says what is accepted. */
-export function parseLimit(text: string, flag: string): Limit {
+/** Parses `N` or `N%` (above zero when `positive`); throws a RangeError that says what is accepted. */
+export function parseLimit(text: string, flag: string, positive = false): Limit {
   if (!isLimit(text.trim())) throw new RangeError(`invalid ${flag} "${text}": use a number (10) or a percentage (25%)`);
   const t = text.trim();
+  if (positive && Number(t.replace('%', '')) === 0) {
+    throw new RangeError(`invalid ${flag} "${text}": must be more than zero, or nothing would run`);
+  }
   return t.endsWith('%') ? (t as `${number}%`) : Number(t);
 }
 

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { execa } from 'execa';
 
 /** The one module that starts processes (through execa). */
@@ -70,6 +71,18 @@ export async function captureCommand(
   };
 }
 
+/** Why a process could not start in `cwd`: Node says `spawn /bin/sh ENOENT`, as if the shell were missing. */
+function cwdProblem(cwd: string | undefined): string | undefined {
+  if (cwd === undefined) return undefined;
+  try {
+    if (!statSync(cwd).isDirectory()) return `working directory ${cwd} is not a directory`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `working directory ${cwd} does not exist` : `working directory ${cwd}: ${code}`;
+  }
+  return undefined;
+}
+
 export function spawnCommand(
   file: string,
   args: string[],
@@ -107,7 +120,7 @@ export function spawnCommand(
     return {
       exitCode: r.exitCode ?? null,
       signal: r.signal ?? null,
-      ...(failedToStart ? { error: r.originalMessage || r.shortMessage } : {}),
+      ...(failedToStart ? { error: cwdProblem(options.cwd) ?? (r.originalMessage || r.shortMessage) } : {}),
     };
   });
   return {

@@ -67,12 +67,13 @@ export default function RunList({
 
 /** `+985 more: 3 failed, 12 running, 970 succeeded (↑↓ scroll)` for the rows not shown. */
 function moreText(runs: readonly LiveRun[], start: number, capacity: number, hint?: string): string {
-  const counts = { failed: 0, running: 0, queued: 0, succeeded: 0 };
+  const counts = { failed: 0, cancelled: 0, running: 0, queued: 0, succeeded: 0 };
   runs.forEach((run, i) => {
     if (i >= start && i < start + capacity) return;
     if (run.status === 'succeeded') counts.succeeded++;
     else if (run.status === 'queued') counts.queued++;
     else if (run.status === 'running' || run.status === 'dispatched') counts.running++;
+    else if (run.status === 'cancelled') counts.cancelled++;
     else counts.failed++;
   });
   const hidden = runs.length - capacity;

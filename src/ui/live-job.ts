@@ -41,8 +41,10 @@ export interface Counts {
   total: number;
   done: number;
   succeeded: number;
-  /** Every terminal status but `succeeded`: failed, timed out, cancelled, rejected, lost, unreachable, skipped. */
+  /** Every terminal status but `succeeded` and `cancelled`: failed, timed out, rejected, lost, unreachable, skipped. */
   failed: number;
+  /** Said apart, as the summary line does: a cancelled job's runs did not fail. */
+  cancelled: number;
   /** `dispatched` or `running`. */
   running: number;
   queued: number;
@@ -182,7 +184,7 @@ export class LiveJob implements JobEvents {
   state(): LiveJobState {
     if (this.cached?.version === this.version) return this.cached;
     const runs: LiveRun[] = [];
-    const counts: Counts = { total: 0, done: 0, succeeded: 0, failed: 0, running: 0, queued: 0 };
+    const counts: Counts = { total: 0, done: 0, succeeded: 0, failed: 0, cancelled: 0, running: 0, queued: 0 };
     for (const run of this.runsById.values()) {
       runs.push({
         id: run.id,
@@ -197,11 +199,12 @@ export class LiveJob implements JobEvents {
       });
       counts.total++;
       if (run.status === 'succeeded') counts.succeeded++;
+      else if (run.status === 'cancelled') counts.cancelled++;
       else if (isTerminal(run.status)) counts.failed++;
       else if (run.status === 'queued') counts.queued++;
       else counts.running++;
     }
-    counts.done = counts.succeeded + counts.failed;
+    counts.done = counts.succeeded + counts.failed + counts.cancelled;
     runs.sort((a, b) => RANK[a.status] - RANK[b.status] || byName(a.agent, b.agent));
     this.cached = { version: this.version, phase: this.phase, job: this.job, runs, counts, final: this.final };
     return this.cached;

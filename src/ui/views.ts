@@ -124,7 +124,8 @@ export function jobDetails(job: Job): string {
     ['AGENT', 'STATUS', 'EXIT', 'DURATION', 'LAST LINE'],
     job.runs.map((r) => [
       r.agent.name,
-      r.status === 'succeeded' || r.status === 'failed' ? r.status : runOutcome(r),
+      // A failed run's reason (it could not start: no such --cwd…) is in the table, not only in --json.
+      r.status === 'succeeded' || (r.status === 'failed' && !r.error) ? r.status : runOutcome(r),
       r.exitCode === null ? '-' : String(r.exitCode),
       r.durationMs === null ? '-' : formatDuration(r.durationMs),
       lastLine(r.stdout || r.stderr).slice(0, 80),

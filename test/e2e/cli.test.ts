@@ -436,8 +436,9 @@ describe('ogent end to end (real processes)', function () {
           NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(register)}`,
         },
       });
-      expect(res.code, res.stderr).to.equal(3);
-      expect(res.stderr).to.include('not logged in');
+      // Not logged in, and no controller at the default URL: the controller is checked first, as `ogent doctor` does.
+      expect(res.code, res.stderr).to.equal(4);
+      expect(res.stderr).to.include('cannot reach the controller');
       const commands = (await readFile(log, 'utf8')).split('\n').filter((url) => url.includes('/lib/commands/'));
       expect(commands.map((url) => url.replace(/^.*\/lib\/commands\//, ''))).to.have.members([
         'base.js',
@@ -613,8 +614,8 @@ describe('ogent end to end (real processes)', function () {
         [['exec', '-t', '!', '--', 'true'], /empty term/],
         [['exec', '-t', 'role=', '--', 'true'], /invalid label value/],
         [['exec', '-t', 'web 1', '--', 'true'], /invalid term/],
-        [['exec', '--all', '--timeout', '5x', '--', 'true'], /invalid duration "5x"/],
-        [['exec', '--all', '--timeout', '0s', '--', 'true'], /invalid duration/],
+        [['exec', '--all', '--timeout', '5x', '--', 'true'], /invalid --timeout "5x"/],
+        [['exec', '--all', '--timeout', '0s', '--', 'true'], /invalid --timeout "0s": must be more than zero/],
         [['exec', '--all', '--bogus', '--', 'true'], /bogus/],
         [['exec', '--all', '-t', 'e2e-1', '--', 'true'], /cannot be combined/],
         [['exec', '--', 'true'], /no target/],

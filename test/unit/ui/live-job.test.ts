@@ -4,7 +4,7 @@ import { LiveJob } from '../../../src/ui/live-job.js';
 import { job, run } from './fixtures.js';
 
 describe('LiveJob (the live view model)', () => {
-  it('counts runs: done, succeeded, failed (every terminal status but succeeded), running, queued', () => {
+  it('counts runs: done, succeeded, failed (every terminal status but succeeded and cancelled), cancelled, running, queued', () => {
     const model = new LiveJob();
     model.snapshot(
       job([
@@ -15,9 +15,18 @@ describe('LiveJob (the live view model)', () => {
         run('e', 'dispatched'),
         run('f', 'queued'),
         run('g', 'unreachable'),
+        run('h', 'cancelled'),
       ]),
     );
-    expect(model.state().counts).to.deep.equal({ total: 7, done: 4, succeeded: 1, failed: 3, running: 2, queued: 1 });
+    expect(model.state().counts).to.deep.equal({
+      total: 8,
+      done: 5,
+      succeeded: 1,
+      failed: 3,
+      cancelled: 1,
+      running: 2,
+      queued: 1,
+    });
   });
 
   it('orders problems first, then running, queued and succeeded, by name with numbers in order', () => {
