@@ -62,7 +62,7 @@ export function spawnCommand(
   file: string,
   args: string[],
   options: {
-    /** The command's whole environment; the agent's own when undefined. */
+    /** The command's whole environment; the agent's own when undefined (the executors always give one). */
     env?: Record<string, string>;
     cwd?: string;
     user?: RunAsUser;
@@ -70,8 +70,7 @@ export function spawnCommand(
 ): Spawned {
   const [bin, argv] = options.user ? asUser(options.user, file, args) : [file, args];
   const child = execa(bin, argv, {
-    // Never merged again here: `env` is whole (spawnOptions merges the job's variables over the agent's once), and
-    // without it Node passes the agent's own environment, with no copy of process.env per process.
+    // Never merged again here: `env` is whole (the executors build it once, without the agent's secrets).
     env: options.env,
     extendEnv: false,
     cwd: options.cwd,
