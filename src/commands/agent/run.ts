@@ -21,6 +21,7 @@ export default class AgentRun extends BaseCommand {
     'The agent logs in as an agent-role user whose name is the agent name. Either enroll it once with a join token ' +
     '(`ogent agents enroll-token`): its own credential is then kept in --state-dir (mode 0600) and used at every ' +
     'start; or create the user (`ogent users add NAME --role agent`) and give its password in OGENT_PASSWORD.';
+  static override sigpipeOnClosedOutput = false;
   static override examples = [
     {
       description: 'Enroll once with a join token over HTTPS; later starts need no token',

@@ -6,6 +6,7 @@ import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
 export default class ControllerServe extends BaseCommand {
   static override summary = 'Run the controller: users log in, agents connect, jobs are stored and dispatched.';
+  static override sigpipeOnClosedOutput = false;
   static override examples = [
     {
       description: 'First start, with an agent inside so `ogent exec --all` works at once',
