@@ -3,16 +3,16 @@ import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
+import { agentStateDir, lockStateDir } from '../../agent/state-dir.js';
 import { parseControllers } from '../../client/http.js';
 import { plainHttpWarning, readCa } from '../../client/tls.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
-import { defaultStateDir } from '../../lib/paths.js';
 import { agentNameCheck, labelsCheck } from '../../protocol/events.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
-import { BaseCommand, parseDuration } from '../base.js';
+import { BaseCommand, parseDuration, type FlagsOf } from '../base.js';
 import { waitForSignal } from '../controller/serve.js';
 
 export default class AgentRun extends BaseCommand {
@@ -123,17 +123,51 @@ export default class AgentRun extends BaseCommand {
     const sshHosts = await parseSshHosts(flags['ssh-host'] ?? []);
     const graceMs = parseDuration(flags['shutdown-grace']);
     const labels = parseLabels(flags.label ?? []);
-    const stateDir = flags['state-dir'] ?? defaultStateDir();
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
     const controllers = parseControllers(flags.controller);
-    const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const log = createLogger(flags['log-level'] as LogLevel);
     for (const url of controllers) {
       const insecure = plainHttpWarning(url);
       if (insecure) log.warn(insecure);
     }
+    if (flags.name !== undefined) checkName(flags.name); // before it names a directory
+    const passwordAgent = Boolean(process.env.OGENT_PASSWORD);
+    const stateDir = await agentStateDir({ stateDir: flags['state-dir'], name: flags.name, passwordAgent, log });
+    // Held from before the credential is read or enrolled until the agent has stopped.
+    const lock = await lockStateDir(stateDir, log);
+    try {
+      await this.serve({ flags, stateDir, controllers, ca, log, labels, policy, runAs, sshHosts, graceMs });
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async serve({
+    flags,
+    stateDir,
+    controllers,
+    ca,
+    log,
+    labels,
+    policy,
+    runAs,
+    sshHosts,
+    graceMs,
+  }: {
+    flags: FlagsOf<typeof AgentRun>;
+    stateDir: string;
+    controllers: string[];
+    ca: string | undefined;
+    log: Logger;
+    labels: Record<string, string>;
+    policy: PolicyRules;
+    runAs: Awaited<ReturnType<typeof lookUpRunAs>> | undefined;
+    sshHosts: Record<string, string>;
+    graceMs: number;
+  }): Promise<void> {
+    const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     // A first enrollment goes to the first controller (they share one store).
     const { name, password, saved } = await this.credential(flags, stateDir, controllers[0] as string, ca, log);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
