@@ -17,19 +17,21 @@ export abstract class BaseCommand extends Command {
   }
 
   /**
-   * A closed stdout or stderr ends the command by SIGPIPE, as `cat`. Not for services: systemd restarts no service
-   * that SIGPIPE ended (`Restart=on-failure`).
+   * Whether a closed stdout or stderr ends the command by SIGPIPE, as `cat`. Not for services: systemd restarts no
+   * service that SIGPIPE ended (`Restart=on-failure`).
    */
-  static sigpipeOnClosedOutput = true;
+  protected sigpipeOnClosedOutput(): boolean {
+    return true;
+  }
 
   public override async init(): Promise<void> {
-    if ((this.constructor as typeof BaseCommand).sigpipeOnClosedOutput) endOnClosedOutput();
+    if (this.sigpipeOnClosedOutput()) endOnClosedOutput();
     await super.init();
   }
 
   protected override async catch(err: Error & { exitCode?: number; parse?: unknown; oclif?: { exit?: number } }) {
     if (err instanceof Errors.ExitError) throw err;
-    if ((this.constructor as typeof BaseCommand).sigpipeOnClosedOutput && isClosedOutput(err)) dieOfSigpipe();
+    if (this.sigpipeOnClosedOutput() && isClosedOutput(err)) dieOfSigpipe();
     if (err instanceof UserError) {
       process.stderr.write(
         `ogent: ${err.message}\n${err.options.suggestion ? `  try: ${err.options.suggestion}\n` : ''}`,

@@ -7,7 +7,7 @@ import type { Job } from '../../src/domain/model.js';
 import { request } from '../../src/client/http.js';
 import { runCli, startDaemon, type Daemon } from '../helpers/cli.js';
 import { ADMIN, runJob } from '../helpers/executor-helpers.js';
-import { Fixtures, waitFor } from '../helpers/fixtures.js';
+import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
 
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
@@ -151,5 +151,17 @@ describe('agent state dirs: one per agent, locked while in use (real bin/run.js 
     expect(agent.output()).to.include(`"to":"${own}"`);
     expect(existsSync(legacy)).to.equal(false);
     expect((await readdir(own)).sort()).to.include.members(['credential.json', 'spool.json']);
+  });
+
+  it('--join-token enrolls even with OGENT_USERNAME/OGENT_PASSWORD of a user in the environment; 0600 credential', async () => {
+    const agent = await start(['--join-token', await joinToken(), '--name', 'st-join'], {
+      OGENT_USERNAME: 'admin',
+      OGENT_PASSWORD: ADMIN_PASSWORD,
+    });
+    await online('st-join');
+    expect(agent.output()).to.include('"msg":"enrolled"');
+    const dir = join(stateHome, 'ogent', 'agents', 'st-join');
+    expect(await mode(dir)).to.equal(0o700);
+    expect(await mode(join(dir, 'credential.json'))).to.equal(0o600);
   });
 });

@@ -21,7 +21,6 @@ export default class AgentRun extends BaseCommand {
     'The agent logs in as an agent-role user whose name is the agent name. Either enroll it once with a join token ' +
     '(`ogent agents enroll-token`): its own credential is then kept in --state-dir (mode 0600) and used at every ' +
     'start; or create the user (`ogent users add NAME --role agent`) and give its password in OGENT_PASSWORD.';
-  static override sigpipeOnClosedOutput = false;
   static override examples = [
     {
       description: 'Enroll once with a join token over HTTPS; later starts need no token',
@@ -32,6 +31,11 @@ export default class AgentRun extends BaseCommand {
       description: 'Connect as web-1 with two labels',
       command:
         'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://ctl:8600 --name web-1 --label role=web --label dc=par1',
+    },
+    {
+      description: 'A second agent on the same host: its own name, so its own state dir (or give it --state-dir)',
+      command:
+        'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://ctl:8600 --name web-1-canary --state-dir /var/lib/ogent-canary',
     },
     {
       description: 'Only systemctl and journalctl, never rm; commands run as the user deploy (the agent runs as root)',
@@ -62,7 +66,8 @@ export default class AgentRun extends BaseCommand {
     }),
     label: Flags.string({ multiple: true, summary: 'A label for selectors.', helpValue: 'KEY=VALUE' }),
     'state-dir': Flags.string({
-      summary: 'Where the agent keeps its result spool and its enrolled credential.',
+      summary:
+        'Where the agent keeps its result spool and its enrolled credential (default: $XDG_STATE_HOME/ogent/agents/NAME); one agent at a time.',
       env: 'OGENT_STATE_DIR',
       helpValue: 'DIR',
     }),
@@ -118,6 +123,10 @@ export default class AgentRun extends BaseCommand {
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
 
+  protected override sigpipeOnClosedOutput(): boolean {
+    return false;
+  }
+
   async run(): Promise<void> {
     const { flags } = await this.parse(AgentRun);
     const sshHosts = await parseSshHosts(flags['ssh-host'] ?? []);
@@ -133,7 +142,7 @@ export default class AgentRun extends BaseCommand {
       if (insecure) log.warn(insecure);
     }
     if (flags.name !== undefined) checkName(flags.name); // before it names a directory
-    const passwordAgent = Boolean(process.env.OGENT_PASSWORD);
+    const passwordAgent = !flags['join-token'] && Boolean(process.env.OGENT_PASSWORD);
     const stateDir = await agentStateDir({ stateDir: flags['state-dir'], name: flags.name, passwordAgent, log });
     // Held from before the credential is read or enrolled until the agent has stopped.
     const lock = await lockStateDir(stateDir, log);
@@ -224,8 +233,9 @@ export default class AgentRun extends BaseCommand {
   }
 
   /**
-   * Who this agent is: OGENT_PASSWORD (a user made with `users add --role agent`), else the credential saved in the
-   * state dir, else one got now with --join-token (and saved). `saved` is the credential file it came from.
+   * Who this agent is: with --join-token, the credential saved in the state dir, else one got now (and saved); without,
+   * OGENT_PASSWORD (a user made with `users add --role agent`), else the saved credential. `saved` is the credential
+   * file it came from. The flag wins over the environment: a shell's OGENT_USERNAME/OGENT_PASSWORD are not the agent's.
    */
   private async credential(
     flags: { name?: string; 'join-token'?: string },
@@ -234,7 +244,10 @@ export default class AgentRun extends BaseCommand {
     ca: string | undefined,
     log: Logger,
   ): Promise<{ name: string; password: string; saved?: string }> {
-    const password = process.env.OGENT_PASSWORD;
+    const password = flags['join-token'] ? undefined : process.env.OGENT_PASSWORD;
+    if (flags['join-token'] && process.env.OGENT_PASSWORD) {
+      log.info('OGENT_PASSWORD is not used: --join-token enrolls this agent, or it is enrolled already');
+    }
     if (password) {
       const name = checkName(flags.name ?? defaultAgentName());
       const username = process.env.OGENT_USERNAME || name;

@@ -6,7 +6,6 @@ import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
 export default class ControllerServe extends BaseCommand {
   static override summary = 'Run the controller: users log in, agents connect, jobs are stored and dispatched.';
-  static override sigpipeOnClosedOutput = false;
   static override examples = [
     {
       description: 'First start, with an agent inside so `ogent exec --all` works at once',
@@ -95,6 +94,10 @@ export default class ControllerServe extends BaseCommand {
     }),
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
+
+  protected override sigpipeOnClosedOutput(): boolean {
+    return false;
+  }
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ControllerServe);
