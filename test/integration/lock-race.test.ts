@@ -69,7 +69,8 @@ async function race(
 }
 
 describe('locks hold against starters racing on a stale lock (real processes)', function () {
-  this.timeout(120_000);
+  // 18 processes each, started three at a time: about 50 s on a loaded 2-core machine.
+  this.timeout(180_000);
   const scope = processScope('ogent-lock-race-');
 
   it('the controller data dir lock: exactly one of three starters at once holds it, every round', async () => {
