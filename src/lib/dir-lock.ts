@@ -30,9 +30,10 @@ const ATTEMPTS = 10;
 /**
  * One process at a time, across processes: a directory in which each starter creates an entry of its own
  * (`PID-RANDOM`, exclusively), then lists it. It holds the lock when no other live entry is there; else it removes its
- * entry, and a starter still there after a random pause holds it (starters remove theirs before they pause). Every
- * holder saw no other entry after creating its own, so two never hold it at once. An entry whose pid is dead is
- * removed by its unique name, so a stale lock is taken over without ever removing a fresh one.
+ * entry, pauses a random moment and looks again: an entry still there is a holder's (starters remove theirs before
+ * they pause), so it gives up; else it tries again. Every holder saw no other entry after creating its own, so two
+ * never hold it at once. An entry whose pid is dead is removed by its unique name, so a stale lock is taken over
+ * without ever removing a fresh one.
  */
 export class DirLock {
   private constructor(
