@@ -1,4 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { dieOfSigpipe, endOnClosedOutput, isClosedOutput } from '../lib/closed-output.js';
 import { EXIT, UserError, type ExitCode } from '../lib/errors.js';
 import { parseDuration } from '../domain/duration.js';
 
@@ -15,8 +16,22 @@ export abstract class BaseCommand extends Command {
     if (code !== EXIT.ok) this.exit(code);
   }
 
+  /**
+   * Whether a closed stdout or stderr ends the command by SIGPIPE, as `cat`. Not for services: systemd restarts no
+   * service that SIGPIPE ended (`Restart=on-failure`).
+   */
+  protected sigpipeOnClosedOutput(): boolean {
+    return true;
+  }
+
+  public override async init(): Promise<void> {
+    if (this.sigpipeOnClosedOutput()) endOnClosedOutput();
+    await super.init();
+  }
+
   protected override async catch(err: Error & { exitCode?: number; parse?: unknown; oclif?: { exit?: number } }) {
     if (err instanceof Errors.ExitError) throw err;
+    if (this.sigpipeOnClosedOutput() && isClosedOutput(err)) dieOfSigpipe();
     if (err instanceof UserError) {
       process.stderr.write(
         `ogent: ${err.message}\n${err.options.suggestion ? `  try: ${err.options.suggestion}\n` : ''}`,

@@ -9,6 +9,14 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'ogent');
 }
 
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'ogent', 'agent');
+const stateHome = (env: NodeJS.ProcessEnv) => env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+
+/** An agent's state dir without `--state-dir`: one per agent name, so agents with different names never share one. */
+export function defaultStateDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateHome(env), 'ogent', 'agents', name);
+}
+
+/** Where versions before per-name state dirs kept every agent's state. */
+export function legacyStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateHome(env), 'ogent', 'agent');
 }

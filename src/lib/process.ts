@@ -87,7 +87,7 @@ export function spawnCommand(
   file: string,
   args: string[],
   options: {
-    /** The command's whole environment; the agent's own when undefined. */
+    /** The command's whole environment; the agent's own when undefined (the executors always give one). */
     env?: Record<string, string>;
     cwd?: string;
     user?: RunAsUser;
@@ -147,8 +147,7 @@ export function spawnCommand(
 /** execa, as every run is started: it throws, before anything is spawned, on what no process can take. */
 function spawnChild(bin: string, argv: string[], options: { env?: Record<string, string>; cwd?: string }) {
   return execa(bin, argv, {
-    // Never merged again here: `env` is whole (spawnOptions merges the job's variables over the agent's once), and
-    // without it Node passes the agent's own environment, with no copy of process.env per process.
+    // Never merged again here: `env` is whole (the executors build it once, without the agent's secrets).
     env: options.env,
     extendEnv: false,
     cwd: options.cwd,

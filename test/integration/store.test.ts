@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startController } from '../../src/controller/index.js';
 import { openLowdbStore } from '../../src/controller/infrastructure/store/lowdb-store.js';
@@ -88,10 +88,17 @@ describe('the lowdb store', () => {
 
   it('takes over the lock of a controller that died (its pid is gone)', async () => {
     const dataDir = await fx.tempDir();
+    // An earlier version's lock file, then this version's lock entry, each of a pid that is gone.
     await writeFile(join(dataDir, 'controller.lock'), '999999999\n');
     const controller = await start(dataDir);
-    expect(Number((await readFile(join(dataDir, 'controller.lock'), 'utf8')).trim())).to.equal(process.pid);
+    const holders = async () => (await readdir(join(dataDir, 'controller.lock'))).map((e) => e.split('-')[0]);
+    expect(await holders()).to.deep.equal([String(process.pid)]);
     await controller.close();
+    await mkdir(join(dataDir, 'controller.lock'));
+    await writeFile(join(dataDir, 'controller.lock', '999999999-00ff'), '');
+    const again = await start(dataDir);
+    expect(await holders()).to.deep.equal([String(process.pid)]);
+    await again.close();
   });
 
   const corruptions: Array<{ what: string; file: (jobId: string) => string; text: string }> = [

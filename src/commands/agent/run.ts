@@ -3,16 +3,16 @@ import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
+import { agentStateDir, lockStateDir } from '../../agent/state-dir.js';
 import { parseControllers } from '../../client/http.js';
 import { plainHttpWarning, readCa } from '../../client/tls.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
-import { defaultStateDir } from '../../lib/paths.js';
 import { agentNameCheck, labelsCheck } from '../../protocol/events.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
-import { BaseCommand, parseDuration } from '../base.js';
+import { BaseCommand, parseDuration, type FlagsOf } from '../base.js';
 import { waitForSignal } from '../controller/serve.js';
 
 export default class AgentRun extends BaseCommand {
@@ -31,6 +31,11 @@ export default class AgentRun extends BaseCommand {
       description: 'Connect as web-1 with two labels',
       command:
         'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://ctl:8600 --name web-1 --label role=web --label dc=par1',
+    },
+    {
+      description: 'A second agent on the same host: its own name, so its own state dir (or give it --state-dir)',
+      command:
+        'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://ctl:8600 --name web-1-canary --state-dir /var/lib/ogent-canary',
     },
     {
       description: 'Only systemctl and journalctl, never rm; commands run as the user deploy (the agent runs as root)',
@@ -61,7 +66,8 @@ export default class AgentRun extends BaseCommand {
     }),
     label: Flags.string({ multiple: true, summary: 'A label for selectors.', helpValue: 'KEY=VALUE' }),
     'state-dir': Flags.string({
-      summary: 'Where the agent keeps its result spool and its enrolled credential.',
+      summary:
+        'Where the agent keeps its result spool and its enrolled credential (default: $XDG_STATE_HOME/ogent/agents/NAME); one agent at a time.',
       env: 'OGENT_STATE_DIR',
       helpValue: 'DIR',
     }),
@@ -117,22 +123,60 @@ export default class AgentRun extends BaseCommand {
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
 
+  protected override sigpipeOnClosedOutput(): boolean {
+    return false;
+  }
+
   async run(): Promise<void> {
     const { flags } = await this.parse(AgentRun);
     const sshHosts = await parseSshHosts(flags['ssh-host'] ?? []);
     const graceMs = parseDuration(flags['shutdown-grace']);
     const labels = parseLabels(flags.label ?? []);
-    const stateDir = flags['state-dir'] ?? defaultStateDir();
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
     const controllers = parseControllers(flags.controller);
-    const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const log = createLogger(flags['log-level'] as LogLevel);
     for (const url of controllers) {
       const insecure = plainHttpWarning(url);
       if (insecure) log.warn(insecure);
     }
+    if (flags.name !== undefined) checkName(flags.name); // before it names a directory
+    const passwordAgent = !flags['join-token'] && Boolean(process.env.OGENT_PASSWORD);
+    const stateDir = await agentStateDir({ stateDir: flags['state-dir'], name: flags.name, passwordAgent, log });
+    // Held from before the credential is read or enrolled until the agent has stopped.
+    const lock = await lockStateDir(stateDir, log);
+    try {
+      await this.serve({ flags, stateDir, controllers, ca, log, labels, policy, runAs, sshHosts, graceMs });
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async serve({
+    flags,
+    stateDir,
+    controllers,
+    ca,
+    log,
+    labels,
+    policy,
+    runAs,
+    sshHosts,
+    graceMs,
+  }: {
+    flags: FlagsOf<typeof AgentRun>;
+    stateDir: string;
+    controllers: string[];
+    ca: string | undefined;
+    log: Logger;
+    labels: Record<string, string>;
+    policy: PolicyRules;
+    runAs: Awaited<ReturnType<typeof lookUpRunAs>> | undefined;
+    sshHosts: Record<string, string>;
+    graceMs: number;
+  }): Promise<void> {
+    const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     // A first enrollment goes to the first controller (they share one store).
     const { name, password, saved } = await this.credential(flags, stateDir, controllers[0] as string, ca, log);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
@@ -189,8 +233,9 @@ export default class AgentRun extends BaseCommand {
   }
 
   /**
-   * Who this agent is: OGENT_PASSWORD (a user made with `users add --role agent`), else the credential saved in the
-   * state dir, else one got now with --join-token (and saved). `saved` is the credential file it came from.
+   * Who this agent is: with --join-token, the credential saved in the state dir, else one got now (and saved); without,
+   * OGENT_PASSWORD (a user made with `users add --role agent`), else the saved credential. `saved` is the credential
+   * file it came from. The flag wins over the environment: a shell's OGENT_USERNAME/OGENT_PASSWORD are not the agent's.
    */
   private async credential(
     flags: { name?: string; 'join-token'?: string },
@@ -199,7 +244,10 @@ export default class AgentRun extends BaseCommand {
     ca: string | undefined,
     log: Logger,
   ): Promise<{ name: string; password: string; saved?: string }> {
-    const password = process.env.OGENT_PASSWORD;
+    const password = flags['join-token'] ? undefined : process.env.OGENT_PASSWORD;
+    if (flags['join-token'] && process.env.OGENT_PASSWORD) {
+      log.info('OGENT_PASSWORD is not used: --join-token enrolls this agent, or it is enrolled already');
+    }
     if (password) {
       const name = checkName(flags.name ?? defaultAgentName());
       const username = process.env.OGENT_USERNAME || name;

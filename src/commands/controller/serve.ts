@@ -96,6 +96,10 @@ export default class ControllerServe extends BaseCommand {
     'log-level': Flags.string({ summary: 'Log level.', options: LOG_LEVELS, default: 'info', env: 'OGENT_LOG_LEVEL' }),
   };
 
+  protected override sigpipeOnClosedOutput(): boolean {
+    return false;
+  }
+
   async run(): Promise<void> {
     const { flags } = await this.parse(ControllerServe);
     const log = createLogger(flags['log-level'] as LogLevel);
