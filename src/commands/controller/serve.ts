@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
+import { CONNECTION_LIMITS } from '../../controller/connection-limits.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
 export default class ControllerServe extends BaseCommand {
@@ -23,6 +24,11 @@ export default class ControllerServe extends BaseCommand {
     {
       description: 'One of several controllers sharing a Redis (agents and clients may use any of them)',
       command: '<%= config.bin %> controller serve --host 0.0.0.0 --redis redis://10.0.0.5:6379/0',
+    },
+    {
+      description: 'A fleet of 6,000 agents behind one NAT address: raise the per-address cap',
+      command:
+        '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --max-connections-per-address 8000',
     },
     {
       description: 'With AI command processing (`exec --ai`, `--review`) through a local Ollama',
@@ -60,6 +66,27 @@ export default class ControllerServe extends BaseCommand {
       env: 'OGENT_TLS_KEY',
       helpValue: 'FILE',
       dependsOn: ['tls-cert'],
+    }),
+    'max-connections-per-address': Flags.integer({
+      summary: 'Open connections allowed from one client address; past it, 503 (a fleet behind one NAT: raise it).',
+      default: CONNECTION_LIMITS.connectionsPerAddress,
+      min: 1,
+      env: 'OGENT_MAX_CONNECTIONS_PER_ADDRESS',
+      helpValue: 'N',
+    }),
+    'max-unauthenticated-per-address': Flags.integer({
+      summary: 'Of those, connections not authenticated yet (HTTP, WebSockets before their handshake).',
+      default: CONNECTION_LIMITS.unauthenticatedPerAddress,
+      min: 1,
+      env: 'OGENT_MAX_UNAUTHENTICATED_PER_ADDRESS',
+      helpValue: 'N',
+    }),
+    'max-sockets-per-user': Flags.integer({
+      summary: 'Live connections (exec, jobs wait) one user may hold on /clients at once.',
+      default: CONNECTION_LIMITS.socketsPerUser,
+      min: 1,
+      env: 'OGENT_MAX_SOCKETS_PER_USER',
+      helpValue: 'N',
     }),
     'token-ttl': durationFlag('How long a login token is valid.', '1h'),
     'retain-jobs': Flags.integer({
@@ -121,6 +148,11 @@ export default class ControllerServe extends BaseCommand {
             ? { certFile: flags['tls-cert'], keyFile: flags['tls-key'] }
             : undefined,
         redis: flags.redis || undefined,
+        connectionLimits: {
+          connectionsPerAddress: flags['max-connections-per-address'],
+          unauthenticatedPerAddress: flags['max-unauthenticated-per-address'],
+          socketsPerUser: flags['max-sockets-per-user'],
+        },
         log,
       });
     } catch (err) {
