@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { EXIT, UserError, type ExitCode } from '../lib/errors.js';
 import { parseDuration } from '../domain/duration.js';
+import { INSECURE_HTTP_SUMMARY } from '../lib/plain-http.js';
 
 /** Every command: one error handler that prints `ogent: message` (+ what to try) and sets the exit code. */
 export abstract class BaseCommand extends Command {
@@ -62,6 +63,7 @@ export const connectionFlags = {
     env: 'OGENT_CA',
     helpValue: 'FILE',
   }),
+  'insecure-http': Flags.boolean({ summary: INSECURE_HTTP_SUMMARY, env: 'OGENT_INSECURE_HTTP' }),
 };
 
 /** A duration flag (`30s`, `5m`, `1h30m`); read it with `parseDuration`, whose RangeError exits 2. */

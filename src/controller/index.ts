@@ -233,9 +233,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     log.info('controller listening', { url, dataDir: options.dataDir });
     if (!tls && !isLoopback(options.host)) {
+      // `controller serve` refuses this without --insecure-http; asked for, it is still worth a line in the log.
       log.warn(
-        'serving plain HTTP on a non-loopback address: passwords and tokens cross the network unencrypted; pass --tls-cert and --tls-key',
-        { host: options.host },
+        'serving plain HTTP on a non-loopback address (--insecure-http): passwords and tokens cross unencrypted',
+        {
+          host: options.host,
+        },
       );
     }
 

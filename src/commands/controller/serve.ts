@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
+import { checkPlainHttpListen } from '../../lib/plain-http.js';
 import { CONNECTION_LIMITS } from '../../controller/connection-limits.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
@@ -13,17 +14,18 @@ export default class ControllerServe extends BaseCommand {
       command: 'OGENT_ADMIN_PASSWORD=s3cret-pass <%= config.bin %> controller serve --local-agent',
     },
     {
-      description: 'Listen on all interfaces with its own data dir',
-      command: '<%= config.bin %> controller serve --host 0.0.0.0 --port 8600 --data-dir /var/lib/ogent',
-    },
-    {
       description: 'HTTPS and WSS on all interfaces (agents and clients then pass --ca, unless a public CA signed it)',
       command:
         '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem',
     },
     {
+      description: 'Plain HTTP on all interfaces, behind a TLS-terminating proxy (without TLS it must be asked for)',
+      command: '<%= config.bin %> controller serve --host 0.0.0.0 --insecure-http --data-dir /var/lib/ogent',
+    },
+    {
       description: 'One of several controllers sharing a Redis (agents and clients may use any of them)',
-      command: '<%= config.bin %> controller serve --host 0.0.0.0 --redis redis://10.0.0.5:6379/0',
+      command:
+        '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --redis redis://10.0.0.5:6379/0',
     },
     {
       description: 'A fleet of 6,000 agents behind one NAT address: raise the per-address cap',
@@ -66,6 +68,10 @@ export default class ControllerServe extends BaseCommand {
       env: 'OGENT_TLS_KEY',
       helpValue: 'FILE',
       dependsOn: ['tls-cert'],
+    }),
+    'insecure-http': Flags.boolean({
+      summary: 'Serve plain HTTP on an address that is not loopback (else refused without --tls-cert).',
+      env: 'OGENT_INSECURE_HTTP',
     }),
     'max-connections-per-address': Flags.integer({
       summary: 'Open connections allowed from one client address; past it, 503 (a fleet behind one NAT: raise it).',
@@ -127,6 +133,7 @@ export default class ControllerServe extends BaseCommand {
     const log = createLogger(flags['log-level'] as LogLevel);
     const tokenTtlMs = parseDuration(flags['token-ttl'] as string);
     if (tokenTtlMs < 1000) throw new RangeError('--token-ttl must be at least 1s');
+    checkPlainHttpListen(flags.host, Boolean(flags['tls-cert']), flags['insecure-http']);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the controller's modules too.
     const { startController } = await import('../../controller/index.js');
     let controller;
