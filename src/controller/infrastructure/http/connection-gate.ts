@@ -158,17 +158,18 @@ export class ConnectionGate {
         if (left > 0) open.set(name, left);
         else open.delete(name);
       };
+      this.authenticated(socket.request.socket);
+      // A connection that starts with HTTP long-polling moves to a WebSocket on another TCP connection.
+      const upgraded = (transport: { socket?: { _socket?: NetSocket } }) =>
+        this.authenticated(transport.socket?._socket);
+      socket.conn.once('upgrade', upgraded);
       // Whichever comes first: the socket leaves, or its connection closes before it ever joined.
       socket.conn.once('close', release);
       socket.once('disconnect', () => {
         socket.conn.off('close', release);
+        socket.conn.off('upgrade', upgraded);
         release();
       });
-      this.authenticated(socket.request.socket);
-      // A connection that starts with HTTP long-polling moves to a WebSocket on another TCP connection.
-      socket.conn.once('upgrade', (transport: { socket?: { _socket?: NetSocket } }) =>
-        this.authenticated(transport.socket?._socket),
-      );
       next();
     });
   }
