@@ -28,8 +28,11 @@ export const CONNECTION_LIMITS = {
   keepAliveTimeoutMs: 5_000,
   /** The TLS handshake (with --tls-cert) within this. */
   tlsHandshakeTimeoutMs: 10_000,
-  /** A Socket.IO connection must pass its handshake (join a namespace) within this. */
-  socketHandshakeTimeoutMs: 10_000,
+  /**
+   * A Socket.IO connection must pass its handshake (join a namespace) within this (Socket.IO's default: 45 s). Not
+   * shorter: an agent's first handshake waits for its login, slow when thousands log in at once.
+   */
+  socketHandshakeTimeoutMs: 20_000,
 };
 
 export type ConnectionLimits = typeof CONNECTION_LIMITS;
