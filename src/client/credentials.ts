@@ -2,8 +2,9 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { authError, type UserError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
+import { checkPlainHttpUrl } from '../lib/plain-http.js';
 import { login, normalizeUrl, parseControllers, request, DEFAULT_REQUEST_TIMEOUT_MS } from './http.js';
-import { plainHttpWarning, readCa } from './tls.js';
+import { readCa } from './tls.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
 
@@ -14,6 +15,8 @@ export interface StoredCredentials {
   expiresAt: string;
   /** `ogent login --ca FILE`: the CA file the later commands trust for this controller. */
   ca?: string;
+  /** `ogent login --insecure-http`: plain HTTP to this (non-loopback) controller was allowed for later commands too. */
+  insecureHttp?: boolean;
 }
 
 const file = (env: NodeJS.ProcessEnv) => join(defaultConfigDir(env), 'credentials.json');
@@ -52,7 +55,7 @@ export interface Session {
    * nothing: the caller moves to it with `use` once its connection there is up.
    */
   probe?(signal?: AbortSignal): Promise<string | undefined>;
-  /** Makes `url` (one of the candidates) the controller in use; warns once if it is plain http to another host. */
+  /** Makes `url` (one of the candidates) the controller in use. */
   use?(url: string): void;
   /** PEM to trust for an https:// controller (`--ca FILE`, `OGENT_CA`, or the one `ogent login --ca` kept). */
   ca?: string;
@@ -62,30 +65,28 @@ export interface Session {
   token(): Promise<string>;
 }
 
-const warnOnStderr = (message: string) => process.stderr.write(`ogent: warning: ${message}\n`);
-
 /**
  * Flag > environment > `ogent login`'s stored credentials > default (DESIGN §5.2), for the controller URL and the
- * CA to trust. Warns (once) when the URL is plain http to another host.
+ * CA to trust. Plain http:// to a host that is not loopback is refused (exit 2) unless `--insecure-http`
+ * (OGENT_INSECURE_HTTP=1), or `ogent login --insecure-http` to that controller, allows it.
  */
 export async function resolveSession(
-  flags: { controller?: string; ca?: string; 'request-timeout'?: number },
+  flags: { controller?: string; ca?: string; 'insecure-http'?: boolean; 'request-timeout'?: number },
   env: NodeJS.ProcessEnv = process.env,
-  warn: (message: string) => void = warnOnStderr,
 ): Promise<Session> {
   const stored = await readStored(env);
   // Several controllers sharing a Redis (scale-out), comma-separated: the first one that answers healthy.
   const candidates = parseControllers(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
   const sameController = stored !== undefined && candidates.includes(normalizeUrl(stored.controller));
   const caFile = flags.ca || (sameController ? stored?.ca : undefined);
+  // Checked before anything is sent: every candidate, as the command may fail over to any of them.
+  const loggedInInsecure = stored?.insecureHttp ? normalizeUrl(stored.controller) : undefined;
+  for (const url of candidates) checkPlainHttpUrl(url, flags['insecure-http'] || url === loggedInInsecure);
   const ca = caFile ? await readCa(caFile) : undefined;
   const controller =
     candidates.length === 1
       ? (candidates[0] as string)
       : ((await firstHealthy(candidates, ca)) ?? (candidates[0] as string));
-  const insecure = plainHttpWarning(controller);
-  if (insecure) warn(insecure);
-  const warned = new Set([controller]);
   const timeoutMs = flags['request-timeout'] ?? DEFAULT_REQUEST_TIMEOUT_MS;
   let cached: string | undefined;
   let renewAt = Infinity;
@@ -101,11 +102,7 @@ export async function resolveSession(
     timeoutMs,
     probe: (signal) => firstHealthy(candidates, ca, signal),
     use(url) {
-      if (url === session.controller) return;
       session.controller = url;
-      const insecure = plainHttpWarning(url);
-      if (insecure && !warned.has(url)) warn(insecure);
-      warned.add(url);
     },
     async token() {
       if (cached && Date.now() < renewAt) return cached;

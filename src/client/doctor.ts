@@ -37,6 +37,8 @@ export interface DoctorOptions {
   controller?: string;
   /** PEM to trust (`--ca FILE`). */
   ca?: string;
+  /** `--insecure-http`: plain HTTP to another host is allowed (a warning); without it, a failed check. */
+  insecureHttp?: boolean;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -104,11 +106,16 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       ...(days < CERT_WARN_DAYS ? { advice: 'renew it soon; agents and clients refuse it once it expires' } : {}),
     };
   } else if (!isLoopback(host)) {
+    const allowed = options.insecureHttp || (stored?.insecureHttp && stored.controller === base);
     tls = {
       name: 'tls',
-      status: 'warn',
-      message: 'plain HTTP to another host: passwords and tokens cross the network unencrypted',
-      advice: 'start the controller with --tls-cert/--tls-key and use an https:// URL',
+      status: allowed ? 'warn' : 'fail',
+      message: allowed
+        ? 'plain HTTP to another host: passwords and tokens cross the network unencrypted'
+        : 'plain HTTP to another host: the other commands refuse it (passwords and tokens would cross unencrypted)',
+      advice: allowed
+        ? 'start the controller with --tls-cert/--tls-key and use an https:// URL'
+        : 'start the controller with --tls-cert/--tls-key and use an https:// URL, or pass --insecure-http (OGENT_INSECURE_HTTP=1)',
     };
   } else {
     tls = { name: 'tls', status: 'ok', message: 'plain HTTP on this host (loopback)' };
@@ -129,7 +136,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   checks.push(tls);
   checks.push(versionCheck(body.version));
   checks.push(clockCheck(health, body.time));
-  checks.push(await credentialsCheck(base, env, stored, probe));
+  // Credentials are not sent where the other commands would refuse to send them.
+  if (tls.status !== 'fail') checks.push(await credentialsCheck(base, env, stored, probe));
   return report(base);
 }
 

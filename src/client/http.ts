@@ -192,7 +192,20 @@ export function apiError(status: number, body: ApiErrorBody | undefined, what: s
   if (status === 400) return usageError(`${what}: ${message}`);
   if (status === 404) return new UserError(message, { code: 'ERR_NOT_FOUND', exit: EXIT.runsFailed });
   if (status === 429) return authError(`${what}: ${message}`, 'wait and try again', 'ERR_RATE_LIMITED');
+  if (status === 503 && body?.error === 'too_many_connections') return tooManyConnections(message);
   return new UserError(`${what}: ${message}`, { code: 'ERR_API', exit: EXIT.runsFailed });
+}
+
+/**
+ * The controller turned this connection away past one of its caps (per address, per user): exit 4, as when it
+ * cannot be reached, since waiting may be all it takes (an agent starting goes on retrying).
+ */
+export function tooManyConnections(message: string): UserError {
+  return new UserError(`the controller refused the connection: ${message}`, {
+    code: 'ERR_TOO_MANY_CONNECTIONS',
+    exit: EXIT.unreachable,
+    suggestion: 'close other connections or wait; if many hosts share this address (NAT), the admin can raise the cap',
+  });
 }
 
 /** A GET whose body the caller streams (any size, with backpressure). */

@@ -19,7 +19,7 @@ import {
 import { isTerminal } from '../domain/run-state.js';
 import { authError, unreachableError, UserError } from '../lib/errors.js';
 import { ApiClient } from './api.js';
-import { apiError, request } from './http.js';
+import { apiError, request, tooManyConnections } from './http.js';
 import { certificateError } from './tls.js';
 import type { Session } from './credentials.js';
 
@@ -282,6 +282,7 @@ export class JobStream {
               authError('token expired', 'run `ogent login` again, or set OGENT_USERNAME and OGENT_PASSWORD', code),
             );
           }
+          if (code === 'ERR_TOO_MANY_CONNECTIONS') return done(tooManyConnections(err.data?.message ?? code));
           if (code)
             return done(
               authError(`refused by the controller: ${err.data?.message ?? code}`, 'run `ogent login`', code),

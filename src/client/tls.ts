@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { UserError, usageError, EXIT } from '../lib/errors.js';
-import { isLoopback } from '../lib/net.js';
 
 /** The PEM of `--ca FILE` (a CA, or the controller's own self-signed certificate); a bad file exits 2 with why. */
 export async function readCa(path: string): Promise<string> {
@@ -69,11 +68,4 @@ export function certificateError(controller: string, err: unknown): UserError | 
     `certificate refused: the controller at ${controller} presented a certificate this client does not accept`,
     "check the certificate's dates and this host's clock, or pass --ca FILE",
   );
-}
-
-/** What to warn about a plain http:// controller URL to another host (tokens and passwords cross in clear). */
-export function plainHttpWarning(controller: string): string | undefined {
-  const url = new URL(controller);
-  if (url.protocol !== 'http:' || isLoopback(url.hostname)) return undefined;
-  return `the controller URL ${controller} is plain http to another host: passwords and tokens cross the network unencrypted; serve the controller with --tls-cert/--tls-key and use https://`;
 }

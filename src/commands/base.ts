@@ -2,6 +2,7 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { dieOfSigpipe, endOnClosedOutput, isClosedOutput } from '../lib/closed-output.js';
 import { EXIT, UserError, type ExitCode } from '../lib/errors.js';
 import { parseDuration } from '../domain/duration.js';
+import { INSECURE_HTTP_SUMMARY } from '../lib/plain-http.js';
 
 /** Every command: one error handler that prints `ogent: message` (+ what to try) and sets the exit code. */
 export abstract class BaseCommand extends Command {
@@ -83,6 +84,7 @@ export const connectionFlags = {
     helpValue: 'DURATION',
     parse: async (text) => parseDuration(text, '--request-timeout'),
   })(),
+  'insecure-http': Flags.boolean({ summary: INSECURE_HTTP_SUMMARY, env: 'OGENT_INSECURE_HTTP' }),
 };
 
 /** A duration flag (`30s`, `5m`, `1h30m`); read it with `parseDuration`, whose RangeError exits 2. */

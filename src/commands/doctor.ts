@@ -27,7 +27,12 @@ export default class Doctor extends BaseCommand {
     const { flags } = await this.parse(Doctor);
     const timeoutMs = parseDuration(flags.timeout as string);
     const ca = flags.ca ? await readCa(flags.ca) : undefined;
-    const report = await runDoctor({ controller: flags.controller, ca, timeoutMs });
+    const report = await runDoctor({
+      controller: flags.controller,
+      ca,
+      insecureHttp: flags['insecure-http'],
+      timeoutMs,
+    });
     const color = process.stdout.isTTY && colorWanted(process.env, process.stdout);
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : doctorReport(report, color));
     await this.finish(report.exit);

@@ -3,9 +3,10 @@ import { Flags } from '@oclif/core';
 import { DEFAULT_CONTROLLER, readStored, writeStored } from '../client/credentials.js';
 import { login, normalizeUrl } from '../client/http.js';
 import { readPassword } from '../client/prompt.js';
-import { plainHttpWarning, readCa } from '../client/tls.js';
+import { readCa } from '../client/tls.js';
 import { formatSpan } from '../domain/duration.js';
 import { usageError } from '../lib/errors.js';
+import { checkPlainHttpUrl, INSECURE_HTTP_SUMMARY } from '../lib/plain-http.js';
 import { BaseCommand, connectionFlags } from './base.js';
 
 export default class Login extends BaseCommand {
@@ -19,6 +20,10 @@ export default class Login extends BaseCommand {
       description: 'From a script',
       command: 'printf %s "$PW" | <%= config.bin %> login --username ops --password-stdin',
     },
+    {
+      description: 'Plain HTTP to another host (a lab): allowed for this login and the later commands to it',
+      command: '<%= config.bin %> login --controller http://10.0.0.5:8600 --username admin --insecure-http',
+    },
   ];
   static override flags = {
     controller: Flags.string({ summary: 'Controller URL.', env: 'OGENT_CONTROLLER', helpValue: 'URL' }),
@@ -30,6 +35,10 @@ export default class Login extends BaseCommand {
       helpValue: 'FILE',
     }),
     'request-timeout': connectionFlags['request-timeout'],
+    'insecure-http': Flags.boolean({
+      summary: `${INSECURE_HTTP_SUMMARY} Kept for the later commands to this controller.`,
+      env: 'OGENT_INSECURE_HTTP',
+    }),
   };
 
   async run(): Promise<void> {
@@ -38,8 +47,7 @@ export default class Login extends BaseCommand {
     const controller = normalizeUrl(flags.controller ?? stored?.controller ?? DEFAULT_CONTROLLER);
     const caFile = flags.ca ? resolve(flags.ca) : stored && stored.controller === controller ? stored.ca : undefined;
     const ca = caFile ? await readCa(caFile) : undefined;
-    const insecure = plainHttpWarning(controller);
-    if (insecure) process.stderr.write(`ogent: warning: ${insecure}\n`);
+    checkPlainHttpUrl(controller, flags['insecure-http']);
     const username = flags.username ?? stored?.username;
     if (!username) throw usageError('no user name: pass --username');
     const password =
@@ -53,6 +61,7 @@ export default class Login extends BaseCommand {
       token: res.access_token,
       expiresAt: new Date(Date.now() + res.expires_in * 1000).toISOString(),
       ...(caFile ? { ca: caFile } : {}),
+      ...(flags['insecure-http'] ? { insecureHttp: true } : {}),
     });
     process.stderr.write(
       `logged in to ${controller} as ${username} (token valid for ${formatSpan(res.expires_in * 1000)}, kept in ${path})\n`,

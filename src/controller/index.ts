@@ -7,6 +7,7 @@ import { defaultAgentName } from '../agent/facts.js';
 import { LIMITS, NAMESPACE } from '../protocol/events.js';
 import { StartupError } from '../lib/errors.js';
 import { isLoopback } from '../lib/net.js';
+import { CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
 import type { Logger } from '../lib/log.js';
 import { AgentService } from './application/agent-service.js';
 import { AuditService } from './application/audit-service.js';
@@ -18,6 +19,7 @@ import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastruc
 import { generatePassword } from './application/passwords.js';
 import { LoginGuard, type LoginLimits, type LoginLoad } from './application/login-guard.js';
 import { buildApi } from './infrastructure/http/api.js';
+import { ConnectionGate } from './infrastructure/http/connection-gate.js';
 import { addOpsRoutes } from './infrastructure/http/ops.js';
 import { loadTls, type TlsFiles } from './infrastructure/http/tls.js';
 import { ControllerMetrics } from './infrastructure/metrics.js';
@@ -63,6 +65,8 @@ export interface ControllerOptions {
   redis?: string;
   /** Key prefix in Redis (default `ogent:`), for several installations in one database. */
   redisPrefix?: string;
+  /** Caps on connections per address and per identity, and connection timeouts (default CONNECTION_LIMITS). */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -118,8 +122,22 @@ export async function startController(options: ControllerOptions): Promise<Runni
     // Scale-out: the other controllers' agents are connected; each controller answers for its own.
     if (!scaleOut) await agents.markAllOffline();
 
-    http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
+    const limits = { ...CONNECTION_LIMITS, ...options.connectionLimits };
+    const metrics = options.metrics === false ? undefined : new ControllerMetrics();
+    const timeouts = {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two above this often (default 30 s, which would let a slow request live 40 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
+    };
+    http = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: limits.tlsHandshakeTimeoutMs, ...timeouts })
+      : createServer(timeouts);
+    const gate = new ConnectionGate(limits, log, (reason) => metrics?.connectionRefused(reason));
+    gate.attach(http, tls !== undefined);
     const io = new Server(http, {
+      connectTimeout: limits.socketHandshakeTimeoutMs,
       maxHttpBufferSize: LIMITS.maxHttpBufferSize,
       pingInterval: options.heartbeat?.intervalMs ?? 10_000,
       pingTimeout: options.heartbeat?.timeoutMs ?? 10_000,
@@ -137,12 +155,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
       scaleOut && (() => scaleOut.cluster.unavailable()),
       options.clientBacklogBytes,
     );
+    gate.limitPerIdentity(io.of(NAMESPACE.agents), limits.socketsPerAgent, 'per_agent');
+    gate.limitPerIdentity(io.of(NAMESPACE.clients), limits.socketsPerUser, 'per_user');
     // Revoked tokens (user removed, password changed) also close the connections they opened.
     auth.onRevoked((name) => {
       const closed = agentSockets.disconnectUser(name) + clientSockets.disconnectUser(name);
       if (closed) log.info('connections of a revoked user closed', { user: name, count: closed });
     });
-    const metrics = options.metrics === false ? undefined : new ControllerMetrics();
     const jobs: JobService = new JobService(
       store.jobs,
       store.output,
@@ -223,9 +242,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     log.info('controller listening', { url, dataDir: options.dataDir });
     if (!tls && !isLoopback(options.host)) {
+      // `controller serve` refuses this without --insecure-http; asked for, it is still worth a line in the log.
       log.warn(
-        'serving plain HTTP on a non-loopback address: passwords and tokens cross the network unencrypted; pass --tls-cert and --tls-key',
-        { host: options.host },
+        'serving plain HTTP on a non-loopback address (--insecure-http): passwords and tokens cross unencrypted',
+        {
+          host: options.host,
+        },
       );
     }
 

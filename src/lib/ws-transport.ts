@@ -19,7 +19,5 @@ export function wsTransports(url: string): Array<typeof NodeWebSocket> {
   // A TLS-intercepting proxy reads the frames: OGENT_WS_MASK=always keeps random keys there.
   if (process.env.OGENT_WS_MASK === 'always') return [NodeWebSocket];
   const { protocol, hostname } = new URL(url);
-  // `*.localhost` names count as loopback elsewhere, but a resolver may send them over DNS: not here.
-  const loopback = isLoopback(hostname) && !hostname.toLowerCase().endsWith('.localhost');
-  return [protocol === 'https:' || loopback ? UnmaskedWebSocket : NodeWebSocket];
+  return [protocol === 'https:' || isLoopback(hostname) ? UnmaskedWebSocket : NodeWebSocket];
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -49,7 +49,7 @@ describe('service install (bin/run.js)', function () {
         'install',
         '--print',
         '--controller',
-        'http://ctl:8600',
+        'https://ctl:8600',
         '--name',
         'web-1',
         '--label',
@@ -64,7 +64,7 @@ describe('service install (bin/run.js)', function () {
     expect(res.code, res.stderr).to.equal(0);
     // Only what was typed: not OGENT_CONTROLLER nor OGENT_LOG_LEVEL from the installer's environment.
     expect(field(res.stdout, 'ExecStart')).to.deep.equal([
-      `${process.execPath} ${await realpath(BIN)} agent run --controller http://ctl:8600 --name web-1 ` +
+      `${process.execPath} ${await realpath(BIN)} agent run --controller https://ctl:8600 --name web-1 ` +
         '--label role=web --state-dir "/srv/ogent state" --log-level debug',
     ]);
     expect(await stat(join(dir, 'ogent-agent.service')).catch(() => null), 'nothing written').to.equal(null);
@@ -83,6 +83,25 @@ describe('service install (bin/run.js)', function () {
     expect(none.code).to.equal(2);
     expect(none.stderr).to.include('no OGENT_PASSWORD nor OGENT_JOIN_TOKEN for the service');
     expect(await stat(join(dir, 'ogent-agent.service')).catch(() => null)).to.equal(null);
+  });
+
+  it('plain HTTP off loopback: both installs refuse it (exit 2, writing nothing) unless --insecure-http', async () => {
+    const agent = ['agent', 'service', 'install', '--unit-dir', dir, '--environment-file', join(dir, 'agent.env')];
+    const env = { env: { ...noSecrets, OGENT_PASSWORD: 'from-env-pw' } };
+    const refusedAgent = await runCli([...agent, '--controller', 'http://ctl:8600'], env);
+    expect(refusedAgent.code, refusedAgent.stderr).to.equal(2);
+    expect(refusedAgent.stderr).to.include('refusing plain HTTP to http://ctl:8600').and.include('--insecure-http');
+    const controller = ['controller', 'service', 'install', '--unit-dir', dir, '--host', '0.0.0.0'];
+    const refusedController = await runCli([...controller, '--environment-file', join(dir, 'c.env')], env);
+    expect(refusedController.code, refusedController.stderr).to.equal(2);
+    expect(refusedController.stderr).to.include('refusing to serve plain HTTP on 0.0.0.0').and.include('--tls-cert');
+    expect(await readdir(dir)).to.deep.equal([]);
+
+    const allowed = await runCli([...agent, '--controller', 'http://ctl:8600', '--insecure-http'], env);
+    expect(allowed.code, allowed.stderr).to.equal(0);
+    expect(field(await readFile(join(dir, 'ogent-agent.service'), 'utf8'), 'ExecStart')[0]).to.include(
+      'agent run --controller http://ctl:8600 --insecure-http',
+    );
   });
 
   it('agent: OGENT_PASSWORD from the environment goes to the environment file, not the unit', async () => {
@@ -153,6 +172,7 @@ describe('service install (bin/run.js)', function () {
         '0.0.0.0',
         '--port',
         '8600',
+        '--insecure-http',
         '--token-ttl',
         '30m',
       ],
@@ -163,7 +183,7 @@ describe('service install (bin/run.js)', function () {
     expect((await stat(join(dir, 'controller.env'))).mode & 0o777).to.equal(0o600);
     const unit = await readFile(join(dir, 'ogent-controller.service'), 'utf8');
     expect(field(unit, 'ExecStart')[0]).to.match(
-      / controller serve --host 0\.0\.0\.0 --port 8600 --token-ttl 30m --data-dir \/var\/lib\/ogent-controller$/,
+      / controller serve --host 0\.0\.0\.0 --port 8600 --insecure-http --token-ttl 30m --data-dir \/var\/lib\/ogent-controller$/,
     );
     expect(field(unit, 'EnvironmentFile')).to.deep.equal([`-${join(dir, 'controller.env')}`]);
     const verified = await verify(unit, 'ogent-controller.service');

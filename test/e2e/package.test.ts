@@ -290,13 +290,13 @@ describe('the single executable (dist/ogent-linux-x64, no Node.js on the host)',
 
     it('agent service install --print: a unit systemd-analyze verify accepts, starting this executable', async () => {
       const res = await cli(
-        ['agent', 'service', 'install', '--print', '--controller', 'http://ctl.example:8600', '--name', 'web-1'],
+        ['agent', 'service', 'install', '--print', '--controller', 'https://ctl.example:8600', '--name', 'web-1'],
         base(),
       );
       expect(res.code, res.stderr).to.equal(0);
       const unit = res.stdout;
       expect(field(unit, 'ExecStart')).to.deep.equal([
-        `${ogent} agent run --controller http://ctl.example:8600 --name web-1 --state-dir /var/lib/ogent-agent`,
+        `${ogent} agent run --controller https://ctl.example:8600 --name web-1 --state-dir /var/lib/ogent-agent`,
       ]);
       expect(field(unit, 'EnvironmentFile')).to.deep.equal(['/etc/ogent/agent.env']);
       expect(field(unit, 'Restart')).to.deep.equal(['on-failure']);
@@ -306,10 +306,13 @@ describe('the single executable (dist/ogent-linux-x64, no Node.js on the host)',
     });
 
     it('controller service install --print: verified too; and a broken unit is not', async () => {
-      const res = await cli(['controller', 'service', 'install', '--print', '--host', '0.0.0.0'], base());
+      const res = await cli(
+        ['controller', 'service', 'install', '--print', '--host', '0.0.0.0', '--insecure-http'],
+        base(),
+      );
       expect(res.code, res.stderr).to.equal(0);
       expect(field(res.stdout, 'ExecStart')).to.deep.equal([
-        `${ogent} controller serve --host 0.0.0.0 --data-dir /var/lib/ogent-controller`,
+        `${ogent} controller serve --host 0.0.0.0 --insecure-http --data-dir /var/lib/ogent-controller`,
       ]);
       expect(field(res.stdout, 'DynamicUser')).to.deep.equal(['yes']);
       const verified = await verify(res.stdout, 'ogent-controller.service');

@@ -103,12 +103,18 @@ export interface Controller {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * Every emulated agent connects from 127.0.0.1: the per-address caps (4,096 connections, 512 of them not authenticated
+ * yet) are for real clients, and a 10,000-agent swarm or its reconnection storm would be turned away by them.
+ */
+const FLEET_ON_LOOPBACK = ['--max-connections-per-address', '1000000', '--max-unauthenticated-per-address', '1000000'];
+
 /** `bin/run.js controller serve` (the real thing) with the probe loaded, on 127.0.0.1. */
 export async function startController(dataDir: string, port = 0, extra: string[] = []): Promise<Controller> {
   const t0 = performance.now();
   const child = start(
     process.execPath,
-    [...profileArgs('controller'), ...(process.env.OGENT_BENCH_CONTROLLER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), PROBE_IMPORT, BIN, 'controller', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'error', ...extra],
+    [...profileArgs('controller'), ...(process.env.OGENT_BENCH_CONTROLLER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), PROBE_IMPORT, BIN, 'controller', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'error', ...FLEET_ON_LOOPBACK, ...extra],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, OGENT_ADMIN_PASSWORD: ADMIN_PASSWORD } },
   );
   let log = '';

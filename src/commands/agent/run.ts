@@ -5,10 +5,11 @@ import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
 import { agentStateDir, lockStateDir } from '../../agent/state-dir.js';
 import { parseControllers } from '../../client/http.js';
-import { plainHttpWarning, readCa } from '../../client/tls.js';
+import { readCa } from '../../client/tls.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
+import { checkPlainHttpUrl, INSECURE_HTTP_SUMMARY } from '../../lib/plain-http.js';
 import { agentNameCheck, labelsCheck } from '../../protocol/events.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
@@ -30,7 +31,12 @@ export default class AgentRun extends BaseCommand {
     {
       description: 'Connect as web-1 with two labels',
       command:
-        'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://ctl:8600 --name web-1 --label role=web --label dc=par1',
+        'OGENT_PASSWORD=... <%= config.bin %> agent run --controller https://ctl:8600 --name web-1 --label role=web --label dc=par1',
+    },
+    {
+      description: 'Plain HTTP to a controller on another host (a lab network): needs --insecure-http',
+      command:
+        'OGENT_PASSWORD=... <%= config.bin %> agent run --controller http://10.0.0.5:8600 --insecure-http --name web-1',
     },
     {
       description: 'A second agent on the same host: its own name, so its own state dir (or give it --state-dir)',
@@ -59,6 +65,7 @@ export default class AgentRun extends BaseCommand {
       env: 'OGENT_CA',
       helpValue: 'FILE',
     }),
+    'insecure-http': Flags.boolean({ summary: INSECURE_HTTP_SUMMARY, env: 'OGENT_INSECURE_HTTP' }),
     'join-token': Flags.string({
       summary: 'Enroll with this token (once): the credential it gets is saved in --state-dir and used from then on.',
       env: 'OGENT_JOIN_TOKEN',
@@ -135,12 +142,10 @@ export default class AgentRun extends BaseCommand {
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
     const controllers = parseControllers(flags.controller);
+    // Before the enrollment or the first login sends anything.
+    for (const url of controllers) checkPlainHttpUrl(url, flags['insecure-http']);
     const ca = flags.ca ? await readCa(flags.ca) : undefined;
     const log = createLogger(flags['log-level'] as LogLevel);
-    for (const url of controllers) {
-      const insecure = plainHttpWarning(url);
-      if (insecure) log.warn(insecure);
-    }
     if (flags.name !== undefined) checkName(flags.name); // before it names a directory
     const passwordAgent = !flags['join-token'] && Boolean(process.env.OGENT_PASSWORD);
     const stateDir = await agentStateDir({ stateDir: flags['state-dir'], name: flags.name, passwordAgent, log });

@@ -3,6 +3,8 @@ import { StartupError, UserError, usageError } from '../../lib/errors.js';
 import { keepServing } from '../../lib/last-resort.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
+import { checkPlainHttpListen } from '../../lib/plain-http.js';
+import { CONNECTION_LIMITS } from '../../controller/connection-limits.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
 export default class ControllerServe extends BaseCommand {
@@ -13,17 +15,23 @@ export default class ControllerServe extends BaseCommand {
       command: 'OGENT_ADMIN_PASSWORD=s3cret-pass <%= config.bin %> controller serve --local-agent',
     },
     {
-      description: 'Listen on all interfaces with its own data dir',
-      command: '<%= config.bin %> controller serve --host 0.0.0.0 --port 8600 --data-dir /var/lib/ogent',
-    },
-    {
       description: 'HTTPS and WSS on all interfaces (agents and clients then pass --ca, unless a public CA signed it)',
       command:
         '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem',
     },
     {
+      description: 'Plain HTTP on all interfaces, behind a TLS-terminating proxy (without TLS it must be asked for)',
+      command: '<%= config.bin %> controller serve --host 0.0.0.0 --insecure-http --data-dir /var/lib/ogent',
+    },
+    {
       description: 'One of several controllers sharing a Redis (agents and clients may use any of them)',
-      command: '<%= config.bin %> controller serve --host 0.0.0.0 --redis redis://10.0.0.5:6379/0',
+      command:
+        '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --redis redis://10.0.0.5:6379/0',
+    },
+    {
+      description: 'A fleet of 6,000 agents behind one NAT address: raise the per-address cap',
+      command:
+        '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --max-connections-per-address 8000',
     },
     {
       description: 'With AI command processing (`exec --ai`, `--review`) through a local Ollama',
@@ -61,6 +69,31 @@ export default class ControllerServe extends BaseCommand {
       env: 'OGENT_TLS_KEY',
       helpValue: 'FILE',
       dependsOn: ['tls-cert'],
+    }),
+    'insecure-http': Flags.boolean({
+      summary: 'Serve plain HTTP on an address that is not loopback (else refused without --tls-cert).',
+      env: 'OGENT_INSECURE_HTTP',
+    }),
+    'max-connections-per-address': Flags.integer({
+      summary: 'Open connections allowed from one client address; past it, 503 (a fleet behind one NAT: raise it).',
+      default: CONNECTION_LIMITS.connectionsPerAddress,
+      min: 1,
+      env: 'OGENT_MAX_CONNECTIONS_PER_ADDRESS',
+      helpValue: 'N',
+    }),
+    'max-unauthenticated-per-address': Flags.integer({
+      summary: 'Of those, connections not authenticated yet (HTTP, WebSockets before their handshake).',
+      default: CONNECTION_LIMITS.unauthenticatedPerAddress,
+      min: 1,
+      env: 'OGENT_MAX_UNAUTHENTICATED_PER_ADDRESS',
+      helpValue: 'N',
+    }),
+    'max-sockets-per-user': Flags.integer({
+      summary: 'Live connections (exec, jobs wait) one user may hold on /clients at once.',
+      default: CONNECTION_LIMITS.socketsPerUser,
+      min: 1,
+      env: 'OGENT_MAX_SOCKETS_PER_USER',
+      helpValue: 'N',
     }),
     'token-ttl': durationFlag('How long a login token is valid.', '1h'),
     'retain-jobs': Flags.integer({
@@ -105,6 +138,7 @@ export default class ControllerServe extends BaseCommand {
     const log = createLogger(flags['log-level'] as LogLevel);
     const tokenTtlMs = parseDuration(flags['token-ttl'] as string);
     if (tokenTtlMs < 1000) throw new RangeError('--token-ttl must be at least 1s');
+    checkPlainHttpListen(flags.host, Boolean(flags['tls-cert']), flags['insecure-http']);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the controller's modules too.
     const { startController } = await import('../../controller/index.js');
     let controller;
@@ -126,6 +160,11 @@ export default class ControllerServe extends BaseCommand {
             ? { certFile: flags['tls-cert'], keyFile: flags['tls-key'] }
             : undefined,
         redis: flags.redis || undefined,
+        connectionLimits: {
+          connectionsPerAddress: flags['max-connections-per-address'],
+          unauthenticatedPerAddress: flags['max-unauthenticated-per-address'],
+          socketsPerUser: flags['max-sockets-per-user'],
+        },
         log,
       });
     } catch (err) {

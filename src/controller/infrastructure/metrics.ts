@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Job, Run } from '../../domain/model.js';
+import { REFUSAL_REASONS, type RefusalReason } from '../connection-limits.js';
 import { VERSION } from '../../lib/version.js';
 import type { JobMetrics } from '../application/metrics.js';
 
@@ -58,6 +59,12 @@ export class ControllerMetrics implements JobMetrics {
     buckets: SLOW,
     registers: [this.registry],
   });
+  private readonly connectionsRefused = new Counter({
+    name: 'ogent_connections_refused_total',
+    help: 'Connections refused past a cap, by reason (per_address, unauthenticated_per_address, per_user, per_agent).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   private readonly resultPersist = new Histogram({
     name: 'ogent_result_persist_seconds',
     help: 'From a command_result arriving to its run being stored (the agent waits this long for its ack).',
@@ -67,6 +74,7 @@ export class ControllerMetrics implements JobMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    for (const reason of REFUSAL_REASONS) this.connectionsRefused.inc({ reason }, 0);
     new Gauge({
       name: 'ogent_info',
       help: 'Always 1; the version in a label.',
@@ -175,6 +183,10 @@ export class ControllerMetrics implements JobMetrics {
 
   resultPersisted(s: number): void {
     this.resultPersist.observe(s);
+  }
+
+  connectionRefused(reason: RefusalReason): void {
+    this.connectionsRefused.inc({ reason });
   }
 }
 

@@ -4,9 +4,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveSession, writeStored } from '../../../src/client/credentials.js';
-import { certificateError, plainHttpWarning, readCa } from '../../../src/client/tls.js';
+import { certificateError, readCa } from '../../../src/client/tls.js';
 import { UserError } from '../../../src/lib/errors.js';
 import { isLoopback } from '../../../src/lib/net.js';
+import { checkPlainHttpListen, checkPlainHttpUrl } from '../../../src/lib/plain-http.js';
 
 const CONTROLLER = 'https://ctl.example:8600';
 
@@ -64,35 +65,109 @@ describe('certificate errors', () => {
   });
 });
 
-describe('plain HTTP warnings', () => {
-  it('loopback names and addresses are loopback; others are not', () => {
-    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', 'api.localhost']) {
+describe('plain HTTP off loopback', () => {
+  it('loopback is localhost, 127.0.0.0/8 and ::1, from the text alone', () => {
+    for (const host of [
+      'localhost',
+      'LOCALHOST',
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+    ]) {
       expect(isLoopback(host), host).to.equal(true);
     }
-    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'ctl.example', '128.0.0.1', 'localhost.example.com']) {
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.5',
+      'ctl.example',
+      '128.0.0.1',
+      'localhost.example.com',
+      'api.localhost',
+      '::2',
+    ]) {
       expect(isLoopback(host), host).to.equal(false);
     }
   });
 
-  it('warns for http:// to another host only', () => {
-    expect(plainHttpWarning('http://10.0.0.5:8600')).to.match(
-      /^the controller URL http:\/\/10\.0\.0\.5:8600 is plain http/,
+  const refusal = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      return err as UserError;
+    }
+    return undefined;
+  };
+
+  it('a client refuses http:// to another host (exit 2, naming TLS and --insecure-http) unless allowed', () => {
+    const refused = refusal(() => checkPlainHttpUrl('http://10.0.0.5:8600', false));
+    expect(refused?.exit).to.equal(2);
+    expect(refused?.message).to.match(
+      /^refusing plain HTTP to http:\/\/10\.0\.0\.5:8600: it is not a loopback address/,
     );
-    expect(plainHttpWarning('http://127.0.0.1:8600')).to.equal(undefined);
-    expect(plainHttpWarning('http://[::1]:8600')).to.equal(undefined);
-    expect(plainHttpWarning('https://10.0.0.5:8600')).to.equal(undefined);
+    expect(refused?.options.suggestion).to.include('--tls-cert/--tls-key').and.include('--insecure-http');
+    expect(refused?.options.suggestion).to.include('OGENT_INSECURE_HTTP=1');
+    for (const ok of ['http://127.0.0.1:8600', 'http://[::1]:8600', 'http://localhost:1', 'https://10.0.0.5:8600']) {
+      expect(
+        refusal(() => checkPlainHttpUrl(ok, false)),
+        ok,
+      ).to.equal(undefined);
+    }
+    expect(refusal(() => checkPlainHttpUrl('http://10.0.0.5:8600', true))).to.equal(undefined);
   });
 
-  it('resolveSession warns once for a plain remote controller, and reads --ca', async () => {
+  it('the controller refuses to listen off loopback without TLS unless allowed', () => {
+    const refused = refusal(() => checkPlainHttpListen('0.0.0.0', false, false));
+    expect(refused?.exit).to.equal(2);
+    expect(refused?.message).to.match(/^refusing to serve plain HTTP on 0\.0\.0\.0/);
+    expect(refused?.options.suggestion).to.include('--tls-cert FILE --tls-key FILE').and.include('--insecure-http');
+    expect(refusal(() => checkPlainHttpListen('0.0.0.0', true, false))).to.equal(undefined);
+    expect(refusal(() => checkPlainHttpListen('0.0.0.0', false, true))).to.equal(undefined);
+    expect(refusal(() => checkPlainHttpListen('127.0.0.1', false, false))).to.equal(undefined);
+  });
+
+  it('resolveSession refuses a plain remote controller unless --insecure-http or `login --insecure-http` allowed it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ogent-tls-unit-'));
     try {
       const env = { XDG_CONFIG_HOME: dir };
-      const warnings: string[] = [];
-      await resolveSession({ controller: 'http://ctl.example:8600' }, env, (m) => warnings.push(m));
-      await resolveSession({ controller: 'http://127.0.0.1:8600' }, env, (m) => warnings.push(m));
-      expect(warnings).to.have.length(1);
-      expect(warnings[0]).to.include('serve the controller with --tls-cert/--tls-key and use https://');
+      const remote = 'http://ctl.example:8600';
+      const refused = await resolveSession({ controller: remote }, env).then(
+        () => undefined,
+        (e: unknown) => e as UserError,
+      );
+      expect(refused?.exit).to.equal(2);
+      // Every candidate is checked: a plain remote one among several is refused too.
+      const second = await resolveSession({ controller: `${CONTROLLER},${remote}` }, env).then(
+        () => undefined,
+        (e: unknown) => e as UserError,
+      );
+      expect(second?.message).to.include(remote);
+      expect((await resolveSession({ controller: remote, 'insecure-http': true }, env)).controller).to.equal(remote);
+      expect((await resolveSession({ controller: 'http://127.0.0.1:8600' }, env)).controller).to.equal(
+        'http://127.0.0.1:8600',
+      );
+      await writeStored(
+        { controller: remote, username: 'u', token: 't', expiresAt: '2999-01-01T00:00:00Z', insecureHttp: true },
+        env,
+      );
+      expect((await resolveSession({}, env)).controller).to.equal(remote);
+      const other = await resolveSession({ controller: 'http://other.example:8600' }, env).then(
+        () => undefined,
+        (e: unknown) => e as UserError,
+      );
+      expect(other?.exit).to.equal(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
+  it('resolveSession reads --ca', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ogent-tls-unit-'));
+    try {
+      const env = { XDG_CONFIG_HOME: dir };
       const pem = '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n';
       await writeFile(join(dir, 'bad.pem'), pem);
       const refused = await resolveSession({ controller: CONTROLLER, ca: join(dir, 'bad.pem') }, env).then(

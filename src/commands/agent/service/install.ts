@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core';
+import { parseControllers } from '../../../client/http.js';
 import { readPassword } from '../../../client/prompt.js';
 import { usageError } from '../../../lib/errors.js';
+import { checkPlainHttpUrl } from '../../../lib/plain-http.js';
 import { passthroughFlags } from '../../../lib/service.js';
 import { agentNameCheck, labelsCheck } from '../../../protocol/events.js';
 import { parse } from '../../../protocol/validate.js';
@@ -24,7 +26,7 @@ export default class AgentServiceInstall extends BaseCommand {
     {
       description: 'See the unit, write nothing',
       command:
-        '<%= config.bin %> agent service install --print --controller http://ctl:8600 --name web-1 --label role=web',
+        '<%= config.bin %> agent service install --print --controller https://ctl:8600 --name web-1 --label role=web',
     },
     {
       description: 'Install it with a join token (the agent enrolls at its first start)',
@@ -34,7 +36,7 @@ export default class AgentServiceInstall extends BaseCommand {
     {
       description: 'Install it, with the password of the agent user web-1 on standard input',
       command:
-        'printf %s "$PW" | sudo <%= config.bin %> agent service install --password-stdin --controller http://ctl:8600 --name web-1',
+        'printf %s "$PW" | sudo <%= config.bin %> agent service install --password-stdin --controller https://ctl:8600 --name web-1',
     },
     {
       description: 'Then start it',
@@ -53,6 +55,10 @@ export default class AgentServiceInstall extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AgentServiceInstall);
+    // The agent would refuse it at every start: said now, with nothing written.
+    for (const url of flags.controller ? parseControllers(flags.controller) : []) {
+      checkPlainHttpUrl(url, flags['insecure-http']);
+    }
     if (flags.name !== undefined) {
       try {
         parse(agentNameCheck, flags.name);

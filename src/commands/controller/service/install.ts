@@ -1,3 +1,4 @@
+import { checkPlainHttpListen } from '../../../lib/plain-http.js';
 import { passthroughFlags, SERVICES } from '../../../lib/service.js';
 import { BaseCommand } from '../../base.js';
 import { installFromFlags, serviceFlags } from '../../service-flags.js';
@@ -15,12 +16,13 @@ export default class ControllerServiceInstall extends BaseCommand {
   static override examples = [
     {
       description: 'See the unit, write nothing',
-      command: '<%= config.bin %> controller service install --print --host 0.0.0.0',
+      command:
+        '<%= config.bin %> controller service install --print --host 0.0.0.0 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem',
     },
     {
       description: 'Install it, with the first admin password',
       command:
-        "sudo OGENT_ADMIN_PASSWORD='choose-one' <%= config.bin %> controller service install --host 0.0.0.0 --port 8600",
+        "sudo OGENT_ADMIN_PASSWORD='choose-one' <%= config.bin %> controller service install --host 0.0.0.0 --port 8600 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem",
     },
     {
       description: 'Then start it',
@@ -31,6 +33,8 @@ export default class ControllerServiceInstall extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ControllerServiceInstall);
+    // The controller would refuse it at every start: said now, with nothing written.
+    checkPlainHttpListen(flags.host ?? '127.0.0.1', Boolean(flags['tls-cert']), flags['insecure-http']);
     await installFromFlags({
       kind: 'controller',
       runFlags: serveFlags,
