@@ -28,8 +28,8 @@ class MemoryUsers implements UserRepository {
 
 /** Tokens are their claims, as JSON: this tests the service's checks, not JWT (test/integration/forged-tokens). */
 const plainTokens: TokenService = {
-  async issue(sub: string, role: Role, ver: number) {
-    const claims: TokenClaims = { sub, role, ver, iat: 0, exp: 0, jti: 'j' };
+  async issue(sub: string, role: Role, ver: number, epoch?: string) {
+    const claims: TokenClaims = { sub, role, ver, epoch, iat: 0, exp: 0, jti: 'j' };
     return { token: JSON.stringify(claims), expiresIn: 60 };
   },
   async verify(token: string) {
@@ -58,13 +58,18 @@ describe('AuthService: revocation', () => {
 
   it('recheck passes while the user is unchanged, and fails once it changed behind the service’s back', async () => {
     const identity = await identityOf('olga', 'olga-password-1');
-    expect(identity).to.deep.equal({ name: 'olga', role: 'operator', ver: 0 });
-    await auth.recheck(identity);
     const user = (await users.get('olga')) as User;
+    expect(user.epoch).to.be.a('string');
+    expect(identity).to.deep.equal({ name: 'olga', role: 'operator', ver: 0, epoch: user.epoch });
+    await auth.recheck(identity);
 
     await users.put({ ...user, tokenVersion: 1 });
     const changed = await auth.recheck(identity).catch((err: unknown) => err);
     expect(changed).to.be.instanceOf(TokenError).with.property('message', 'token revoked: password changed');
+
+    await users.put({ ...user, epoch: 'another-user-of-that-name' });
+    const recreated = await auth.recheck(identity).catch((err: unknown) => err);
+    expect(recreated).to.be.instanceOf(TokenError).with.property('message', 'token revoked: user changed');
 
     await users.put({ ...user, role: 'admin' });
     const promoted = await auth.recheck(identity).catch((err: unknown) => err);
