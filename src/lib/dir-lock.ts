@@ -23,6 +23,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Entries this process made and has not removed (held, or being tried). Another entry with this process's pid is
+ * stale: an earlier process that had the same pid (PID 1 in a container, restarted after a kill -9).
+ */
+const ours = new Set<string>();
+
 const pidOf = (entry: string) => Number(/^(\d+)-[0-9a-f]+$/.exec(entry)?.[1] ?? NaN);
 const BACK_OFF_MS = [20, 80] as const;
 const ATTEMPTS = 10;
@@ -46,9 +52,11 @@ export class DirLock {
       await takeOverLegacyFile(path);
       await mkdir(path, { recursive: true, mode: 0o700 });
       const entry = `${process.pid}-${randomBytes(8).toString('hex')}`;
+      ours.add(entry);
       try {
         await writeFile(join(path, entry), '', { flag: 'wx', mode: 0o600 });
       } catch (err) {
+        ours.delete(entry);
         // The last holder removed the directory as this one created its entry: again.
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < ATTEMPTS) continue;
         throw err;
@@ -56,6 +64,7 @@ export class DirLock {
       const holder = await liveEntry(path, entry);
       if (holder === undefined) return new DirLock(path, entry);
       await rm(join(path, entry), { force: true });
+      ours.delete(entry);
       if (attempt >= ATTEMPTS) throw new LockBusyError(path, holder);
       const [min, max] = BACK_OFF_MS;
       await sleep(min + Math.random() * (max - min));
@@ -66,6 +75,7 @@ export class DirLock {
 
   async release(): Promise<void> {
     await rm(join(this.path, this.entry), { force: true });
+    ours.delete(this.entry);
     // Left empty, the directory goes too (another starter may just have created its entry: then it stays).
     await rmdir(this.path).catch(() => {});
   }
@@ -85,8 +95,9 @@ async function liveEntry(path: string, mine?: string): Promise<number | undefine
     if (entry === mine) continue;
     const pid = pidOf(entry);
     if (!(pid > 0)) continue;
-    if (alive(pid)) live ??= pid;
-    else await rm(join(path, entry), { force: true });
+    const stale = pid === process.pid ? !ours.has(entry) : !alive(pid);
+    if (stale) await rm(join(path, entry), { force: true });
+    else live ??= pid;
   }
   return live;
 }
