@@ -14,11 +14,13 @@ export default class Doctor extends BaseCommand {
     '<%= config.bin %> doctor',
     '<%= config.bin %> doctor --controller https://ctl.example:8600 --ca /etc/ogent/ca.pem',
     '<%= config.bin %> doctor --json',
+    '<%= config.bin %> doctor --controller http://10.0.0.5:8600 --insecure-http',
   ];
   static override flags = {
     // Its own --timeout bounds each answer (5s), not --request-timeout.
     controller: connectionFlags.controller,
     ca: connectionFlags.ca,
+    'insecure-http': connectionFlags['insecure-http'],
     timeout: durationFlag('How long to wait for each answer.', '5s'),
     json: jsonFlag,
   };

@@ -108,6 +108,15 @@ describe('plain HTTP off loopback needs --insecure-http (real processes)', funct
     const agents = await ogent(['agents', '--controller', remote, '--insecure-http', '--json'], asAdmin);
     expect(agents.code, agents.stderr).to.equal(0);
 
+    // doctor says the same: a failed tls check without the flag, a warning with it.
+    const tlsCheck = async (args: string[]) => {
+      const res = await ogent(['doctor', '--controller', remote, '--json', ...args], asAdmin);
+      const report = JSON.parse(res.stdout) as { checks: Array<{ name: string; status: string }> };
+      return report.checks.find((c) => c.name === 'tls')?.status;
+    };
+    expect(await tlsCheck([])).to.equal('fail');
+    expect(await tlsCheck(['--insecure-http'])).to.equal('warn');
+
     // `login --insecure-http` allows it for the later commands to that controller (as `login --ca` keeps its CA).
     const loggedIn = await ogent([...login, '--insecure-http'], {}, ADMIN_PASSWORD);
     expect(loggedIn.code, loggedIn.stderr).to.equal(0);
