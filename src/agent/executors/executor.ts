@@ -19,8 +19,6 @@ export interface Executor {
   start(request: ExecutorRequest): Spawned;
 }
 
-export { notStarted } from '../../lib/process.js';
-
 /**
  * Credentials in the agent's (or, for the local agent, the controller's) environment: `OGENT_PASSWORD`, `OGENT_TOKEN`,
  * `OGENT_JOIN_TOKEN`, `OGENT_ADMIN_PASSWORD`, `OGENT_AI_API_KEY`, and `OGENT_REDIS_URL` (its URL may carry a password).

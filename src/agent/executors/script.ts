@@ -3,7 +3,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnCommand, type RunAsUser } from '../../lib/process.js';
-import { notStarted, spawnOptions, type Executor } from './executor.js';
+import { spawnOptions, type Executor } from './executor.js';
+import { notStarted } from '../../lib/process.js';
 
 /**
  * `script`: the content is written to a private file (0700, in a 0700 directory under $TMPDIR), run through its

@@ -2,7 +2,8 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { parseSshDestination, quoteArgv } from '../../domain/job-spec.js';
 import { spawnCommand, type RunAsUser } from '../../lib/process.js';
-import { notStarted, spawnOptions, type Executor, type ExecutorRequest } from './executor.js';
+import { spawnOptions, type Executor, type ExecutorRequest } from './executor.js';
+import { notStarted } from '../../lib/process.js';
 
 export interface SshSettings {
   /** The OpenSSH client to run. */

@@ -9,11 +9,11 @@ import { readCa } from '../../client/tls.js';
 import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
-import { checkPlainHttpUrl, INSECURE_HTTP_SUMMARY } from '../../lib/plain-http.js';
+import { checkPlainHttpUrl } from '../../lib/plain-http.js';
 import { agentNameCheck, labelsCheck } from '../../protocol/events.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
-import { BaseCommand, parseDuration, type FlagsOf } from '../base.js';
+import { BaseCommand, connectionFlags, parseDuration, type FlagsOf } from '../base.js';
 import { waitForSignal } from '../controller/serve.js';
 
 export default class AgentRun extends BaseCommand {
@@ -65,7 +65,7 @@ export default class AgentRun extends BaseCommand {
       env: 'OGENT_CA',
       helpValue: 'FILE',
     }),
-    'insecure-http': Flags.boolean({ summary: INSECURE_HTTP_SUMMARY, env: 'OGENT_INSECURE_HTTP' }),
+    'insecure-http': connectionFlags['insecure-http'],
     'join-token': Flags.string({
       summary: 'Enroll with this token (once): the credential it gets is saved in --state-dir and used from then on.',
       env: 'OGENT_JOIN_TOKEN',
