@@ -19,8 +19,9 @@ export const LOGIN_IN_FLIGHT_PER_ADDRESS = Math.max(1, KDF_CONCURRENCY - 1);
 
 /** A login refused by the limits, before any check of its credential. */
 export class LoginLimited extends AppError {
+  static readonly reason = 'too many login attempts for this user name or from this address';
   constructor(readonly retryAfterS: number) {
-    super(429, 'too_many_requests', `too many failed logins; retry in ${retryAfterS}s`);
+    super(429, 'too_many_requests', `${LoginLimited.reason}; retry in ${retryAfterS}s`);
   }
 }
 

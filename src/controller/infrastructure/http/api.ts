@@ -118,7 +118,7 @@ export function buildApi(deps: ApiDeps): Router {
       } catch (err) {
         if (err instanceof LoginLimited) {
           log.warn('login refused: rate limited', { user: username, address: req.address });
-          return tooManyRequests('too many failed logins', err.retryAfterS);
+          return tooManyRequests(LoginLimited.reason, err.retryAfterS);
         }
         log.warn('login refused', { user: username, address: req.address });
         await audit.record({
