@@ -138,7 +138,9 @@ export function jobDetails(job: Job): string {
 function envText(env: Record<string, string>): string {
   return Object.entries(env)
     .map(([k, v]) => {
-      const flat = v.replace(/\s+/g, ' ');
+      // Control characters (escape sequences a job's creator could aim at an admin's terminal) shown as '?'.
+      // eslint-disable-next-line no-control-regex
+      const flat = v.replace(/\s+/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
       return `${k}=${flat.length > 40 ? `${flat.slice(0, 40)}…` : flat}`;
     })
     .join(' ');
