@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { ControllerOptions, RunningController } from '../../src/controller/index.js';
 import type { ConnectionLimits } from '../../src/controller/connection-limits.js';
+import { REFUSED_TLS_PER_ADDRESS } from '../../src/controller/infrastructure/http/connection-gate.js';
 import type { Role } from '../../src/domain/model.js';
 import { makePki } from '../helpers/certs.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
@@ -251,5 +252,27 @@ describe('connection limits (real server on port 0, real sockets)', () => {
     });
     expect(res.status).to.equal(503);
     expect(JSON.parse(res.body)).to.include({ error: 'too_many_connections' });
+  });
+
+  it('over TLS: refused connections waiting for their handshake are bounded; past that, cut at once', async () => {
+    const pki = await makePki(await fx.tempDir());
+    const controller = await start({ connectionsPerAddress: 1 }, { tls: { certFile: pki.cert, keyFile: pki.key } });
+    const held = await rawConnection(port(controller));
+    open.push({ close: () => held.socket.destroy() });
+    // Past the cap, and never starting a handshake: each waits its handshake time, up to the bound.
+    const waiting: Raw[] = [];
+    for (let i = 0; i < REFUSED_TLS_PER_ADDRESS; i++) waiting.push(await rawConnection(port(controller)));
+    for (const w of waiting) open.push({ close: () => w.socket.destroy() });
+    const past = await rawConnection(port(controller));
+    open.push({ close: () => past.socket.destroy() });
+    await Promise.race([
+      past.closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('not cut although past the bound')), 5_000)),
+    ]);
+    expect(
+      waiting.filter((w) => w.isClosed()),
+      'refused connections within the bound were cut early',
+    ).to.have.length(0);
+    expect(held.isClosed()).to.equal(false);
   });
 });

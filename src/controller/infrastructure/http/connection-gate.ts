@@ -20,6 +20,11 @@ interface Connection {
 const LOG_EVERY_MS = 60_000;
 /** A refused connection gets this long to read its 503 before it is cut. */
 const REFUSED_LINGER_MS = 2000;
+/**
+ * Refused TLS connections of one address waiting for their handshake (to be told why): past this many, the next ones
+ * are cut at once, so a flood past the cap neither holds sockets nor costs the server a handshake each.
+ */
+export const REFUSED_TLS_PER_ADDRESS = 16;
 
 const FLAG: Record<RefusalReason, string> = {
   per_address: '--max-connections-per-address',
@@ -46,8 +51,9 @@ function socketIoRefusal(message: string): Error {
 export class ConnectionGate {
   private readonly byAddress = new Map<string, Counts>();
   private readonly connections = new Map<string, Connection>();
-  /** TLS connections refused at accept, answered once their handshake is done. */
+  /** TLS connections refused at accept, answered once their handshake is done; and how many per address. */
   private readonly refusedTls = new Map<string, string>();
+  private readonly refusedTlsPerAddress = new Map<string, number>();
   private readonly loggedAt = new Map<RefusalReason, number>();
 
   constructor(
@@ -64,9 +70,18 @@ export class ConnectionGate {
       const refusal = this.admit(socket);
       if (!refusal) return accept.forEach((l) => (l as (s: NetSocket) => void).call(server, socket));
       if (!tls) return answerRefused(socket, refusal);
+      const address = addressOf(socket) ?? '';
+      const waiting = this.refusedTlsPerAddress.get(address) ?? 0;
+      if (waiting >= REFUSED_TLS_PER_ADDRESS) return socket.destroy();
+      this.refusedTlsPerAddress.set(address, waiting + 1);
       const key = keyOf(socket);
       this.refusedTls.set(key, refusal);
-      socket.once('close', () => this.refusedTls.delete(key));
+      socket.once('close', () => {
+        this.refusedTls.delete(key);
+        const left = (this.refusedTlsPerAddress.get(address) ?? 1) - 1;
+        if (left > 0) this.refusedTlsPerAddress.set(address, left);
+        else this.refusedTlsPerAddress.delete(address);
+      });
       // Its handshake gets the usual time; then it is answered (below) or cut.
       lingerThenCut(socket, this.limits.tlsHandshakeTimeoutMs + REFUSED_LINGER_MS);
       accept.forEach((l) => (l as (s: NetSocket) => void).call(server, socket));
