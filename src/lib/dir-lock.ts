@@ -50,7 +50,10 @@ export class DirLock {
   static async acquire(path: string): Promise<DirLock> {
     for (let attempt = 1; ; attempt++) {
       await takeOverLegacyFile(path);
-      await mkdir(path, { recursive: true, mode: 0o700 });
+      // Not recursive (its parent exists): a recursive mkdir on a read-only file system says ENOENT, not EROFS.
+      await mkdir(path, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
       const entry = `${process.pid}-${randomBytes(8).toString('hex')}`;
       ours.add(entry);
       try {

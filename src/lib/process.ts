@@ -78,6 +78,8 @@ function cwdProblem(cwd: string | undefined): string | undefined {
     if (!statSync(cwd).isDirectory()) return `working directory ${cwd} is not a directory`;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // Not the file system's answer (a NUL byte in the path): the spawn's own reason says it better.
+    if (code === undefined || code.startsWith('ERR_')) return undefined;
     return code === 'ENOENT' ? `working directory ${cwd} does not exist` : `working directory ${cwd}: ${code}`;
   }
   return undefined;
