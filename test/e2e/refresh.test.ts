@@ -115,6 +115,21 @@ describe('a working day logged in: silent renewal and logout (real controller an
     expect(agents.stderr).to.include('not logged in');
   });
 
+  it('`controller serve --refresh-ttl 0` gives no session; a bad value exits 2', async () => {
+    const none = await controllerProcess(await fx.tempDir(), await freePort(), ['--refresh-ttl', '0']);
+    fx.defer(async () => void (await none.stop()));
+    const res = await runCli(['login', '--controller', none.url, '--username', 'admin', '--password-stdin'], {
+      env: { ...noCredentials, XDG_CONFIG_HOME: config },
+      input: ADMIN_PASSWORD,
+    });
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stderr).to.include('token valid for 1 hour,').and.not.include('session for');
+    expect(await stored()).not.to.have.property('refreshToken');
+    const bad = await ogent(['controller', 'serve', '--port', '0', '--refresh-ttl', 'soon']);
+    expect(bad.code, bad.stderr).to.equal(2);
+    expect(bad.stderr).to.include('--refresh-ttl');
+  });
+
   it('logout with the controller unreachable still forgets the credentials, warns, and exits 0', async () => {
     const gone = await controllerProcess(await fx.tempDir(), await freePort());
     const res = await runCli(['login', '--controller', gone.url, '--username', 'admin', '--password-stdin'], {
