@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { authError, type UserError } from '../lib/errors.js';
 import { defaultConfigDir } from '../lib/paths.js';
 import { checkPlainHttpUrl } from '../lib/plain-http.js';
-import { login, normalizeUrl, parseControllers, request, DEFAULT_REQUEST_TIMEOUT_MS } from './http.js';
+import {
+  apiError,
+  login,
+  normalizeUrl,
+  parseControllers,
+  refreshLogin,
+  request,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+} from './http.js';
 import { readCa } from './tls.js';
 
 export const DEFAULT_CONTROLLER = 'http://127.0.0.1:8600';
@@ -13,6 +21,9 @@ export interface StoredCredentials {
   username: string;
   token: string;
   expiresAt: string;
+  /** The refresh token of the login session, and when it ends: new tokens are fetched with it (DESIGN §9.9). */
+  refreshToken?: string;
+  refreshExpiresAt?: string;
   /** `ogent login --ca FILE`: the CA file the later commands trust for this controller. */
   ca?: string;
   /** `ogent login --insecure-http`: plain HTTP to this (non-loopback) controller was allowed for later commands too. */
@@ -44,6 +55,12 @@ export async function removeStored(env: NodeJS.ProcessEnv = process.env): Promis
   await rm(path, { force: true });
   return existed;
 }
+
+/** A stored token this close to its expiry is renewed first (a command's requests must not outlive it). */
+const RENEW_BEFORE_MS = 30_000;
+
+const canRefresh = (creds: StoredCredentials) =>
+  creds.refreshToken !== undefined && Date.parse(creds.refreshExpiresAt ?? '') > Date.now();
 
 export interface Session {
   /** The controller in use: the first of `candidates` that answered healthy, or the one `use` moved to. */
@@ -90,6 +107,35 @@ export async function resolveSession(
   const timeoutMs = flags['request-timeout'] ?? DEFAULT_REQUEST_TIMEOUT_MS;
   let cached: string | undefined;
   let renewAt = Infinity;
+  let current = stored;
+  /**
+   * Swaps the session's refresh token for a new access token and stores it (mode 0600). Undefined when the controller
+   * could not answer and the stored token is still good; exits 3 when the session ended.
+   */
+  const renew = async (creds: StoredCredentials, url: string): Promise<StoredCredentials | undefined> => {
+    const res = await refreshLogin(url, creds.refreshToken as string, ca, timeoutMs).catch((err: unknown) => {
+      if (Date.parse(creds.expiresAt) > Date.now()) return undefined;
+      throw err;
+    });
+    if (!res) return undefined;
+    if (res.status === 401) {
+      throw authError(
+        `not logged in: the session ended (${res.body.message ?? 'refused'})`,
+        `run \`ogent login --controller ${url}\``,
+      );
+    }
+    if (res.status !== 200) {
+      if (Date.parse(creds.expiresAt) > Date.now()) return undefined;
+      throw apiError(res.status, res.body, 'token refresh');
+    }
+    const renewed = {
+      ...creds,
+      token: res.body.access_token,
+      expiresAt: new Date(Date.now() + res.body.expires_in * 1000).toISOString(),
+    };
+    await writeStored(renewed, env);
+    return renewed;
+  };
   /** A credential problem found here is said only once the controller answers: `ogent doctor`'s order. */
   const refuse = async (err: UserError): Promise<never> => {
     await request(session.controller, '/healthz', { timeoutMs, ca });
@@ -115,20 +161,26 @@ export async function resolveSession(
       if (env.OGENT_USERNAME || env.OGENT_PASSWORD) {
         throw authError('OGENT_USERNAME and OGENT_PASSWORD must be set together');
       }
-      if (!stored) return refuse(authError('not logged in', `run \`ogent login --controller ${session.controller}\``));
+      if (!current) return refuse(authError('not logged in', `run \`ogent login --controller ${session.controller}\``));
       // A login to one controller of a cluster is good on all of them (they share the signing secret).
-      if (!candidates.includes(normalizeUrl(stored.controller))) {
+      if (!candidates.includes(normalizeUrl(current.controller))) {
         return refuse(
           authError(
-            `not logged in to ${session.controller} (logged in to ${stored.controller})`,
+            `not logged in to ${session.controller} (logged in to ${current.controller})`,
             `run \`ogent login --controller ${session.controller}\``,
           ),
         );
       }
-      if (Date.parse(stored.expiresAt) <= Date.now()) {
+      const expiresAt = Date.parse(current.expiresAt);
+      if (expiresAt - RENEW_BEFORE_MS <= Date.now() && canRefresh(current)) {
+        current = (await renew(current, session.controller)) ?? current;
+      }
+      if (Date.parse(current.expiresAt) <= Date.now()) {
         return refuse(authError('session expired', 'run `ogent login` again', 'ERR_TOKEN_EXPIRED'));
       }
-      return (cached = stored.token);
+      // A long command (a followed job) asks again near the expiry, and is renewed while its session lasts.
+      if (canRefresh(current)) renewAt = Date.parse(current.expiresAt) - RENEW_BEFORE_MS;
+      return (cached = current.token);
     },
   };
   return session;

@@ -8,6 +8,9 @@ export interface TokenResponse {
   access_token: string;
   token_type: 'bearer';
   expires_in: number;
+  /** A password login of a person, unless the controller runs with `--refresh-ttl 0`. */
+  refresh_token?: string;
+  refresh_expires_in?: number;
 }
 
 export function normalizeUrl(raw: string): string {
@@ -241,4 +244,23 @@ export async function login(
   });
   if (res.status !== 200) throw apiError(res.status, res.body, 'login');
   return res.body;
+}
+
+/** A new access token for a refresh token: the answer, or 401 when its session ended (its body says why). */
+export async function refreshLogin(base: string, refreshToken: string, ca?: string, timeoutMs?: number) {
+  return request<TokenResponse & ApiErrorBody>(base, '/token', {
+    form: { grant_type: 'refresh_token', refresh_token: refreshToken },
+    ca,
+    timeoutMs,
+  });
+}
+
+/** Ends the session of `refreshToken` on the controller (every controller of a cluster). */
+export async function revokeSession(base: string, refreshToken: string, ca?: string, timeoutMs?: number) {
+  const res = await request<ApiErrorBody>(base, '/api/v1/logout', {
+    body: { refresh_token: refreshToken },
+    ca,
+    timeoutMs,
+  });
+  if (res.status !== 200) throw apiError(res.status, res.body, 'logout');
 }

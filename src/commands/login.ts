@@ -10,7 +10,8 @@ import { checkPlainHttpUrl, INSECURE_HTTP_SUMMARY } from '../lib/plain-http.js';
 import { BaseCommand, connectionFlags } from './base.js';
 
 export default class Login extends BaseCommand {
-  static override summary = 'Log in to a controller and keep the token (file mode 0600) for the other commands.';
+  static override summary =
+    'Log in to a controller and keep the tokens (file mode 0600) for the other commands: renewed for a working day.';
   static override examples = [
     {
       description: 'Interactive',
@@ -60,11 +61,18 @@ export default class Login extends BaseCommand {
       username,
       token: res.access_token,
       expiresAt: new Date(Date.now() + res.expires_in * 1000).toISOString(),
+      ...(res.refresh_token && res.refresh_expires_in
+        ? {
+            refreshToken: res.refresh_token,
+            refreshExpiresAt: new Date(Date.now() + res.refresh_expires_in * 1000).toISOString(),
+          }
+        : {}),
       ...(caFile ? { ca: caFile } : {}),
       ...(flags['insecure-http'] ? { insecureHttp: true } : {}),
     });
+    const session = res.refresh_expires_in ? `, session for ${formatSpan(res.refresh_expires_in * 1000)}` : '';
     process.stderr.write(
-      `logged in to ${controller} as ${username} (token valid for ${formatSpan(res.expires_in * 1000)}, kept in ${path})\n`,
+      `logged in to ${controller} as ${username} (token valid for ${formatSpan(res.expires_in * 1000)}${session}, kept in ${path})\n`,
     );
   }
 }

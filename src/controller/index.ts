@@ -18,6 +18,7 @@ import { PlanService } from './application/plan-service.js';
 import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastructure/ai/chat-completions.js';
 import { generatePassword } from './application/passwords.js';
 import { LoginGuard, type LoginLimits, type LoginLoad } from './application/login-guard.js';
+import { SessionService } from './application/session-service.js';
 import { buildApi } from './infrastructure/http/api.js';
 import { ConnectionGate } from './infrastructure/http/connection-gate.js';
 import { addOpsRoutes } from './infrastructure/http/ops.js';
@@ -35,6 +36,8 @@ export interface ControllerOptions {
   port: number;
   dataDir: string;
   tokenTtlSeconds: number;
+  /** How long a person's refresh token lasts (default 12 h; 0: no refresh tokens). */
+  refreshTtlSeconds?: number;
   adminPassword?: string;
   localAgent?: boolean | { name?: string; labels?: Record<string, string> };
   log: Logger;
@@ -212,6 +215,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       agentConnection: (id) => agentSockets.connection(id),
       audit,
       logins,
+      sessions: new SessionService(auth, tokens, store.sessions, options.refreshTtlSeconds),
       unhealthy: scaleOut ? () => scaleOut.cluster.unavailable() : undefined,
     });
     let closing: Promise<void> | undefined;

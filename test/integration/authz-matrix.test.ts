@@ -194,6 +194,14 @@ const ROUTES: Record<string, Route> = {
       expect(ids.includes(path.split('/')[4] ?? ''), 'the token still exists').to.equal(!allowed);
     },
   },
+  // No bearer token needed: the refresh token in the body is the credential (refresh-tokens tests cover it).
+  'POST /api/v1/logout (invalid body)': {
+    method: 'POST',
+    path: () => '/api/v1/logout',
+    body: () => ({ refresh_token: 5 }),
+    allowed: 'public',
+    ok: 400,
+  },
   // No bearer token needed: the join token in the body is the credential (enrollment tests cover it).
   'POST /api/v1/agents/enroll (invalid body)': {
     method: 'POST',
@@ -367,9 +375,10 @@ describe('Authorization matrix: every role × every route and event (DESIGN §6)
       }
     }
 
-    it('has a row for every route the controller serves (api.ts, ops.ts)', async () => {
+    it('has a row for every route the controller serves (api.ts, ops.ts, token-routes.ts)', async () => {
       const dir = 'src/controller/infrastructure/http';
-      const source = (await readFile(`${dir}/api.ts`, 'utf8')) + (await readFile(`${dir}/ops.ts`, 'utf8'));
+      const files = ['api.ts', 'ops.ts', 'token-routes.ts'];
+      const source = (await Promise.all(files.map((f) => readFile(`${dir}/${f}`, 'utf8')))).join('');
       const served = [...source.matchAll(/\.on\('([A-Z]+)', '([^']+)'/g)].map((m) => `${m[1]} ${m[2]}`);
       expect(served.length).to.be.greaterThan(15);
       const rows = new Set(Object.keys(ROUTES).map((name) => name.replace(/ \(.*\)$/, '')));

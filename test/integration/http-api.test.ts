@@ -32,7 +32,7 @@ describe('HTTP API (real server on port 0)', () => {
         body: new URLSearchParams({ username: 'admin', password: ADMIN_PASSWORD }).toString(),
       });
       expect(res.status).to.equal(200);
-      expect(res.body).to.have.keys('access_token', 'token_type', 'expires_in');
+      expect(res.body).to.have.keys('access_token', 'token_type', 'expires_in', 'refresh_token', 'refresh_expires_in');
       expect(res.body.token_type).to.equal('bearer');
       expect(res.body.expires_in).to.equal(3600);
       expect(res.body.access_token)

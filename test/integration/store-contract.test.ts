@@ -314,6 +314,24 @@ for (const kind of kinds) {
       expect((await repo.getByHash('hx50'))?.id).to.equal('x50');
     });
 
+    it('revoked sessions: revoked until their refresh token expires, then forgotten', async () => {
+      const repo = store.sessions;
+      const now = Date.now();
+      await repo.revoke('s-day', now + 60_000);
+      await repo.revoke('s-short', now + 300);
+      await repo.revoke('s-past', now - 1);
+      expect(await repo.isRevoked('s-day')).to.equal(true);
+      expect(await repo.isRevoked('s-short')).to.equal(true);
+      expect(await repo.isRevoked('s-past')).to.equal(false);
+      expect(await repo.isRevoked('s-other')).to.equal(false);
+      // An expiry, not a speed: waited past it.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await repo.revoke('s-next', Date.now() + 60_000);
+      expect(await repo.isRevoked('s-short')).to.equal(false);
+      expect(await repo.isRevoked('s-day')).to.equal(true);
+      expect(await repo.isRevoked('s-next')).to.equal(true);
+    });
+
     it('audit log: appends, reads oldest first, filters by since, action and limit', async () => {
       const log = store.audit;
       await log.append({ at: '2026-01-01T00:00:00.000Z', actor: 'admin', action: 'login', ok: true, from: '::1' });

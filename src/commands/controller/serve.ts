@@ -96,6 +96,13 @@ export default class ControllerServe extends BaseCommand {
       helpValue: 'N',
     }),
     'token-ttl': durationFlag('How long a login token is valid.', '1h'),
+    'refresh-ttl': Flags.string({
+      summary: 'How long a person stays logged in: the refresh token that renews login tokens (0: none).',
+      description: 'e.g. --refresh-ttl 8h for a shorter working day; `ogent logout` and a password change end it.',
+      helpValue: 'DURATION',
+      default: '12h',
+      env: 'OGENT_REFRESH_TTL',
+    }),
     'retain-jobs': Flags.integer({
       summary: 'Keep at most this many finished jobs (older ones are removed).',
       min: 1,
@@ -138,6 +145,9 @@ export default class ControllerServe extends BaseCommand {
     const log = createLogger(flags['log-level'] as LogLevel);
     const tokenTtlMs = parseDuration(flags['token-ttl'] as string);
     if (tokenTtlMs < 1000) throw new RangeError('--token-ttl must be at least 1s');
+    const refreshTtl = (flags['refresh-ttl'] as string).trim();
+    const refreshTtlMs = refreshTtl === '0' ? 0 : parseDuration(refreshTtl, '--refresh-ttl');
+    if (refreshTtlMs > 0 && refreshTtlMs < 1000) throw new RangeError('--refresh-ttl must be 0 or at least 1s');
     checkPlainHttpListen(flags.host, Boolean(flags['tls-cert']), flags['insecure-http']);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the controller's modules too.
     const { startController } = await import('../../controller/index.js');
@@ -148,6 +158,7 @@ export default class ControllerServe extends BaseCommand {
         port: flags.port,
         dataDir: flags['data-dir'] ?? defaultDataDir(),
         tokenTtlSeconds: Math.round(tokenTtlMs / 1000),
+        refreshTtlSeconds: Math.round(refreshTtlMs / 1000),
         adminPassword: process.env.OGENT_ADMIN_PASSWORD || undefined,
         localAgent: flags['local-agent'] ? { name: flags['local-agent-name'] } : false,
         lostAfterMs: parseDuration(flags['agent-grace'] as string),

@@ -37,12 +37,14 @@ export class AuthService {
     return { created: true, generatedPassword: password ? undefined : chosen };
   }
 
-  async login(name: string, password: string): Promise<{ token: string; expiresIn: number; role: Role }> {
+  /** The token, and the version and epoch it carries (a refresh token carries them too). */
+  async login(name: string, password: string): Promise<{ token: string; expiresIn: number } & VerifiedIdentity> {
     const user = await this.users.get(name);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) throw unauthorized('invalid user name or password');
-    const { token, expiresIn } = await this.tokens.issue(user.name, user.role, user.tokenVersion ?? 0, user.epoch);
-    return { token, expiresIn, role: user.role };
+    const ver = user.tokenVersion ?? 0;
+    const { token, expiresIn } = await this.tokens.issue(user.name, user.role, ver, user.epoch);
+    return { token, expiresIn, name: user.name, role: user.role, ver, epoch: user.epoch };
   }
 
   /** Verifies a bearer token and that its user still exists with that role. Throws TokenError. */

@@ -53,10 +53,20 @@ export class LoginGuard {
 
   /** Runs `check` (the credential's verification) if the limits allow; throws LoginLimited when they do not. */
   async attempt<T>(name: string, address: string, check: () => Promise<T>): Promise<T> {
-    const keys = [
-      { key: `name:${name}`, limit: this.limits.perUser },
-      { key: `address:${address}`, limit: this.limits.perAddress },
-    ];
+    return this.counted([{ key: `name:${name}`, limit: this.limits.perUser }], address, check);
+  }
+
+  /** A refresh token's check: no name before it is verified, so only its address's budget counts. */
+  async attemptRefresh<T>(address: string, check: () => Promise<T>): Promise<T> {
+    return this.counted([], address, check);
+  }
+
+  private async counted<T>(
+    named: Array<{ key: string; limit: number }>,
+    address: string,
+    check: () => Promise<T>,
+  ): Promise<T> {
+    const keys = [...named, { key: `address:${address}`, limit: this.limits.perAddress }];
     const waitMs = await this.counters.take(keys, this.limits.windowMs);
     if (waitMs > 0) throw new LoginLimited(Math.max(1, Math.ceil(waitMs / 1000)));
     const result = await this.inTurn(address, check);

@@ -65,6 +65,7 @@ export interface Store {
   output: OutputStore;
   audit: AuditLog;
   enrollments: EnrollmentRepository;
+  sessions: RevokedSessions;
   /** Writes what is pending and releases the store. */
   close(): Promise<void>;
 }
@@ -94,10 +95,29 @@ export interface TokenClaims {
   /** The user's epoch when the token was issued; absent for users stored before epochs. */
   epoch?: string;
 }
+/** A refresh token's claims: the access token's, and the login session it belongs to. */
+export type RefreshClaims = TokenClaims & { sid: string };
 export interface TokenService {
   issue(sub: string, role: User['role'], ver: number, epoch?: string): Promise<{ token: string; expiresIn: number }>;
-  /** Throws TokenError with code ERR_TOKEN_EXPIRED or ERR_TOKEN_INVALID. */
+  /** Throws TokenError with code ERR_TOKEN_EXPIRED or ERR_TOKEN_INVALID; a refresh token is invalid here. */
   verify(token: string): Promise<TokenClaims>;
+  /** A refresh token (its own audience: never an access token) for session `sid`, valid `ttlSeconds`. */
+  issueRefresh(
+    claims: { sub: string; role: User['role']; ver: number; epoch?: string; sid: string },
+    ttlSeconds: number,
+  ): Promise<string>;
+  /** Throws TokenError as `verify`; an access token is invalid here. */
+  verifyRefresh(token: string): Promise<RefreshClaims>;
+}
+
+/**
+ * Login sessions ended by `ogent logout` (the `sid` of their refresh tokens), each kept until its refresh token expires:
+ * in a small file for one controller, in Redis (a key with a TTL) for a cluster, so a logout holds on every controller.
+ */
+export interface RevokedSessions {
+  /** Records `sid` as revoked until `until` (epoch ms, its refresh token's expiry). */
+  revoke(sid: string, until: number): Promise<void>;
+  isRevoked(sid: string): Promise<boolean>;
 }
 
 /**

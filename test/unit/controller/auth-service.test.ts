@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import { AuthService } from '../../../src/controller/application/auth-service.js';
 import { AppError, TokenError } from '../../../src/controller/application/errors.js';
-import type { TokenClaims, TokenService, UserRepository } from '../../../src/controller/application/ports.js';
+import type {
+  TokenClaims,
+  RefreshClaims,
+  TokenService,
+  UserRepository,
+} from '../../../src/controller/application/ports.js';
 import type { Role, User } from '../../../src/domain/model.js';
 
 /** Users in a map: another controller sharing the store would change them behind this one's back like this. */
@@ -34,6 +39,12 @@ const plainTokens: TokenService = {
   },
   async verify(token: string) {
     return JSON.parse(token) as TokenClaims;
+  },
+  async issueRefresh(claims) {
+    return JSON.stringify({ ...claims, iat: 0, exp: 0, jti: 'r' });
+  },
+  async verifyRefresh(token: string) {
+    return JSON.parse(token) as RefreshClaims;
   },
 };
 

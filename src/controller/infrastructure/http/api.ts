@@ -15,9 +15,11 @@ import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
 import { agentLabelsCheck, listedAgent, type AgentConnection } from '../../../protocol/agents.js';
 import { recentRunsOf } from '../../application/agent-runs.js';
-import { LoginLimited, type LoginGuard } from '../../application/login-guard.js';
+import type { LoginGuard } from '../../application/login-guard.js';
+import type { SessionService } from '../../application/session-service.js';
 import { RateLimiter } from './rate-limit.js';
 import { Router, type Request } from './router.js';
+import { addTokenRoutes, tooManyRequests } from './token-routes.js';
 
 export interface ApiDeps {
   auth: AuthService;
@@ -39,11 +41,13 @@ export interface ApiDeps {
   audit?: AuditService;
   /** The login limits `POST /token` goes through (README, Security). */
   logins: LoginGuard;
+  /** Logins, refresh tokens and logouts (`POST /token`, `POST /api/v1/logout`). */
+  sessions: SessionService;
   /** Scale-out: why the controller cannot serve now (Redis unreachable), or undefined when it can. */
   unhealthy?(): string | undefined;
 }
 
-export const loginCheck = object({ username: str({ min: 1, max: 128 }), password: str({ min: 1, max: 1024 }) });
+export { loginCheck } from './token-routes.js';
 export const userCheck = object({
   name: str({ min: 1, max: LIMITS.nameChars }),
   role: str({ min: 1, max: 16 }),
@@ -66,13 +70,6 @@ const auditQueryCheck = object({
 
 const labelPairs = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 
-/** 429 with Retry-After: `what`, and when to try again. */
-const tooManyRequests = (what: string, waitS: number) => ({
-  status: 429,
-  body: { error: 'too_many_requests', message: `${what}; retry in ${waitS}s` },
-  headers: { 'retry-after': String(waitS) },
-});
-
 export function buildApi(deps: ApiDeps): Router {
   const { auth, agents, jobs, log } = deps;
   const views = new JobViews(jobs);
@@ -90,6 +87,7 @@ export function buildApi(deps: ApiDeps): Router {
 
   const router = new Router(log);
   router.unavailable = deps.unhealthy;
+  addTokenRoutes(router, { sessions: deps.sessions, logins: deps.logins, audit, log });
   router
     // version and time let `ogent doctor` compare versions and clocks.
     .on('GET', '/healthz', async () => {
@@ -103,33 +101,6 @@ export function buildApi(deps: ApiDeps): Router {
           ...(problem ? { reason: problem } : {}),
         },
       };
-    })
-    .on('POST', '/token', async (req) => {
-      const body = await req.body();
-      const { username, password } = parse(loginCheck, body);
-      // Past a limit every attempt is refused for the rest of the window, right password or not.
-      try {
-        const { token, expiresIn } = await deps.logins.attempt(username, req.address, () =>
-          auth.login(username, password),
-        );
-        log.info('login', { user: username, address: req.address });
-        await audit.record({ actor: username, from: req.address, action: 'login', ok: true });
-        return { status: 200, body: { access_token: token, token_type: 'bearer', expires_in: expiresIn } };
-      } catch (err) {
-        if (err instanceof LoginLimited) {
-          log.warn('login refused: rate limited', { user: username, address: req.address });
-          return tooManyRequests(LoginLimited.reason, err.retryAfterS);
-        }
-        log.warn('login refused', { user: username, address: req.address });
-        await audit.record({
-          actor: username,
-          from: req.address,
-          action: 'login_failed',
-          ok: false,
-          detail: (err as Error).message.slice(0, 200),
-        });
-        throw err;
-      }
     })
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');

@@ -21,6 +21,7 @@ import type {
   UserRepository,
 } from '../../application/ports.js';
 import { FileAuditLog } from './audit-file.js';
+import { LowRevokedSessions, type RevokedSessionsFile } from './lowdb-sessions.js';
 import { DataDirLock } from './lock.js';
 import { PrivateFile, privateJsonFile } from './private-file.js';
 import { narrowModes, PRIVATE_DIR, PRIVATE_FILE } from './private-modes.js';
@@ -445,6 +446,9 @@ export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Sto
     const enrollments = await load(join(dataDir, 'enrollments.json'), { enrollments: [] as EnrollmentToken[] }, (d) =>
       Array.isArray(d.enrollments),
     );
+    const sessions = await load<RevokedSessionsFile>(join(dataDir, 'sessions.json'), { revoked: {} }, (d) =>
+      Boolean(d.revoked && typeof d.revoked === 'object'),
+    );
     const jobs = new LowJobs(join(dataDir, 'jobs'));
     await jobs.open();
     const output = new FileOutput(join(dataDir, 'output'));
@@ -456,6 +460,7 @@ export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Sto
       users: new LowUsers(users),
       agents: agentRepo,
       enrollments: new LowEnrollments(enrollments),
+      sessions: new LowRevokedSessions(sessions),
       jobs,
       output,
       audit,

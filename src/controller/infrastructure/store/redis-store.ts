@@ -19,6 +19,7 @@ import type {
   Store,
   UserRepository,
 } from '../../application/ports.js';
+import { RedisRevokedSessions } from './redis-sessions.js';
 
 /**
  * The scale-out store (DESIGN §4): the same repositories as the lowdb store, in one Redis shared by every
@@ -403,6 +404,7 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
     jobs,
     output: new RedisOutput(redis, prefix),
     enrollments: new RedisEnrollments(redis, `${prefix}enroll`),
+    sessions: new RedisRevokedSessions(redis, `${prefix}revoked-session:`),
     audit: new RedisAuditLog(redis, `${prefix}audit`),
     secret,
     redis,
