@@ -25,7 +25,7 @@ type SpooledChunk = Omit<CommandProgress, 'data'> & { data: string; encoding?: '
 const DONE_KEPT = 5000;
 
 /**
- * The agent's durable memory (DESIGN §3.3): a run is recorded before it starts, its result before it is sent,
+ * The agent's durable memory (docs/protocol.md §7): a run is recorded before it starts, its result before it is sent,
  * and the result is removed only when the controller acknowledges it. Written atomically (temp file + rename).
  */
 export class ResultSpool {

@@ -6,7 +6,7 @@ import type { JobBrief } from '../protocol/job-brief.js';
 import type { Session } from './credentials.js';
 import { apiError, openStream, request } from './http.js';
 
-/** The REST API (DESIGN §3.1) as the CLI commands use it. */
+/** The REST API (docs/protocol.md §2) as the CLI commands use it. */
 export class ApiClient {
   constructor(private readonly session: Session) {}
 

@@ -21,7 +21,7 @@ export interface StoredCredentials {
   username: string;
   token: string;
   expiresAt: string;
-  /** The refresh token of the login session, and when it ends: new tokens are fetched with it (DESIGN §9.9). */
+  /** The refresh token of the login session, and when it ends: new tokens are fetched with it (docs/architecture.md §7.2). */
   refreshToken?: string;
   refreshExpiresAt?: string;
   /** `ogent login --ca FILE`: the CA file the later commands trust for this controller. */
@@ -83,7 +83,7 @@ export interface Session {
 }
 
 /**
- * Flag > environment > `ogent login`'s stored credentials > default (DESIGN §5.2), for the controller URL and the
+ * Flag > environment > `ogent login`'s stored credentials > default (README, Configuration and credentials), for the controller URL and the
  * CA to trust. Plain http:// to a host that is not loopback is refused (exit 2) unless `--insecure-http`
  * (OGENT_INSECURE_HTTP=1), or `ogent login --insecure-http` to that controller, allows it.
  */

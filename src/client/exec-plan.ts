@@ -8,7 +8,7 @@ import type { Session } from './credentials.js';
 import type { Io, OutputMode } from './exec-service.js';
 import { apiError, request } from './http.js';
 
-/** `exec --ai` (the model writes the command) or `--review` (it reviews yours), DESIGN §7. */
+/** `exec --ai` (the model writes the command) or `--review` (it reviews yours), README, AI command processing. */
 export interface AiOptions {
   mode: 'generate' | 'review';
   dryRun: boolean;

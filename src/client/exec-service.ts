@@ -61,7 +61,7 @@ export function buildJobRequest(
   };
 }
 
-/** Runs a job and renders it; returns the exit code of DESIGN §5.6. */
+/** Runs a job and renders it; returns the exit code of docs/protocol.md §8. */
 export async function runExec(options: ExecOptions, session: Session, io: Io): Promise<ExitCode> {
   const request: JobRequest = { ...buildJobRequest(options), ...options.rollout };
   const planned = options.ai ? await runPlan(request, options.ai, session, io, options.mode) : undefined;

@@ -5,7 +5,7 @@ import type { Executor } from '../domain/model.js';
 import { usageError } from '../lib/errors.js';
 import { LIMITS, type JobRequest } from '../protocol/events.js';
 
-/** How `exec` asks agents to run the command (DESIGN §1, §5.1 `--executor`, `--script`, `--cwd`, ssh flags). */
+/** How `exec` asks agents to run the command (README, Executors: `--executor`, `--script`, `--cwd`, ssh flags). */
 export interface ExecutorOptions {
   name: Executor;
   /** The words after `--`, as given: `exec`'s argv, or the script's arguments. */

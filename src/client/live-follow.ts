@@ -11,7 +11,7 @@ import { JobStream, type FollowOptions } from './job-stream.js';
 export type StartJob = (stream: JobStream, options: FollowOptions) => Promise<Job>;
 
 /**
- * The output DESIGN §5.4 asks for: `--json`, `--stream`, else the live view on a terminal that can draw it,
+ * The output of README, `ogent exec`: `--json`, `--stream`, else the live view on a terminal that can draw it,
  * else plain lines. Pipes, cron and `TERM=dumb` never get the live view, so never an escape code; nor does `CI`
  * (Ink draws only a last frame there, so plain lines say more).
  */

@@ -62,7 +62,7 @@ export interface ControllerOptions {
   /** engine.io's heartbeat: a ping every `intervalMs`, its pong due within `timeoutMs` (default 10 s and 10 s). */
   heartbeat?: { intervalMs: number; timeoutMs: number };
   /**
-   * Scale-out (DESIGN §4): share state and events with other controllers through this Redis (redis://host:port/db).
+   * Scale-out (docs/architecture.md §5): share state and events with other controllers through this Redis (redis://host:port/db).
    * The data dir is then not used for state.
    */
   redis?: string;

@@ -1,7 +1,7 @@
 import { ROUTING_FACTS, type Agent, type AgentInfo, type PendingChange, type RoutingFacts } from './model.js';
 
 /**
- * Which labels and facts route jobs to an agent (DESIGN §9.7): the admin's (its join token's, `ogent agents label`)
+ * Which labels and facts route jobs to an agent (docs/architecture.md §7.8): the admin's (its join token's, `ogent agents label`)
  * win; what the agent reports is pinned at its first registration, and a later change is held as `pending` until an
  * admin accepts it. So a stolen agent credential cannot claim `role=db` or `hostname=db-1`. Pure.
  */

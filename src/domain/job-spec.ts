@@ -1,7 +1,7 @@
 import type { Executor } from './model.js';
 
 /**
- * What a job runs, checked for consistency per executor (DESIGN §1): `shell` and `ssh` run `command` through a shell,
+ * What a job runs, checked for consistency per executor (README, Executors): `shell` and `ssh` run `command` through a shell,
  * `exec` runs `args` with no shell, `script` runs `script` (a file's content) with `args`. Pure.
  */
 export interface JobSpec {

@@ -1,4 +1,4 @@
-/** The words of the domain (DESIGN §1): agent, job, run, user. Pure data, no I/O. */
+/** The words of the domain (docs/architecture.md §2): agent, job, run, user. Pure data, no I/O. */
 
 export const ROLES = ['admin', 'operator', 'viewer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
@@ -60,7 +60,7 @@ export interface AgentInfo {
 }
 
 /**
- * The facts of `agent_info` that route jobs (selectors, ssh hosts): pinned like the agent's labels (DESIGN §9.7).
+ * The facts of `agent_info` that route jobs (selectors, ssh hosts): pinned like the agent's labels (docs/architecture.md §7.8).
  * Not `version`: it changes at every upgrade (a fleet upgraded would wait for 500 accepts), and what an agent can
  * take is decided by the version it runs, not by one an admin accepted.
  */
@@ -139,7 +139,7 @@ export interface Job {
   /** `ssh` to a host given on the command line (`--ssh-target`), through the agent `via` selects. */
   sshTarget?: string;
   via?: string[];
-  /** Set when AI generated or reviewed the command (DESIGN §7). */
+  /** Set when AI generated or reviewed the command (README, AI command processing). */
   ai?: JobAi;
   /** At most this many runs in flight (resolved from `--max-concurrency` when the job was created). */
   maxConcurrency?: number;
@@ -201,7 +201,7 @@ export interface Plan {
   expiresAt: string;
 }
 
-/** One line of the audit log (DESIGN §6): who, from where, what, which agents, when. */
+/** One line of the audit log (docs/architecture.md §7.6): who, from where, what, which agents, when. */
 export interface AuditEntry {
   at: string;
   /** User or agent name; "-" when the actor is unknown (a failed login names the user it tried). */

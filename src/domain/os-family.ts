@@ -1,6 +1,6 @@
 import type { AgentInfo } from './model.js';
 
-/** A group of targets that get the same generated command (DESIGN §7), and how to describe it to a model. */
+/** A group of targets that get the same generated command (README, AI command processing), and how to describe it to a model. */
 export interface OsFamily {
   key: string;
   description: string;

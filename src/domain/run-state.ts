@@ -52,7 +52,7 @@ export function deriveJobStatus(job: Pick<Job, 'runs' | 'cancelRequested'>): Job
   return job.runs.every((r) => r.status === 'succeeded') ? 'succeeded' : 'failed';
 }
 
-/** Exit code of `exec` and `jobs wait` for a finished job (DESIGN §5.6). */
+/** Exit code of `exec` and `jobs wait` for a finished job (docs/protocol.md §8). */
 export function jobExitCode(job: Pick<Job, 'status'>): 0 | 1 {
   return job.status === 'succeeded' ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 import { compileGlob, type Glob } from './glob.js';
 
 /**
- * Selectors (DESIGN §5.3): `-t` takes comma-separated terms, any of which may match (OR);
+ * Selectors (README, `ogent exec`): `-t` takes comma-separated terms, any of which may match (OR);
  * repeated `-t` must all match (AND). A term is a name/id glob or `key=value` (value may be a glob),
  * either prefixed with `!` (NOT).
  */

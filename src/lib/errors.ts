@@ -1,4 +1,4 @@
-/** Exit codes of `exec` and `jobs wait` (DESIGN §5.6); other commands use the same numbers for the same causes. */
+/** Exit codes of `exec` and `jobs wait` (docs/protocol.md §8); other commands use the same numbers for the same causes. */
 export const EXIT = {
   ok: 0,
   runsFailed: 1,

@@ -12,7 +12,7 @@ export interface AgentConnection {
 export type AgentDetails = Agent & { connection?: AgentConnection | null };
 
 /**
- * An agent as `GET /api/v1/agents` lists it: DESIGN's fields, and `pending` when it reports a change not accepted
+ * An agent as `GET /api/v1/agents` lists it: the fields of docs/protocol.md §2.2.1, and `pending` when it reports a change not accepted
  * yet (`agents` marks it); `GET /api/v1/agents/:id` has the rest (`reportedLabels`, `adminLabels`).
  */
 export const listedAgent = ({ id, name, status, labels, info, lastSeen, pending }: Agent): Agent => ({

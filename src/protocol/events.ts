@@ -15,7 +15,7 @@ import {
   type Check,
 } from './validate.js';
 
-/** Event names fixed by the original design (DESIGN §3.2). */
+/** Event names fixed by the original design (docs/protocol.md §4). */
 export const EV = {
   agentInfo: 'agent_info',
   executeCommand: 'execute_command',

@@ -20,7 +20,7 @@ import {
 import { swarmPassword } from '../helpers/swarm.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
-/** DESIGN §3.3 with real processes and real kills: nothing lost, nothing recorded twice. */
+/** docs/protocol.md §7 with real processes and real kills: nothing lost, nothing recorded twice. */
 describe('delivery guarantees (real processes, real kills)', function () {
   this.timeout(120_000);
   const scope = processScope('ogent-delivery-');

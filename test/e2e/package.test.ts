@@ -25,7 +25,7 @@ const AGENT_PASSWORD = 'pkg-agent-password-1';
 const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 /**
- * DESIGN §8: dist/ogent-linux-x64, copied alone into an empty directory and run where no Node.js can be found, runs
+ * docs/architecture.md §8: dist/ogent-linux-x64, copied alone into an empty directory and run where no Node.js can be found, runs
  * every command: a controller, an agent, exec (plain, --json, exit codes), the Ink view in a terminal, and the
  * systemd units it writes.
  */

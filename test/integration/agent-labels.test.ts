@@ -8,7 +8,7 @@ import { EV } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { agentInfo, connected, createJob, finishedJob, http, rawSocket, RawAgent, userToken } from './support.js';
 
-/** DESIGN §9.7: the labels and facts that route jobs are the admin's; what an agent reports is pinned. */
+/** docs/architecture.md §7.8: the labels and facts that route jobs are the admin's; what an agent reports is pinned. */
 describe('agent labels: pinned, held, accepted, set by the admin (real controller and agents)', function () {
   this.timeout(60_000);
   const fx = new Fixtures();

@@ -7,7 +7,7 @@ import { EV, LIMITS, type CommandResult } from '../../src/protocol/events.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { agentInfo, connected, createJob, finishedJob, getJob, http, rawSocket, RawAgent } from './support.js';
 
-/** The `/agents` events of DESIGN §3.2, driven by hand: what a buggy or hostile agent can and cannot do. */
+/** The `/agents` events of docs/protocol.md §4, driven by hand: what a buggy or hostile agent can and cannot do. */
 describe('/agents protocol (real Socket.IO on port 0)', () => {
   const fx = new Fixtures();
   let controller: RunningController;

@@ -9,7 +9,7 @@ import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
 import { agentInfo, connected, createJob, http, RawAgent, rawSocket, refusal, type RawSocket } from './support.js';
 
 /**
- * DESIGN §6, as a table: every role (and no token) against every REST route and every socket event, on one real
+ * docs/architecture.md §7, as a table: every role (and no token) against every REST route and every socket event, on one real
  * controller on port 0. An allowed request gets its 2xx (or its validation 400 when the body is bad); a refused one
  * gets 401 without a token, 403 with the wrong role, before its body is even looked at.
  */
@@ -287,7 +287,7 @@ function expected(route: Route, who: Who): number {
   return route.allowed.includes(who) ? route.ok : 403;
 }
 
-describe('Authorization matrix: every role × every route and event (DESIGN §6)', function () {
+describe('Authorization matrix: every role × every route and event (docs/architecture.md §7)', function () {
   const fx = new Fixtures();
   let ai: FakeChatServer;
   let controller: RunningController;

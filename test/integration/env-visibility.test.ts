@@ -7,7 +7,7 @@ import { connected, http, RawAgent, rawSocket, userToken, type RawSocket } from 
 
 /**
  * Row 7 of the hostile-input issue: a viewer read the env values (`DB_PASSWORD=…`) of everyone's jobs. Env values are
- * shown to admins and the job's creator only (DESIGN §9.7); the others see the names with `***`: over HTTP (show,
+ * shown to admins and the job's creator only (docs/architecture.md §7.9); the others see the names with `***`: over HTTP (show,
  * list, cancel) and on `/clients` (the subscribe ack, job_finished). Real users of each role, a real agent socket.
  */
 describe('Who sees the env values of a job', function () {

@@ -23,7 +23,7 @@ interface Forge {
 }
 
 /**
- * DESIGN §6: a token is accepted only when HS256-signed with the controller's secret, with issuer, audience, expiry,
+ * docs/architecture.md §7: a token is accepted only when HS256-signed with the controller's secret, with issuer, audience, expiry,
  * issue time, id, subject, role, token version and the user's epoch right. Each forgery is tried on REST and on both namespaces.
  */
 describe('Forged and misused tokens are refused (REST, /clients, /agents)', function () {
@@ -185,7 +185,7 @@ describe('Forged and misused tokens are refused (REST, /clients, /agents)', func
 });
 
 /**
- * Revocation (DESIGN §6): removing a user or changing its password revokes the tokens issued before. REST refuses
+ * Revocation (docs/architecture.md §7): removing a user or changing its password revokes the tokens issued before. REST refuses
  * them at once; connections opened with them are closed, and a request on one that is still open is refused.
  */
 describe('Token revocation reaches REST and open sockets', function () {

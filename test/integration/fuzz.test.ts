@@ -464,7 +464,7 @@ describe('Fuzzing every socket event and REST body (fast-check, 1,000 payloads e
     it('nothing in the data dir changed, nor the running job, nor Object.prototype', async () => {
       await controller.jobs.flush();
       expect(await snapshot(dataDir)).to.deep.equal(filesBefore);
-      // The audit log records every failed login by design (DESIGN §6): that, and only that, may have been added.
+      // The audit log records every failed login by design (docs/architecture.md §7): that, and only that, may have been added.
       const audit = await readFile(join(dataDir, 'audit.log'), 'utf8');
       expect(audit.startsWith(auditBefore)).to.equal(true);
       const added = audit.slice(auditBefore.length).split('\n').filter(Boolean);

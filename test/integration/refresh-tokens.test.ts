@@ -23,7 +23,7 @@ const logout = (url: string, token: string) => request(url, '/api/v1/logout', { 
 const agentsWith = async (url: string, token: string) => (await request(url, '/api/v1/agents', { token })).status;
 
 /**
- * Issue #29 (the first hour), DESIGN §9.9: a person stays logged in for a working day with a refresh token, which dies
+ * Issue #29 (the first hour), docs/architecture.md §7.2: a person stays logged in for a working day with a refresh token, which dies
  * with `logout`, a password change or the user's removal, on every controller of a cluster.
  */
 describe('refresh tokens: a working day, ended by logout, a password change or removal (real controller)', function () {

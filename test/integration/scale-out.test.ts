@@ -11,7 +11,7 @@ import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { RedisServer } from '../helpers/redis.js';
 import { connected, finishedJob, getJob, http, rawSocket, type RawSocket } from './support.js';
 
-/** DESIGN §4 scale-out: controllers sharing one (real) Redis serve any request about any agent or job. */
+/** docs/architecture.md §5 scale-out: controllers sharing one (real) Redis serve any request about any agent or job. */
 describe('scale-out: controllers sharing one Redis', function () {
   this.timeout(40_000);
   const fx = new Fixtures();

@@ -6,7 +6,7 @@ import type { RunningController } from '../../src/controller/index.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { connected, http, rawSocket, refusal, userToken } from './support.js';
 
-/** DESIGN §3.2: the handshake checks the JWT and says why it refuses in `data.code`. */
+/** docs/protocol.md §4: the handshake checks the JWT and says why it refuses in `data.code`. */
 describe('Socket.IO handshake (real server on port 0)', () => {
   const fx = new Fixtures();
   let controller: RunningController;

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/lib/log.js';
 import { ADMIN_PASSWORD, Fixtures } from '../helpers/fixtures.js';
 import { createJob, finishedJob } from './support.js';
 
-/** DESIGN §4: one controller per data dir; a store it cannot read stops it, and it never overwrites that file. */
+/** docs/architecture.md §6: one controller per data dir; a store it cannot read stops it, and it never overwrites that file. */
 describe('the lowdb store', () => {
   const fx = new Fixtures();
   afterEach(() => fx.cleanup());

@@ -11,7 +11,7 @@ import { agentInfo, connected, http, rawSocket } from './support.js';
 const ADMIN = { name: 'admin', role: 'admin' as const };
 
 /**
- * DESIGN §9.7, issue #20 row 5: a token dies with its user. Every user (and agent user) gets a random epoch when it is
+ * docs/architecture.md §7.2, issue #20 row 5: a token dies with its user. Every user (and agent user) gets a random epoch when it is
  * created; tokens carry it, so a name removed and created again never revives a token issued to the old one.
  */
 describe('token epochs: a re-created name never revives an old token (real controller)', function () {

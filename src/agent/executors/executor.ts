@@ -12,7 +12,7 @@ export interface ExecutorRequest {
   cwd?: string;
 }
 
-/** One way of running a command on the agent (DESIGN §1). */
+/** One way of running a command on the agent (README, Executors). */
 export interface Executor {
   /** Why this agent will not run `request` (the run is `rejected` with it), or undefined. */
   refuse?(request: ExecutorRequest): string | undefined;

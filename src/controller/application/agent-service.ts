@@ -23,7 +23,7 @@ export class AgentService {
 
   /**
    * An agent connected (or re-sent its facts): its record, online. Labels and routing facts that differ from the
-   * pinned ones are held (`held`), not taken (DESIGN §9.7).
+   * pinned ones are held (`held`), not taken (docs/architecture.md §7.8).
    */
   async online(name: string, info: AgentInfo): Promise<Registration> {
     let held: string[] = [];

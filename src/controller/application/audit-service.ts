@@ -12,7 +12,7 @@ export const by = (actor: Identity): Pick<AuditEntry, 'actor' | 'from'> => ({
 });
 
 /**
- * The audit log (DESIGN §6), with the rule for when it cannot be written (a full disk):
+ * The audit log (docs/architecture.md §7.6), with the rule for when it cannot be written (a full disk):
  * what runs something or grants access (job creation, adding a user, setting a password, enrolling an agent) is
  * refused with 503 (`required`); what stops or takes away (cancelling, removing a user or an agent) and logins go
  * on, with an error in the controller's log (`record`): refusing those would keep running what someone wants stopped.

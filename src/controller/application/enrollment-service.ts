@@ -37,7 +37,7 @@ const info = ({ hash: _hash, ...token }: EnrollmentToken, now: string): JoinToke
   state: token.expiresAt <= now ? 'expired' : token.usesLeft <= 0 ? 'used_up' : 'active',
 });
 
-/** Join tokens for fleets (DESIGN §6): one token enrolls up to N agents, each with its own agent-role user. */
+/** Join tokens for fleets (docs/architecture.md §7.4): one token enrolls up to N agents, each with its own agent-role user. */
 export class EnrollmentService {
   constructor(
     private readonly enrollments: EnrollmentRepository,

@@ -184,7 +184,7 @@ export class JobService {
       if (isTerminal(run.status)) continue;
       const runner = runnerOf(run);
       names.add(runner.name);
-      // It may never have arrived: sent again, the agent de-duplicates by runId (DESIGN §3.3).
+      // It may never have arrived: sent again, the agent de-duplicates by runId (docs/protocol.md §7).
       if (run.status === 'dispatched' && this.gateway.isConnected(runner.id)) this.dispatch(job, run);
     }
     for (const name of names) {
@@ -450,7 +450,7 @@ export class JobService {
     const endsJob = job.status !== 'running';
     const stored = this.jobs.put(job);
     for (const run of changed) this.notifier.runUpdate(job, run.id);
-    // Persisted before dispatch (DESIGN §3.3).
+    // Persisted before dispatch (docs/protocol.md §7).
     stored.then(
       () => {
         for (const run of toSend) this.dispatch(job, run);

@@ -6,7 +6,7 @@ import type { Identity } from './ports.js';
 /** What a user is shown instead of an env value it may not see. */
 export const REDACTED = '***';
 
-/** Who may see a job's env values (DESIGN §9.7): admins and the job's creator; everyone else sees the names. */
+/** Who may see a job's env values (docs/architecture.md §7.9): admins and the job's creator; everyone else sees the names. */
 export type EnvView = 'values' | 'names';
 export const envViewOf = (job: Pick<Job, 'createdBy'>, who: Identity): EnvView =>
   who.role === 'admin' || who.name === job.createdBy ? 'values' : 'names';

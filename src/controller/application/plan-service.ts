@@ -25,7 +25,7 @@ const NOT_CONFIGURED =
 const maxRisk = (risks: Risk[]): Risk => RISKS[Math.max(0, ...risks.map((r) => RISKS.indexOf(r)))] ?? 'high';
 
 /**
- * AI command processing (DESIGN §7): asks the model for a command (or a review of the given one) per OS family among
+ * AI command processing (README, AI command processing): asks the model for a command (or a review of the given one) per OS family among
  * the targets, keeps the result as a plan the user confirms, and runs exactly that plan as a job. A reply that does
  * not validate is an error; nothing is kept or run.
  */

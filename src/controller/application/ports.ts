@@ -4,7 +4,7 @@ import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand, Result
 
 export type { AuditEntry };
 
-/** State behind interfaces (DESIGN §2, §4): lowdb today, Redis for scale-out. */
+/** State behind interfaces (docs/architecture.md §2, §6): lowdb today, Redis for scale-out. */
 export interface UserRepository {
   get(name: string): Promise<User | undefined>;
   list(): Promise<User[]>;
@@ -122,7 +122,7 @@ export interface RevokedSessions {
 
 /**
  * Login attempts counted per key (a user name, a client address) in fixed windows: in this process for one
- * controller, in Redis for a cluster (DESIGN §9.6), so every controller spends the same budget.
+ * controller, in Redis for a cluster (docs/architecture.md §7.3), so every controller spends the same budget.
  */
 export interface LoginCounters {
   /**
@@ -146,7 +146,7 @@ export interface ChatMessage {
   content: string;
 }
 
-/** An OpenAI-compatible chat-completions endpoint (DESIGN §7): OpenAI, Ollama, llama.cpp server, vLLM. */
+/** An OpenAI-compatible chat-completions endpoint (README, AI command processing): OpenAI, Ollama, llama.cpp server, vLLM. */
 export interface ChatModel {
   readonly model: string;
   /** The model's reply, asked for as one JSON object (not yet parsed or trusted). Throws AiError. */
@@ -164,7 +164,7 @@ export class AiError extends Error {
   }
 }
 
-/** A join token for `agent run --join-token` (DESIGN §6): only its hash is stored. */
+/** A join token for `agent run --join-token` (docs/architecture.md §7.4): only its hash is stored. */
 export interface EnrollmentToken {
   id: string;
   /** sha256 of the secret, hex. */
@@ -205,7 +205,7 @@ export interface RemoteJobs {
 }
 
 /**
- * Scale-out (DESIGN §4): the controller that creates a job owns it — a lease in Redis it renews while the job runs —
+ * Scale-out (docs/architecture.md §5.1): the controller that creates a job owns it — a lease in Redis it renews while the job runs —
  * and does its scheduling (dispatch windows, lost runs); the others forward what they receive about it to the owner.
  * When an owner stops renewing, another controller takes the lease and picks the job up from the store. Absent in
  * the embedded (lowdb) mode, where one controller owns everything.

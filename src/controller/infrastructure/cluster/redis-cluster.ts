@@ -55,7 +55,7 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 const HDEL_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) else return 0 end`;
 
 /**
- * The coordination of controllers sharing one Redis (DESIGN §4): job leases, a request channel per controller for
+ * The coordination of controllers sharing one Redis (docs/architecture.md §5): job leases, a request channel per controller for
  * forwarded agent events, a heartbeat per controller, and which agent is connected to which controller.
  */
 export class RedisCluster implements JobCluster {

@@ -24,7 +24,7 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
-/** Login counters shared by every controller of a cluster (`--redis`, DESIGN §9.6). */
+/** Login counters shared by every controller of a cluster (`--redis`, docs/architecture.md §7.3). */
 export class RedisLoginCounters implements LoginCounters {
   constructor(
     private readonly redis: Redis,

@@ -27,7 +27,7 @@ export interface ApiDeps {
   /** Join tokens and `agent run --join-token`. */
   enrollments: EnrollmentService;
   jobs: JobService;
-  /** AI command processing (DESIGN §7). */
+  /** AI command processing (README, AI command processing). */
   plans: PlanService;
   log: Logger;
   /** Disconnects a removed agent. */

@@ -22,7 +22,7 @@ import type {
 import { RedisRevokedSessions } from './redis-sessions.js';
 
 /**
- * The scale-out store (DESIGN §4): the same repositories as the lowdb store, in one Redis shared by every
+ * The scale-out store (docs/architecture.md §6.2): the same repositories as the lowdb store, in one Redis shared by every
  * controller. Keys start with `prefix` (default `ogent:`), so several installations can share a Redis database.
  */
 export interface RedisStoreOptions {
@@ -212,7 +212,7 @@ class RedisJobs implements JobRepository {
   }
 }
 
-/** `length` bytes at most of a string key, cut to `bytes` (truncate after a crash, DESIGN §3.3). */
+/** `length` bytes at most of a string key, cut to `bytes` (truncate after a crash, docs/protocol.md §7). */
 const TRUNCATE = `
 local len = redis.call('STRLEN', KEYS[1])
 local keep = tonumber(ARGV[1])
