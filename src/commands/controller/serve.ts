@@ -34,6 +34,15 @@ export default class ControllerServe extends BaseCommand {
         '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --max-connections-per-address 8000',
     },
     {
+      description: 'Tighter caps for a controller facing many users: 8 live sessions each, 64 handshakes per address',
+      command:
+        '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --max-sockets-per-user 8 --max-unauthenticated-per-address 64',
+    },
+    {
+      description: 'People stay logged in for 8 hours, access tokens for 15 minutes (0 turns refresh tokens off)',
+      command: '<%= config.bin %> controller serve --token-ttl 15m --refresh-ttl 8h',
+    },
+    {
       description: 'With AI command processing (`exec --ai`, `--review`) through a local Ollama',
       command: '<%= config.bin %> controller serve --ai-base-url http://127.0.0.1:11434/v1 --ai-model llama3.1',
     },
