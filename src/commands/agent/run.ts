@@ -10,11 +10,12 @@ import { DEFAULT_CONTROLLER } from '../../client/credentials.js';
 import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
 import { checkPlainHttpUrl } from '../../lib/plain-http.js';
-import { agentNameCheck, labelsCheck } from '../../protocol/events.js';
+import { agentNameCheck } from '../../protocol/events.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
 import { BaseCommand, connectionFlags, parseDuration, type FlagsOf } from '../base.js';
 import { waitForSignal } from '../controller/serve.js';
+import { parseLabelWords } from '../label-args.js';
 
 export default class AgentRun extends BaseCommand {
   static override summary = 'Run an agent: connect out to the controller and run what it sends.';
@@ -138,7 +139,7 @@ export default class AgentRun extends BaseCommand {
     const { flags } = await this.parse(AgentRun);
     const sshHosts = await parseSshHosts(flags['ssh-host'] ?? []);
     const graceMs = parseDuration(flags['shutdown-grace']);
-    const labels = parseLabels(flags.label ?? []);
+    const labels = parseLabelWords(flags.label ?? [], '--label').set;
     const policy = await loadPolicy(flags.allow ?? [], flags.deny ?? [], flags.policy);
     const runAs = flags['run-as'] === undefined ? undefined : await lookUpRunAs(flags['run-as']);
     const controllers = parseControllers(flags.controller);
@@ -286,21 +287,6 @@ export default class AgentRun extends BaseCommand {
 }
 
 /** `--label key=value`, checked. */
-function parseLabels(pairs: string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw usageError(`invalid --label "${pair}": use key=value`);
-    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  try {
-    parse(labelsCheck, labels);
-  } catch (err) {
-    throw usageError(`invalid --label: ${(err as Error).message}`);
-  }
-  return labels;
-}
-
 function checkName(name: string): string {
   try {
     parse(agentNameCheck, name);

@@ -4,9 +4,10 @@ import { readPassword } from '../../../client/prompt.js';
 import { usageError } from '../../../lib/errors.js';
 import { checkPlainHttpUrl } from '../../../lib/plain-http.js';
 import { passthroughFlags } from '../../../lib/service.js';
-import { agentNameCheck, labelsCheck } from '../../../protocol/events.js';
+import { agentNameCheck } from '../../../protocol/events.js';
 import { parse } from '../../../protocol/validate.js';
 import { BaseCommand } from '../../base.js';
+import { parseLabelWords } from '../../label-args.js';
 import { installFromFlags, serviceFlags } from '../../service-flags.js';
 import AgentRun from '../run.js';
 
@@ -66,18 +67,7 @@ export default class AgentServiceInstall extends BaseCommand {
         throw usageError(`invalid agent name "${flags.name}": letters, digits, . _ - (max 63)`);
       }
     }
-    const labels = Object.fromEntries(
-      (flags.label ?? []).map((pair) => {
-        const eq = pair.indexOf('=');
-        if (eq <= 0) throw usageError(`invalid --label "${pair}": use key=value`);
-        return [pair.slice(0, eq), pair.slice(eq + 1)];
-      }),
-    );
-    try {
-      parse(labelsCheck, labels);
-    } catch (err) {
-      throw usageError(`invalid --label: ${(err as Error).message}`);
-    }
+    parseLabelWords(flags.label ?? [], '--label'); // the agent would refuse them at every start: said now
     await installFromFlags({
       kind: 'agent',
       runFlags,
