@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { KNOWN_CAPABILITIES } from '../domain/capabilities.js';
 import type { AgentInfo } from '../domain/model.js';
 import { VERSION } from '../lib/version.js';
 
@@ -25,6 +26,7 @@ export function hostFacts(
     executors,
     ...system,
     ...(sshHosts.length ? { sshHosts } : {}),
+    capabilities: [...KNOWN_CAPABILITIES],
   };
 }
 

@@ -11,6 +11,8 @@ import type { Logger } from '../lib/log.js';
 import type { Spawned } from '../lib/process.js';
 import { buildExecutors, type Executor } from './executors/index.js';
 import { jobIdOfRun } from '../domain/ids.js';
+import { unknownRequirement } from '../domain/capabilities.js';
+import { VERSION } from '../lib/version.js';
 import { noAgentMetrics, type AgentMetrics } from './metrics.js';
 import { policySubject, type CommandPolicy } from './policy.js';
 import type { ResultSpool } from './spool.js';
@@ -102,6 +104,8 @@ export class AgentManager {
     }
     if (this.spool.isDone(cmd.runId)) return { accepted: true };
     if (this.draining) return { accepted: false, reason: 'the agent is shutting down' };
+    const unknown = unknownRequirement(cmd.requires, VERSION);
+    if (unknown) return { accepted: false, reason: unknown };
     const executor = this.executors[cmd.executor];
     if (!executor) return { accepted: false, reason: `executor "${cmd.executor}" is not available on this agent` };
     const denied = this.policy?.refuse(policySubject(cmd.executor, cmd));

@@ -57,6 +57,8 @@ export interface AgentInfo {
   policy?: { allow: string[]; deny: string[] };
   /** The user commands run as (`agent run --run-as`); absent: the agent's own user. */
   runAs?: string;
+  /** What this agent's release can do (domain/capabilities.ts); absent: a first-release agent, which can do none. */
+  capabilities?: string[];
 }
 
 /**
@@ -147,6 +149,8 @@ export interface Job {
   maxErrors?: number;
   /** Offline agents' runs wait this long after creation before they are unreachable. */
   deliverWithinMs?: number;
+  /** Capabilities its agents must have (domain/capabilities.ts); absent: none beyond the first release's. */
+  requires?: string[];
   status: JobStatus;
   cancelRequested?: boolean;
   createdBy: string;

@@ -95,6 +95,7 @@ export const agentInfoCheck: Check<AgentInfo> = object({
     }),
   ),
   runAs: optional(str({ min: 1, max: 64 })),
+  capabilities: optional(array(str({ min: 1, max: 32 }), { max: 64 })),
 });
 
 export interface ExecuteCommand {
@@ -113,6 +114,8 @@ export interface ExecuteCommand {
   sshHost?: string;
   /** `ssh`: a destination, `[user@]host[:port]` (`exec --ssh-target`). */
   sshTarget?: string;
+  /** Capabilities the agent must have to run it as meant; an agent that does not know one refuses the command. */
+  requires?: string[];
 }
 const argsCheck = array(processText({ max: LIMITS.commandBytes }), { max: LIMITS.args });
 /** A shell's or ssh's argument (and a script's name shown in its command): no NUL byte either. */
@@ -133,6 +136,7 @@ export const executeCommandCheck: Check<ExecuteCommand> = object({
   script: optional(scriptCheck),
   sshHost: optional(agentNameCheck),
   sshTarget: optional(sshTargetCheck),
+  requires: optional(array(str({ min: 1, max: 32 }), { max: 64 })),
 });
 export interface ExecuteAck {
   accepted: boolean;

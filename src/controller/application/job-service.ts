@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { rejectLacking, requiredBy } from '../../domain/capabilities.js';
 import { jobIdOfRun, newId } from '../../domain/ids.js';
 import { jobSpecOf, JobSpecError, type JobSpec } from '../../domain/job-spec.js';
 import type { Agent, Job, JobAi, Run, RunStatus } from '../../domain/model.js';
@@ -315,6 +316,8 @@ export class JobService {
       finishedAt: null,
       durationMs: null,
     }));
+    const requires = requiredBy(spec);
+    if (requires.length) rejectLacking(runs, requires, agents, now);
     const maxConcurrency = resolveConcurrency(request.maxConcurrency, runs.length);
     const maxErrors = resolveMaxErrors(request.maxErrors, runs.length);
     const job: Job = {
@@ -332,6 +335,7 @@ export class JobService {
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
       ...(maxErrors !== undefined ? { maxErrors } : {}),
       ...(request.deliverWithinMs !== undefined ? { deliverWithinMs: request.deliverWithinMs } : {}),
+      ...(requires.length ? { requires } : {}),
       status: 'running',
       createdBy: actor.name,
       createdAt: now,
@@ -498,6 +502,7 @@ export class JobService {
         ...(job.args ? { args: job.args } : {}),
         ...(job.script ? { script: job.script } : {}),
         ...(run.via ? (job.sshTarget ? { sshTarget: job.sshTarget } : { sshHost: run.agent.name }) : {}),
+        ...(job.requires?.length ? { requires: job.requires } : {}),
       })
       .then(
         (ack) => {

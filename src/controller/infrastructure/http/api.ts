@@ -1,3 +1,4 @@
+import { KNOWN_CAPABILITIES } from '../../../domain/capabilities.js';
 import type { AuthService } from '../../application/auth-service.js';
 import { requireAdmin, requireRole, requireSelfOrAdmin } from '../../application/auth-service.js';
 import type { AgentService } from '../../application/agent-service.js';
@@ -97,6 +98,7 @@ export function buildApi(deps: ApiDeps): Router {
         body: {
           status: problem ? 'unhealthy' : 'ok',
           version: VERSION,
+          capabilities: KNOWN_CAPABILITIES,
           time: new Date().toISOString(),
           ...(problem ? { reason: problem } : {}),
         },
