@@ -11,6 +11,7 @@ import {
 import type { AgentInfo } from '../domain/model.js';
 import { certificateError } from '../client/tls.js';
 import { parse } from '../protocol/validate.js';
+import { STDIN_EV, stdinChunkCheck } from '../protocol/stdin.js';
 import type { Logger } from '../lib/log.js';
 import type { AgentManager } from './manager.js';
 import type { AgentMetrics } from './metrics.js';
@@ -43,6 +44,8 @@ export interface AgentClientOptions {
 }
 
 const RESULT_ACK_TIMEOUT_MS = 20_000;
+/** The controller holds a `stdin_read` up to 10 s waiting for bytes: well within this. */
+const STDIN_READ_TIMEOUT_MS = 30_000;
 /**
  * Backoff cap between reconnection attempts. Low enough that a fleet is back within seconds of the controller's
  * return (issue 4), high enough that 1,000 waiting agents cost a down controller ~125 refused connections a second.
@@ -185,6 +188,11 @@ export class AgentClient {
             sendResult: (r) => socket.timeout(RESULT_ACK_TIMEOUT_MS).emitWithAck(EV.commandResult, r),
             backlogged: () => backlogged(socket.io.engine),
             drained: () => drained(socket.io.engine),
+            readStdin: (runId, offset) =>
+              socket
+                .timeout(STDIN_READ_TIMEOUT_MS)
+                .emitWithAck(STDIN_EV.read, { runId, offset })
+                .then((raw) => parse(stdinChunkCheck, raw)),
           });
           this.readyResolvers.splice(0).forEach((r) => r());
         })

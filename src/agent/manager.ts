@@ -16,6 +16,7 @@ import { VERSION } from '../lib/version.js';
 import { noAgentMetrics, type AgentMetrics } from './metrics.js';
 import { policySubject, type CommandPolicy } from './policy.js';
 import type { ResultSpool } from './spool.js';
+import { feedStdin, type StdinReader } from './stdin-feed.js';
 
 /** What the manager needs from the connection. */
 export interface AgentLink {
@@ -25,6 +26,8 @@ export interface AgentLink {
   /** True while the connection has more queued than it can send: output readers should pause until `drained`. */
   backlogged?(): boolean;
   drained?(): Promise<void>;
+  /** Asks for a run's stdin (docs/protocol.md §10). */
+  readStdin?: StdinReader;
 }
 
 interface Active {
@@ -32,6 +35,8 @@ interface Active {
   reason?: 'timed_out' | 'cancelled';
   /** Why it was cancelled when no user asked (the agent stopping). */
   note?: string;
+  /** Why it failed though its process did not (its stdin could not be had). */
+  failure?: string;
 }
 
 /** Output sent but not yet covered by an acknowledged result, kept to re-send after a reconnect. */
@@ -203,6 +208,18 @@ export class AgentManager {
     }
     run.spawned = spawned;
     this.log.debug('run started', { runId: cmd.runId, jobId: cmd.jobId, pid: spawned.pid });
+    const stopFeed = spawned.stdin
+      ? feedStdin(
+          cmd.runId,
+          spawned.stdin,
+          () => this.link?.readStdin,
+          (reason) => {
+            if (run.reason || run.failure) return;
+            run.failure = reason;
+            spawned.killTree();
+          },
+        )
+      : undefined;
 
     let seq = 0;
     // Raw bytes, cut only between UTF-8 characters: an incomplete one at the end of a read waits for the next read.
@@ -276,6 +293,7 @@ export class AgentManager {
     void spawned.done
       .catch((err: unknown) => ({ exitCode: null, signal: null, error: startFailure(err) }))
       .then(async (exit) => {
+        stopFeed?.();
         clearTimeout(timeout);
         flush(true);
         await this.finish(cmd, run, startedAt, exit);
@@ -288,7 +306,8 @@ export class AgentManager {
     startedAt: string,
     exit: { exitCode: number | null; signal: string | null; error?: string },
   ): Promise<void> {
-    const status = run.reason ?? (exit.error ? 'failed' : exit.exitCode === 0 ? 'succeeded' : 'failed');
+    const status = run.reason ?? (exit.error || run.failure ? 'failed' : exit.exitCode === 0 ? 'succeeded' : 'failed');
+    if (run.failure && !run.reason) exit = { ...exit, error: run.failure };
     const result: CommandResult = {
       runId: cmd.runId,
       status,

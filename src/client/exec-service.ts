@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { jobExitCode } from '../domain/run-state.js';
 import { parseSelector, SelectorError } from '../domain/selector.js';
 import { EXIT, usageError, type ExitCode } from '../lib/errors.js';
@@ -9,6 +10,7 @@ import { JobStream } from './job-stream.js';
 import { runPlan, type AiOptions } from './exec-plan.js';
 import { executorFields, type ExecutorOptions } from './executor-request.js';
 import { followLive, outputMode, type StartJob } from './live-follow.js';
+import { checkControllerTakesStdin, StdinUpload } from './stdin-upload.js';
 
 export type OutputMode = 'plain' | 'json' | 'stream' | 'tui';
 
@@ -28,11 +30,15 @@ export interface ExecOptions {
   executor?: ExecutorOptions;
   /** `--ai` / `--review`: the command is (or is checked by) a model's, shown and confirmed first. */
   ai?: AiOptions;
+  /** Forward stdin to every run (it is not a terminal, and not `-n`; stdin-upload.ts `forwardsStdin`). */
+  stdin?: boolean;
 }
 
 export interface Io {
   stdout: Out;
   stderr: Out;
+  /** What `stdin` forwards (default process.stdin). */
+  stdin?: Readable;
 }
 
 /** Checks the selector before anything is sent (exit 2 on bad input). */
@@ -64,6 +70,7 @@ export function buildJobRequest(
 /** Runs a job and renders it; returns the exit code of docs/protocol.md §8. */
 export async function runExec(options: ExecOptions, session: Session, io: Io): Promise<ExitCode> {
   const request: JobRequest = { ...buildJobRequest(options), ...options.rollout };
+  if (options.stdin) return runWithStdin(request, options, session, io);
   const planned = options.ai ? await runPlan(request, options.ai, session, io, options.mode) : undefined;
   if (typeof planned === 'number') return planned;
   if (options.async) {
@@ -76,6 +83,31 @@ export async function runExec(options: ExecOptions, session: Session, io: Io): P
       ? stream.follow(planned.id, { ...opts, patienceMs: options.patienceMs })
       : stream.create(request, { ...opts, patienceMs: options.patienceMs }),
   );
+}
+
+/**
+ * `exec` with piped stdin (README, Standard input): the job is created at once and its stdin streamed while it runs;
+ * when the job ends, stdin is no longer read. Past 64 MiB the job is cancelled and exec exits 2.
+ */
+async function runWithStdin(request: JobRequest, options: ExecOptions, session: Session, io: Io): Promise<ExitCode> {
+  const what = options.ai ? '--ai and --review' : options.async ? '--async' : undefined;
+  if (what) throw usageError(`${what} cannot send stdin`, 'pass -n (--no-stdin), or pipe nothing into exec');
+  await checkControllerTakesStdin(session);
+  const api = new ApiClient(session);
+  const upload = new StdinUpload(io.stdin ?? process.stdin, (jobId) => api.cancelJob(jobId));
+  let code: ExitCode;
+  try {
+    code = await follow(session, io, options.mode, (stream, opts) =>
+      stream.create(
+        { ...request, stdin: true },
+        { ...opts, patienceMs: options.patienceMs, onCreated: (job, socket) => upload.start(job.id, socket) },
+      ),
+    );
+  } finally {
+    upload.stop();
+  }
+  if (upload.failure) throw upload.failure;
+  return code;
 }
 
 /** Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. */

@@ -43,6 +43,8 @@ export interface FollowOptions {
   /** How long to keep trying when the controller goes away before giving up with exit 4. */
   patienceMs?: number;
   signal?: AbortSignal;
+  /** A job just created: its stdin goes up the connection in use (stdin-upload.ts). */
+  onCreated?(job: Job, socket: () => ClientSocket | undefined): void;
 }
 
 type ClientSocket = Socket<ServerToClients, ClientsToServer>;
@@ -202,6 +204,7 @@ export class JobStream {
         }
         // A job being followed (not one just created) may have output relayed before this socket listened.
         if (jobId !== undefined) this.recheck();
+        else if (target.create) options.onCreated?.(ack.job, () => this.socket);
         jobId = ack.job.id;
         await this.apply(ack.job);
         // Served again after a broken read: no longer away.

@@ -3,6 +3,7 @@ import { resolveSession } from '../client/credentials.js';
 import { runExec } from '../client/exec-service.js';
 import { aiOptions } from '../client/exec-plan.js';
 import { executorOptions } from '../client/executor-request.js';
+import { forwardsStdin } from '../client/stdin-upload.js';
 import { EXECUTORS } from '../domain/model.js';
 import { outputMode } from '../client/live-follow.js';
 import { parseLimit } from '../domain/limits.js';
@@ -47,6 +48,10 @@ export default class Exec extends BaseCommand {
     {
       description: 'Exit 4 if the controller does not answer within 5 seconds (default 30s)',
       command: '<%= config.bin %> exec --all --request-timeout 5s -- uptime',
+    },
+    {
+      description: 'Write a local file to every web server (stdin goes to every run; -n sends none)',
+      command: "cat app.conf | <%= config.bin %> exec -t 'role=web' -- 'cat > /etc/app.conf'",
     },
     {
       description: 'Give up after 30 seconds',
@@ -108,6 +113,11 @@ export default class Exec extends BaseCommand {
     'dry-run': Flags.boolean({ summary: 'With --ai or --review: show the plan, run nothing.' }),
     'allow-high-risk': Flags.boolean({ summary: 'With --ai or --review: a high-risk plan may run.' }),
     yes: Flags.boolean({ char: 'y', summary: 'With --ai or --review: run the plan without asking (scripts).' }),
+    'no-stdin': Flags.boolean({
+      char: 'n',
+      summary:
+        "Send no stdin: every run's process reads end-of-file at once (as `ssh -n`). Piped stdin goes to every run.",
+    }),
   };
 
   async run(): Promise<void> {
@@ -126,6 +136,7 @@ export default class Exec extends BaseCommand {
         patienceMs: parseDuration(flags.patience, '--patience'),
         executor: await executorOptions(flags, argv as string[]),
         ai: aiOptions(flags),
+        stdin: forwardsStdin(flags['no-stdin']),
         rollout: {
           ...(flags['max-concurrency']
             ? { maxConcurrency: parseLimit(flags['max-concurrency'], '--max-concurrency', true) }

@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Server } from 'socket.io';
 import { startAgent, type RunningAgent } from '../agent/index.js';
 import { defaultAgentName } from '../agent/facts.js';
@@ -14,6 +15,7 @@ import { AuditService } from './application/audit-service.js';
 import { AuthService } from './application/auth-service.js';
 import { EnrollmentService } from './application/enrollment-service.js';
 import { JobService } from './application/job-service.js';
+import { StdinService } from './application/stdin-service.js';
 import { PlanService } from './application/plan-service.js';
 import { ChatCompletionsClient, type ChatCompletionsOptions } from './infrastructure/ai/chat-completions.js';
 import { generatePassword } from './application/passwords.js';
@@ -26,6 +28,8 @@ import { loadTls, type TlsFiles } from './infrastructure/http/tls.js';
 import { ControllerMetrics } from './infrastructure/metrics.js';
 import { drained } from './infrastructure/socket/drain.js';
 import { AgentSockets, ClientSockets } from './infrastructure/socket/sockets.js';
+import { serveStdinReads, serveStdinUploads } from './infrastructure/socket/stdin-events.js';
+import { FileStdin } from './infrastructure/store/stdin-files.js';
 import { MemoryLoginCounters } from './infrastructure/login-counters.js';
 import { openLowdbStore } from './infrastructure/store/lowdb-store.js';
 import { probeDataDir } from './infrastructure/store/probe.js';
@@ -70,6 +74,8 @@ export interface ControllerOptions {
   redisPrefix?: string;
   /** Caps on connections per address and per identity, and connection timeouts (default CONNECTION_LIMITS). */
   connectionLimits?: Partial<ConnectionLimits>;
+  /** How long an upload of stdin cut before its end may be resumed before the runs reading it fail (default 30 s). */
+  stdinResumeMs?: number;
 }
 
 /** In-flight HTTP requests get this long to finish during a graceful shutdown. */
@@ -104,17 +110,21 @@ export interface RunningController {
 
 /** The store, and in scale-out mode the cluster around it; Redis modules are loaded only for `--redis`. */
 async function openStore(options: ControllerOptions) {
-  if (!options.redis) return { store: await openLowdbStore(options.dataDir, options.log), scaleOut: undefined };
+  if (!options.redis) {
+    const store = await openLowdbStore(options.dataDir, options.log);
+    return { store, stdin: new FileStdin(join(options.dataDir, 'stdin')), scaleOut: undefined };
+  }
   const { openScaleOut } = await import('./infrastructure/cluster/scale-out.js');
   const scaleOut = await openScaleOut(options.redis, options.redisPrefix, options.log);
-  return { store: scaleOut.store, scaleOut };
+  const { RedisStdin } = await import('./infrastructure/store/redis-stdin.js');
+  return { store: scaleOut.store, stdin: new RedisStdin(scaleOut.store.redis, scaleOut.store.prefix), scaleOut };
 }
 
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { log } = options;
   // Checked before the store is opened: a bad certificate file stops start-up having touched nothing.
   const tls = options.tls ? await loadTls(options.tls) : undefined;
-  const { store, scaleOut } = await openStore(options);
+  const { store, stdin, scaleOut } = await openStore(options);
   let http: HttpServer | HttpsServer | undefined;
   try {
     const tokens = new JoseTokenService(store.secret, options.tokenTtlSeconds);
@@ -180,7 +190,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
       metrics,
       audit,
       scaleOut?.cluster,
+      stdin,
     );
+    const stdinService = new StdinService(stdin, getJobs, log, {
+      resumeMs: options.stdinResumeMs ?? 30_000,
+      holdMs: 10_000,
+      ...(scaleOut ? { pollMs: 50 } : {}),
+    });
+    serveStdinUploads(io.of(NAMESPACE.clients), stdinService, log);
+    serveStdinReads(io.of(NAMESPACE.agents), stdinService);
     await scaleOut?.cluster.start(jobs, {
       connected: (name) => jobs.agentConnected(name),
       disconnected: (_id, name, record) => {
@@ -284,6 +302,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const shutdown = async () => {
       log.info('controller shutting down');
       jobs.stop();
+      stdinService.stop();
       await localAgent?.stop();
       const reason = 'the controller is shutting down';
       agentSockets.shutdown(reason);

@@ -1,4 +1,4 @@
-import type { Agent, AgentInfo, Job, Run } from './model.js';
+import type { Agent, AgentInfo, Run } from './model.js';
 import { runnerOf } from './targets.js';
 
 /**
@@ -10,6 +10,8 @@ import { runnerOf } from './targets.js';
 export const CAPABILITIES = {
   /** `execute_command.requires`: the agent refuses a command that requires a capability it does not know. */
   requires: 'check what a command requires',
+  /** `execute_command.stdin`: the agent pulls the job's standard input and writes it to the process (docs/protocol.md §10). */
+  stdin: 'take stdin',
 } as const satisfies Record<string, string>;
 export type Capability = keyof typeof CAPABILITIES;
 
@@ -35,9 +37,9 @@ export function lackReason(required: readonly string[], agent: string, info: Age
 }
 
 /** The capabilities a job needs from the agent that runs it (stored with the job as `requires`). */
-export function requiredBy(job: Pick<Job, 'executor'>): Capability[] {
-  // No job of this release needs more than the first release could do; stdin and file copy add theirs here.
-  return job.executor ? [] : [];
+export function requiredBy(job: { stdin?: unknown }): Capability[] {
+  // An agent of the first release would give the process an empty stdin: a silently emptied file, never a run.
+  return job.stdin ? ['stdin'] : [];
 }
 
 /** Why this agent refuses a command that requires `required`, or undefined when it knows them all. */

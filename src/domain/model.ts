@@ -151,6 +151,8 @@ export interface Job {
   deliverWithinMs?: number;
   /** Capabilities its agents must have (domain/capabilities.ts); absent: none beyond the first release's. */
   requires?: string[];
+  /** Piped standard input (`exec` with stdin not a terminal): how much is stored and whether it ended; not the bytes. */
+  stdin?: JobStdin;
   status: JobStatus;
   cancelRequested?: boolean;
   createdBy: string;
@@ -158,6 +160,15 @@ export interface Job {
   finishedAt: string | null;
   runs: Run[];
   summary: Summary;
+}
+
+/** The state of a job's stored standard input (docs/architecture.md §3.6). */
+export interface JobStdin {
+  bytes: number;
+  /** The uploader sent its end: every run reads `bytes` bytes, then end-of-file. */
+  ended: boolean;
+  /** Why the runs still reading it fail (the upload stopped before its end, or it was too large). */
+  error?: string;
 }
 
 export const RISKS = ['low', 'medium', 'high'] as const;

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 
 /** The one module that starts processes (through execa). */
@@ -14,6 +15,8 @@ export interface Spawned {
   done: Promise<{ exitCode: number | null; signal: string | null; error?: string }>;
   /** Signals the whole process group: TERM, then KILL after `graceMs`. */
   killTree(graceMs?: number): void;
+  /** The process's standard input, when it was started with `stdin: true` (else it reads end-of-file at once). */
+  stdin?: Writable;
 }
 
 /** A run that could not start: it ends at once with `error` and no process. */
@@ -93,6 +96,8 @@ export function spawnCommand(
     env?: Record<string, string>;
     cwd?: string;
     user?: RunAsUser;
+    /** A pipe to write the process's stdin to; without it the process reads /dev/null. */
+    stdin?: boolean;
   } = {},
 ): Spawned {
   const [bin, argv] = options.user ? asUser(options.user, file, args) : [file, args];
@@ -127,6 +132,7 @@ export function spawnCommand(
   });
   return {
     pid: child.pid,
+    ...(options.stdin && child.stdin ? { stdin: child.stdin } : {}),
     onOutput: (l) => listeners.push(l),
     pause: () => {
       child.stdout?.pause();
@@ -147,7 +153,11 @@ export function spawnCommand(
 }
 
 /** execa, as every run is started: it throws, before anything is spawned, on what no process can take. */
-function spawnChild(bin: string, argv: string[], options: { env?: Record<string, string>; cwd?: string }) {
+function spawnChild(
+  bin: string,
+  argv: string[],
+  options: { env?: Record<string, string>; cwd?: string; stdin?: boolean },
+) {
   return execa(bin, argv, {
     // Never merged again here: `env` is whole (the executors build it once, without the agent's secrets).
     env: options.env,
@@ -156,7 +166,7 @@ function spawnChild(bin: string, argv: string[], options: { env?: Record<string,
     detached: true,
     reject: false,
     buffer: false,
-    stdin: 'ignore',
+    stdin: options.stdin ? 'pipe' : 'ignore',
     encoding: 'buffer',
     cleanup: true,
   });

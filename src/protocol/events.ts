@@ -2,6 +2,7 @@ import { isLimit, parseLimit, type Limit } from '../domain/limits.js';
 import { EXECUTORS, type AgentInfo, type Job, type Run, type RunStatus } from '../domain/model.js';
 import {
   array,
+  bool,
   int,
   nullable,
   object,
@@ -14,6 +15,7 @@ import {
   text,
   type Check,
 } from './validate.js';
+import { STDIN_EV, type StdinAck, type StdinChunk } from './stdin.js';
 
 /** Event names fixed by the original design (docs/protocol.md §4). */
 export const EV = {
@@ -116,6 +118,8 @@ export interface ExecuteCommand {
   sshTarget?: string;
   /** Capabilities the agent must have to run it as meant; an agent that does not know one refuses the command. */
   requires?: string[];
+  /** The process reads the job's stdin, pulled with `stdin_read` (docs/protocol.md §10); absent: end-of-file at once. */
+  stdin?: boolean;
 }
 const argsCheck = array(processText({ max: LIMITS.commandBytes }), { max: LIMITS.args });
 /** A shell's or ssh's argument (and a script's name shown in its command): no NUL byte either. */
@@ -137,6 +141,7 @@ export const executeCommandCheck: Check<ExecuteCommand> = object({
   sshHost: optional(agentNameCheck),
   sshTarget: optional(sshTargetCheck),
   requires: optional(array(str({ min: 1, max: 32 }), { max: 64 })),
+  stdin: optional(bool),
 });
 export interface ExecuteAck {
   accepted: boolean;
@@ -222,6 +227,8 @@ export interface JobRequest {
   maxErrors?: Limit;
   /** Offline agents' runs wait this long for their agent instead of being unreachable at once. */
   deliverWithinMs?: number;
+  /** Bytes of stdin follow over `/clients` (`stdin_data`, `stdin_end`; docs/protocol.md §10). */
+  stdin?: boolean;
 }
 const selectorCheck = array(str({ min: 1, max: LIMITS.selectorChars }), { max: LIMITS.selectors });
 /** `10` or `"25%"` (domain/limits.ts). */
@@ -246,6 +253,7 @@ export const jobRequestCheck: Check<JobRequest> = object({
   maxConcurrency: optional(limitCheck),
   maxErrors: optional(limitCheck),
   deliverWithinMs: optional(int({ min: 1, max: 30 * 86_400_000 })),
+  stdin: optional(bool),
 });
 
 export const jobIdPayloadCheck = object({ jobId: idCheck });
@@ -273,6 +281,7 @@ export interface AgentsToServer {
   [EV.agentInfo]: (info: unknown, ack: (r: AgentInfoAck) => void) => void;
   [EV.commandProgress]: (p: unknown) => void;
   [EV.commandResult]: (r: unknown, ack: (r: ResultAck) => void) => void;
+  [STDIN_EV.read]: (r: unknown, ack: (r: StdinChunk) => void) => void;
 }
 export interface ServerToAgents {
   [EV.executeCommand]: (c: ExecuteCommand, ack: (r: ExecuteAck) => void) => void;
@@ -283,6 +292,8 @@ export interface ClientsToServer {
   [EV.jobCreate]: (req: unknown, ack: (r: JobAck) => void) => void;
   [EV.jobSubscribe]: (req: unknown, ack: (r: JobAck) => void) => void;
   [EV.jobUnsubscribe]: (req: unknown) => void;
+  [STDIN_EV.data]: (req: unknown, ack: (r: StdinAck) => void) => void;
+  [STDIN_EV.end]: (req: unknown, ack: (r: StdinAck) => void) => void;
 }
 export interface ServerToClients {
   [EV.commandProgress]: (p: CommandProgress & { jobId: string; agent: string }) => void;

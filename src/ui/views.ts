@@ -110,6 +110,10 @@ export function jobsTable(jobs: JobBrief[]): string {
   );
 }
 
+/** `1234 bytes`, and whether the upload ended (README, Standard input). */
+const stdinText = (stdin: NonNullable<Job['stdin']>) =>
+  `${stdin.bytes} bytes${stdin.error ? ` (${stdin.error})` : stdin.ended ? '' : ' (not ended)'}`;
+
 export function jobDetails(job: Job): string {
   const head = [
     `job ${job.id}  ${job.status}`,
@@ -117,6 +121,7 @@ export function jobDetails(job: Job): string {
     `target:   ${job.target.length ? job.target.map((t) => `-t ${t}`).join(' ') : '--all'}`,
     `by:       ${job.createdBy} at ${job.createdAt}`,
     ...(job.env && Object.keys(job.env).length ? [`env:      ${envText(job.env)}`] : []),
+    ...(job.stdin ? [`stdin:    ${stdinText(job.stdin)}`] : []),
     `runs:     ${countsText(job)} in ${formatDuration(elapsed(job))}`,
     '',
   ].join('\n');

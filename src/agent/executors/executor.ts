@@ -10,6 +10,8 @@ export interface ExecutorRequest {
   sshTarget?: string;
   env?: Record<string, string>;
   cwd?: string;
+  /** The process reads the job's stdin (the manager writes it to `Spawned.stdin`). */
+  stdin?: boolean;
 }
 
 /** One way of running a command on the agent (README, Executors). */
@@ -38,9 +40,10 @@ function commandEnv(env: Record<string, string> | undefined) {
  * `--run-as` USER with that user's HOME, USER, LOGNAME and SHELL (the job's variables over them), in the job's
  * directory or else USER's home.
  */
-export function spawnOptions(request: Pick<ExecutorRequest, 'env' | 'cwd'>, user: RunAsUser | undefined) {
-  if (!user) return { env: commandEnv(request.env), cwd: request.cwd };
+export function spawnOptions(request: Pick<ExecutorRequest, 'env' | 'cwd' | 'stdin'>, user: RunAsUser | undefined) {
+  const stdin = request.stdin === true;
+  if (!user) return { env: commandEnv(request.env), cwd: request.cwd, stdin };
   const env = commandEnv({ HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell, ...request.env });
   const cwd = request.cwd ?? (existsSync(user.home) ? user.home : '/');
-  return { env, cwd, user };
+  return { env, cwd, user, stdin };
 }

@@ -74,7 +74,7 @@ export function sshExecutor(settings: SshSettings): Executor {
         remoteCommand(request),
       ];
       // The job's env and cwd apply on the remote host (remoteCommand), not to the local ssh client.
-      return spawnCommand(settings.binary, args, spawnOptions({}, settings.runAs));
+      return spawnCommand(settings.binary, args, spawnOptions({ stdin: request.stdin }, settings.runAs));
     },
   };
 }

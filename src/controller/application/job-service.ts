@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { rejectLacking, requiredBy } from '../../domain/capabilities.js';
 import { jobIdOfRun, newId } from '../../domain/ids.js';
 import { jobSpecOf, JobSpecError, type JobSpec } from '../../domain/job-spec.js';
-import type { Agent, Job, JobAi, Run, RunStatus } from '../../domain/model.js';
+import type { Agent, Job, JobAi, JobStdin, Run, RunStatus } from '../../domain/model.js';
 import { canTransition, deriveJobStatus, isTerminal, summarize } from '../../domain/run-state.js';
 import { resolveConcurrency, resolveMaxErrors } from '../../domain/limits.js';
 import { parseSelector, select, SelectorError } from '../../domain/selector.js';
@@ -27,6 +27,7 @@ import type {
   JobRepository,
   OutputStore,
   RemoteJobs,
+  StdinStore,
 } from './ports.js';
 
 /** Output kept inside the job document per run and stream; the rest is in the output store. */
@@ -93,6 +94,8 @@ export class JobService {
     private readonly audit: AuditService = noAudit,
     /** Scale-out (`--redis`): leases on jobs and a way to reach their owners; absent in the embedded mode. */
     private readonly cluster?: JobCluster,
+    /** Jobs' piped stdin (stdin-service.ts), removed with them. */
+    private readonly stdin?: StdinStore,
   ) {}
 
   /** After a restart: pick up unfinished jobs; their agents have `lostAfterMs` to come back and report. */
@@ -227,6 +230,7 @@ export class JobService {
     for (const id of expired) {
       await this.jobs.remove(id);
       await this.output.removeJob(id);
+      await this.stdin?.remove(id);
     }
     if (expired.length) this.log.info('old jobs removed', { count: expired.length });
     return expired.length;
@@ -316,7 +320,7 @@ export class JobService {
       finishedAt: null,
       durationMs: null,
     }));
-    const requires = requiredBy(spec);
+    const requires = requiredBy(request);
     if (requires.length) rejectLacking(runs, requires, agents, now);
     const maxConcurrency = resolveConcurrency(request.maxConcurrency, runs.length);
     const maxErrors = resolveMaxErrors(request.maxErrors, runs.length);
@@ -336,6 +340,7 @@ export class JobService {
       ...(maxErrors !== undefined ? { maxErrors } : {}),
       ...(request.deliverWithinMs !== undefined ? { deliverWithinMs: request.deliverWithinMs } : {}),
       ...(requires.length ? { requires } : {}),
+      ...(request.stdin ? { stdin: { bytes: 0, ended: false } } : {}),
       status: 'running',
       createdBy: actor.name,
       createdAt: now,
@@ -503,6 +508,7 @@ export class JobService {
         ...(job.script ? { script: job.script } : {}),
         ...(run.via ? (job.sshTarget ? { sshTarget: job.sshTarget } : { sshHost: run.agent.name }) : {}),
         ...(job.requires?.length ? { requires: job.requires } : {}),
+        ...(job.stdin ? { stdin: true } : {}),
       })
       .then(
         (ack) => {
@@ -825,6 +831,14 @@ export class JobService {
     this.log.info('job finished', { jobId: job.id, status: job.status });
     this.metrics.jobFinished(job);
     this.notifier.jobFinished(job);
+  }
+
+  /** The job's stored stdin changed (stdin-service.ts): its document says so with the next write. */
+  stdinChanged(jobId: string, stdin: JobStdin): void {
+    const job = this.active.get(jobId);
+    if (!job?.stdin) return;
+    job.stdin = stdin;
+    this.persistAfterOutput(job);
   }
 
   private changed(job: Job, run: Run): void {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Agent, AuditEntry, Job, User } from '../../domain/model.js';
+import type { Agent, AuditEntry, Job, JobStdin, User } from '../../domain/model.js';
 import type { CommandProgress, CommandResult, ExecuteAck, ExecuteCommand, ResultAck } from '../../protocol/events.js';
 
 export type { AuditEntry };
@@ -56,6 +56,26 @@ export interface OutputStore {
   removeJob(jobId: string): Promise<void>;
   /** Cuts a file back to `bytes` (after a crash, to what the job document recorded). */
   truncate(jobId: string, runId: string, stream: OutputStream, bytes: number): Promise<void>;
+}
+
+/**
+ * A job's piped standard input (docs/architecture.md §3.6), kept with the job until it is removed: a private file per
+ * job in the data dir, or a Redis key any controller of the cluster reads. Appends to one job are applied in order.
+ */
+export interface StdinStore {
+  /**
+   * Stores `data` at `offset` and resolves to the size stored. What is already stored is not written again (an
+   * upload resumed after a lost ack); an `offset` past the end stores nothing. Never grows past `maxBytes`:
+   * resolves to -1 then, storing nothing.
+   */
+  append(jobId: string, offset: number, data: Buffer, maxBytes: number): Promise<number>;
+  /** Marks the end (`ended`), or the reason the runs still reading it fail (`error`). */
+  finish(jobId: string, outcome: { ended: true } | { error: string }): Promise<void>;
+  /** Size and end as stored; a job without stored stdin has 0 bytes, not ended. */
+  state(jobId: string): Promise<JobStdin>;
+  /** Up to `max` bytes from `offset` (fewer at the end). */
+  read(jobId: string, offset: number, max: number): Promise<Buffer>;
+  remove(jobId: string): Promise<void>;
 }
 
 export interface Store {

@@ -4,6 +4,7 @@ import {
   lackReason,
   missing,
   rejectLacking,
+  requiredBy,
   unknownRequirement,
 } from '../../../src/domain/capabilities.js';
 import type { Agent, AgentInfo, Run } from '../../../src/domain/model.js';
@@ -54,7 +55,10 @@ describe('domain/capabilities', () => {
 
   it('names the agent, its version and what it cannot do', () => {
     expect(lackReason(['stdin'], 'web-3', info('0.1.0'))).to.equal(
-      'agent web-3 runs ogent 0.1.0, which cannot do "stdin": upgrade it',
+      'agent web-3 runs ogent 0.1.0, which cannot take stdin: upgrade it',
+    );
+    expect(lackReason(['teleport'], 'web-3', info('0.1.0'))).to.equal(
+      'agent web-3 runs ogent 0.1.0, which cannot do "teleport": upgrade it',
     );
     expect(lackReason(['requires'], 'web-3', info('0.1.0'))).to.equal(
       'agent web-3 runs ogent 0.1.0, which cannot check what a command requires: upgrade it',
@@ -68,10 +72,17 @@ describe('domain/capabilities', () => {
     const runs = [run('r0', 'old'), run('r1', 'new'), run('r2', 'old/db', 'old'), run('r3', 'gone')];
     rejectLacking(runs, ['stdin'], agents, '2026-12-02T00:00:00.000Z');
     expect(runs.map((r) => r.status)).to.deep.equal(['rejected', 'queued', 'rejected', 'rejected']);
-    expect(runs[0]?.error).to.equal('agent old runs ogent 0.1.0, which cannot do "stdin": upgrade it');
+    expect(runs[0]?.error).to.equal('agent old runs ogent 0.1.0, which cannot take stdin: upgrade it');
     expect(runs[2]?.error).to.match(/^agent old runs ogent 0\.1\.0/);
     expect(runs[0]?.finishedAt).to.equal('2026-12-02T00:00:00.000Z');
     expect(runs[1]?.error).to.equal(undefined);
+  });
+
+  it('a job with stdin requires agents that take it; one without requires nothing', () => {
+    expect(requiredBy({ stdin: { bytes: 0, ended: false } })).to.deep.equal(['stdin']);
+    expect(requiredBy({ stdin: true })).to.deep.equal(['stdin']);
+    expect(requiredBy({})).to.deep.equal([]);
+    expect(KNOWN_CAPABILITIES).to.include('stdin');
   });
 
   it('an agent refuses a command that requires what it does not know, and takes what it knows', () => {

@@ -1,0 +1,160 @@
+import { fstatSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isatty } from 'node:tty';
+import type { Socket } from 'socket.io-client';
+import { EXIT, UserError, usageError } from '../lib/errors.js';
+import type { ClientsToServer, ServerToClients } from '../protocol/events.js';
+import { STDIN_EV, STDIN_LIMITS, type StdinAck } from '../protocol/stdin.js';
+import { request } from './http.js';
+import type { Session } from './credentials.js';
+
+type ClientSocket = Socket<ServerToClients, ClientsToServer>;
+
+/** Pieces sent before the first is acknowledged: enough to keep a fast pipe flowing, bounded in memory. */
+const WINDOW = 8;
+const ACK_TIMEOUT_MS = 15_000;
+const RETRY_MS = 250;
+/** A gap that does not fill (the controller lost bytes it had acknowledged) ends the upload after this many tries. */
+const GAP_TRIES = 200;
+
+/**
+ * Whether `exec` forwards its stdin (README, Standard input): never with `-n`, never a terminal's, never one known to
+ * be empty (closed, /dev/null, an empty file): those give the process end-of-file at once on every release of the
+ * agent, so they need no agent that can take stdin (cron runs with </dev/null).
+ */
+export function forwardsStdin(noStdin: boolean, fd = 0): boolean {
+  if (noStdin) return false;
+  let stat;
+  try {
+    stat = fstatSync(fd);
+  } catch {
+    return false;
+  }
+  if (isatty(fd)) return false;
+  if (stat.isFile() && stat.size === 0) return false;
+  if (stat.isCharacterDevice()) {
+    const devNull = statSync('/dev/null', { throwIfNoEntry: false });
+    if (devNull && devNull.rdev === stat.rdev) return false;
+  }
+  return true;
+}
+
+/** Refuses (exit 4) to send stdin to a controller that would drop it: its runs would read nothing, as if it were empty. */
+export async function checkControllerTakesStdin(session: Session): Promise<void> {
+  const { body } = await request<{ version?: string; capabilities?: string[] }>(session.controller, '/healthz', {
+    timeoutMs: session.timeoutMs,
+    ca: session.ca,
+  });
+  if (body?.capabilities?.includes('stdin')) return;
+  throw new UserError(
+    `the controller at ${session.controller} runs ogent ${body?.version ?? '(unknown version)'}, which cannot take stdin`,
+    {
+      code: 'ERR_CONTROLLER_INCOMPATIBLE',
+      exit: EXIT.unreachable,
+      suggestion: 'upgrade the controller, or pass -n (--no-stdin) to send no stdin',
+    },
+  );
+}
+
+class Refused extends Error {
+  constructor(readonly ack: { error: string; message: string }) {
+    super(ack.message);
+  }
+}
+
+/**
+ * Streams `input` to a job as it is read (docs/protocol.md §10): pieces of at most 256 KiB with acks, a few in flight,
+ * each sent again after a lost ack or a reconnect (the controller stores what it has not got, once), then the end.
+ * Stops reading when `stop` is called (the job ended): a command that never reads stdin is not held up by it.
+ */
+export class StdinUpload {
+  /** Why the upload failed (exit 2 past 64 MiB); the job was cancelled or had ended. */
+  failure: UserError | undefined;
+  private stopped = false;
+  private done: Promise<void> | undefined;
+  private socket: () => ClientSocket | undefined = () => undefined;
+
+  constructor(
+    private readonly input: Readable,
+    /** Cancels the job when the upload cannot go on (the controller refused it for good). */
+    private readonly cancel: (jobId: string) => Promise<unknown>,
+  ) {}
+
+  /** Starts reading and sending, over the connection `socket` gives (the one in use, after a failover too). */
+  start(jobId: string, socket: () => ClientSocket | undefined): void {
+    this.socket = socket;
+    this.done ??= this.pump(jobId).catch((err: Error) => {
+      if (this.stopped) return;
+      this.stop();
+      if (err instanceof Refused && err.ack.error === 'stdin_too_large') {
+        this.failure = usageError(err.message, 'copy large files with `ogent cp`, or pass -n (--no-stdin)');
+        return;
+      }
+      this.failure = new UserError(`stdin not sent: ${err.message}; job ${jobId} was cancelled`, {
+        code: 'ERR_STDIN',
+        exit: EXIT.runsFailed,
+      });
+      return this.cancel(jobId).then(
+        () => {},
+        () => {},
+      );
+    });
+  }
+
+  /** The job ended: nothing more is read or sent. */
+  stop(): void {
+    this.stopped = true;
+    this.input.destroy();
+  }
+
+  /** Resolves when the upload has settled (ended, failed or stopped). */
+  settled(): Promise<void> {
+    return this.done ?? Promise.resolve();
+  }
+
+  private async pump(jobId: string): Promise<void> {
+    let offset = 0;
+    const inFlight: Array<Promise<void>> = [];
+    for await (const read of this.input) {
+      const chunk = read as Buffer;
+      for (let at = 0; at < chunk.length && !this.stopped; at += STDIN_LIMITS.chunkBytes) {
+        const data = chunk.subarray(at, at + STDIN_LIMITS.chunkBytes);
+        inFlight.push(this.deliver(STDIN_EV.data, { jobId, offset, data }));
+        offset += data.length;
+        if (inFlight.length >= WINDOW) await inFlight.shift();
+      }
+      if (this.stopped) return;
+    }
+    await Promise.all(inFlight);
+    if (!this.stopped) await this.deliver(STDIN_EV.end, { jobId, size: offset });
+  }
+
+  /** Sends one piece (or the end) until it is acknowledged; throws Refused when the controller refuses it for good. */
+  private async deliver(
+    event: typeof STDIN_EV.data | typeof STDIN_EV.end,
+    payload: { jobId: string; offset: number; data: Buffer } | { jobId: string; size: number },
+  ): Promise<void> {
+    for (let gaps = 0; !this.stopped;) {
+      const socket = this.socket();
+      if (!socket?.connected) {
+        await sleep(RETRY_MS);
+        continue;
+      }
+      let ack: StdinAck;
+      try {
+        ack = (await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload)) as StdinAck;
+      } catch {
+        continue;
+      }
+      if (ack.ok) return;
+      if (ack.error === 'job_finished') return this.stop();
+      if (ack.error === 'store_unavailable' || (ack.error === 'stdin_gap' && ++gaps < GAP_TRIES)) {
+        // An earlier piece is being sent again after a lost ack: this one follows it.
+        await sleep(RETRY_MS);
+        continue;
+      }
+      throw new Refused(ack);
+    }
+  }
+}
