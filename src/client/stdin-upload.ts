@@ -120,7 +120,10 @@ export class StdinUpload {
       const chunk = read as Buffer;
       for (let at = 0; at < chunk.length && !this.stopped; at += STDIN_LIMITS.chunkBytes) {
         const data = chunk.subarray(at, at + STDIN_LIMITS.chunkBytes);
-        inFlight.push(this.deliver(STDIN_EV.data, { jobId, offset, data }));
+        const sent = this.deliver(STDIN_EV.data, { jobId, offset, data });
+        // Awaited in turn below; a refusal meanwhile is not an unhandled rejection.
+        sent.catch(() => {});
+        inFlight.push(sent);
         offset += data.length;
         if (inFlight.length >= WINDOW) await inFlight.shift();
       }

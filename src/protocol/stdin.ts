@@ -18,7 +18,8 @@ export const STDIN_LIMITS = {
 } as const;
 
 const idCheck = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
-const offsetCheck = int({ min: 0, max: STDIN_LIMITS.maxBytes });
+/** Past the bound is the store's to refuse (it cancels the job), not a malformed message. */
+const offsetCheck = int({ min: 0, max: 2 ** 40 });
 /** Bytes as a binary attachment (a Buffer here; a Uint8Array from a browser-style client). */
 const bytesCheck: Check<Buffer> = (v, path) => {
   const data = Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : undefined;
