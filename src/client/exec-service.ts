@@ -10,7 +10,7 @@ import { JobStream } from './job-stream.js';
 import { runPlan, type AiOptions } from './exec-plan.js';
 import { executorFields, type ExecutorOptions } from './executor-request.js';
 import { followLive, outputMode, type StartJob } from './live-follow.js';
-import { checkControllerTakesStdin, StdinUpload } from './stdin-upload.js';
+import { checkControllerTakesStdin, refuseUnsentStdin, StdinUpload } from './stdin-upload.js';
 
 export type OutputMode = 'plain' | 'json' | 'stream' | 'tui';
 
@@ -90,8 +90,18 @@ export async function runExec(options: ExecOptions, session: Session, io: Io): P
  * when the job ends, stdin is no longer read. Past 64 MiB the job is cancelled and exec exits 2.
  */
 async function runWithStdin(request: JobRequest, options: ExecOptions, session: Session, io: Io): Promise<ExitCode> {
-  const what = options.ai ? '--ai and --review' : options.async ? '--async' : undefined;
-  if (what) throw usageError(`${what} cannot send stdin`, 'pass -n (--no-stdin), or pipe nothing into exec');
+  const what = options.ai
+    ? options.ai.mode === 'review'
+      ? '--review'
+      : '--ai'
+    : options.async
+      ? '--async'
+      : undefined;
+  if (what) {
+    // An empty pipe (a script's, CI's) is end-of-file, as -n gives; only bytes that would be dropped are refused.
+    await refuseUnsentStdin(io.stdin ?? process.stdin, `exec ${what}`);
+    return runExec({ ...options, stdin: false }, session, io);
+  }
   await checkControllerTakesStdin(session);
   const api = new ApiClient(session);
   const upload = new StdinUpload(io.stdin ?? process.stdin, (jobId) => api.cancelJob(jobId));

@@ -57,6 +57,20 @@ export async function checkControllerTakesStdin(session: Session): Promise<void>
   );
 }
 
+/**
+ * `exec --async` and `--ai`/`--review`, which do not send stdin: waits for `input`'s end or its first byte. Empty, the
+ * job runs as with -n (end-of-file); a byte would be dropped, so it is refused (exit 2).
+ */
+export async function refuseUnsentStdin(input: Readable, what: string): Promise<void> {
+  let bytes = 0;
+  for await (const chunk of input) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > 0) break;
+  }
+  input.destroy();
+  if (bytes > 0) throw usageError(`${what} cannot send stdin`, 'drop it, or pass -n (--no-stdin) to send none');
+}
+
 class Refused extends Error {
   constructor(readonly ack: { error: string; message: string }) {
     super(ack.message);

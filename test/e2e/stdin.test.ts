@@ -181,6 +181,16 @@ describe('exec forwards its stdin to every run (real processes)', function () {
     expect(job.runs[0]?.stdout.trim()).to.equal(sha256(input));
   });
 
+  it('--async runs with an empty pipe (as -n) and refuses bytes it would drop (exit 2)', async () => {
+    await agents('as', 1);
+    const empty = await cli(['exec', '-t', 'as-1', '--async', '--', 'cat'], '');
+    expect(empty.code, empty.stderr).to.equal(0);
+    const dropped = await cli(['exec', '-t', 'as-1', '--async', '--', 'cat'], 'would be lost\n');
+    expect(dropped.code, dropped.stderr).to.equal(2);
+    expect(dropped.stderr).to.match(/exec --async cannot send stdin/);
+    expect(dropped.stderr).to.include('--no-stdin');
+  });
+
   it('refuses a controller that cannot take stdin (exit 4) and says to pass -n', async () => {
     const fake = join(scope.root, 'old-controller.mjs');
     await writeFile(
