@@ -162,7 +162,7 @@ export interface Job {
   summary: Summary;
 }
 
-/** The state of a job's stored standard input (docs/architecture.md §3.6). */
+/** The state of a job's stored standard input (docs/architecture.md §3.9). */
 export interface JobStdin {
   bytes: number;
   /** The uploader sent its end: every run reads `bytes` bytes, then end-of-file. */

@@ -59,7 +59,7 @@ export interface OutputStore {
 }
 
 /**
- * A job's piped standard input (docs/architecture.md §3.6), kept with the job until it is removed: a private file per
+ * A job's piped standard input (docs/architecture.md §3.9), kept with the job until it is removed: a private file per
  * job in the data dir, or a Redis key any controller of the cluster reads. Appends to one job are applied in order.
  */
 export interface StdinStore {

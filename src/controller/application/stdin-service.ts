@@ -20,7 +20,7 @@ export interface StdinServiceOptions {
 export const STDIN_INTERRUPTED = 'stdin upload interrupted: the client went away before the end of its stdin';
 
 /**
- * A job's piped standard input (docs/architecture.md §3.6): the client that created the job uploads it, in order and
+ * A job's piped standard input (docs/architecture.md §3.9): the client that created the job uploads it, in order and
  * resumable by offset; each agent pulls it from the start at its own pace. The bytes stay with the job, so a run
  * delivered later reads the same ones.
  */

@@ -6,7 +6,7 @@ import type { StdinStore } from '../../application/ports.js';
 import { PRIVATE_DIR, PRIVATE_FILE } from './private-modes.js';
 
 /**
- * Jobs' stdin in the data dir (docs/architecture.md §3.6): `stdin/JOB` holds the bytes (0600), `stdin/JOB.end` how
+ * Jobs' stdin in the data dir (docs/architecture.md §3.9): `stdin/JOB` holds the bytes (0600), `stdin/JOB.end` how
  * it ended (written once). Appends and ends of one job run in order; one controller holds the data dir (its lock).
  */
 export class FileStdin implements StdinStore {
