@@ -16,10 +16,11 @@ import { loginSpray } from './login.js';
 import { roundtrip } from './roundtrip.js';
 import { stall } from './stall.js';
 import { store } from './store.js';
+import { stdin } from './stdin.js';
 import { stream } from './stream.js';
 import { tui } from './tui.js';
 
-const BENCHMARKS: Benchmark[] = [roundtrip, fanout, fanoutRedis, connect, stream, stall, store, tui, loginSpray];
+const BENCHMARKS: Benchmark[] = [roundtrip, fanout, fanoutRedis, connect, stream, stdin, stall, store, tui, loginSpray];
 
 const USAGE = `usage: npm run bench -- [--smoke] [--json|--markdown] [--keep] [--profile DIR] [--rounds N] [NAME...]
   NAME    ${BENCHMARKS.map((b) => b.name).join(', ')} (default: all)
