@@ -37,21 +37,28 @@ export function feedStdin(
       pipe.on('drain', done);
       pipe.on('close', done);
     });
+  const ask = (offset: number): Promise<StdinChunk | undefined> =>
+    reader()?.(runId, offset).catch(() => undefined) ?? Promise.resolve(undefined);
   const pump = async () => {
     let offset = 0;
+    let next = ask(0);
     while (!stopped) {
-      const read = reader();
-      let chunk: StdinChunk | undefined;
-      if (read) chunk = await read(runId, offset).catch(() => undefined);
+      const chunk = await next;
       if (stopped) return;
       if (!chunk || (!chunk.ok && chunk.error === 'retry')) {
         await sleep(RETRY_MS);
+        next = ask(offset);
         continue;
       }
       if (!chunk.ok) return fail(chunk.message);
       offset += chunk.data.length;
+      if (chunk.eof) {
+        pipe.end(chunk.data);
+        return;
+      }
+      // The next piece is asked for while this one goes into the pipe: one round trip hidden per piece.
+      next = ask(offset);
       if (chunk.data.length && !pipe.write(chunk.data)) await drained();
-      if (chunk.eof) return void pipe.end();
     }
   };
   void pump();

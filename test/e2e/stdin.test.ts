@@ -107,14 +107,17 @@ describe('exec forwards its stdin to every run (real processes)', function () {
     expect(job.requires).to.equal(undefined);
   });
 
-  it('</dev/null (cron) and a closed stdin end normally: end-of-file at once, nothing required', async () => {
+  it('</dev/null (cron), a closed stdin and an empty file end normally: end-of-file at once, nothing required', async () => {
     await agents('cron', 1);
-    for (const stdin of ['ignore', 'closed'] as const) {
+    const empty = await open(join(scope.root, 'empty'), 'w+');
+    scope.defer(() => empty.close());
+    for (const stdin of ['ignore', 'closed', empty.fd] as const) {
       const { done } = exec(['-t', 'cron-1', '--json', '--', 'cat; echo "[eof]"'], stdin);
       const job = jobOf(await done);
-      expect(job.runs[0]?.stdout, stdin).to.equal('[eof]\n');
-      expect(job.stdin, stdin).to.equal(undefined);
-      expect(job.requires, stdin).to.equal(undefined);
+      const what = String(stdin);
+      expect(job.runs[0]?.stdout, what).to.equal('[eof]\n');
+      expect(job.stdin, what).to.equal(undefined);
+      expect(job.requires, what).to.equal(undefined);
     }
   });
 

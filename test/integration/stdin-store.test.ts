@@ -78,7 +78,27 @@ describe('stdin stores (files, Redis)', () => {
         expect(await store.state('e')).to.deep.equal({ bytes: 0, ended: false });
       });
 
+      it('reads between appends never move where the next append goes', async () => {
+        const store = await kind.open();
+        expect((await store.read('m', 0, 10)).length).to.equal(0);
+        await store.append('m', 0, Buffer.from('ab'), 100);
+        expect((await store.read('m', 0, 10)).toString()).to.equal('ab');
+        await store.append('m', 2, Buffer.from('cd'), 100);
+        expect((await store.read('m', 1, 2)).toString()).to.equal('bc');
+        await store.append('m', 4, Buffer.from('ef'), 100);
+        expect((await store.read('m', 0, 10)).toString()).to.equal('abcdef');
+      });
+
       if (kind.name === 'files') {
+        it('after a restart, a read first and then an append: the bytes go after the stored ones', async () => {
+          const before = await kind.open();
+          await before.append('r', 0, Buffer.from('stored'), 100);
+          const after = new FileStdin(dir);
+          expect((await after.read('r', 2, 2)).toString()).to.equal('or');
+          expect(await after.append('r', 6, Buffer.from('+new'), 100)).to.equal(10);
+          expect((await after.read('r', 0, 100)).toString()).to.equal('stored+new');
+        });
+
         it('keeps the bytes private (0600, in a 0700 dir)', async () => {
           const store = await kind.open();
           await store.append('p', 0, Buffer.from('secret'), 100);
