@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunningController } from '../../src/controller/index.js';
 import type { Job } from '../../src/domain/model.js';
 import { EV, type JobAck } from '../../src/protocol/events.js';
@@ -100,5 +102,22 @@ describe('stdin on the wire (real controller, real agents)', () => {
     expect(done.runs[0]?.status).to.equal('succeeded');
     expect(done.stdin).to.deep.equal({ bytes: 0, ended: true });
     expect(await send(socket, job.id, 0, 'late')).to.include({ ok: false, error: 'job_finished' });
+  });
+
+  it('retention removes a job with its stdin', async () => {
+    const dataDir = await fx.tempDir();
+    const kept = await fx.controller({ dataDir, retainJobs: 0 });
+    controller = kept;
+    admin = await fx.adminToken(kept);
+    await fx.agent(kept, 'ret-1');
+    const socket = await client();
+    const job = await create(socket, 'cat', ['ret-1']);
+    expect((await send(socket, job.id, 0, 'kept a while')).ok).to.equal(true);
+    expect((await end(socket, job.id, 12)).ok).to.equal(true);
+    await finishedJob(kept, admin, job.id);
+    expect(existsSync(join(dataDir, 'stdin', job.id))).to.equal(true);
+    expect(await kept.jobs.prune()).to.equal(1);
+    expect(existsSync(join(dataDir, 'stdin', job.id))).to.equal(false);
+    expect(existsSync(join(dataDir, 'stdin', `${job.id}.end`))).to.equal(false);
   });
 });
