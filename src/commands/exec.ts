@@ -58,7 +58,13 @@ export default class Exec extends BaseCommand {
       command: "<%= config.bin %> exec -t 'web-*' --timeout 30s -- 'systemctl restart nginx'",
     },
   ];
-  static override args = { command: Args.string({ description: 'The shell command (quote it, or put it after --).' }) };
+  static override args = {
+    command: Args.string({
+      description: 'The shell command (quote it, or put it after --).',
+      // Never taken from stdin (oclif reads a missing argument from a pipe): stdin goes to the runs.
+      ignoreStdin: true,
+    }),
+  };
   static override flags = {
     ...connectionFlags,
     target: Flags.string({

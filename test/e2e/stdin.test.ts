@@ -88,6 +88,16 @@ describe('exec forwards its stdin to every run (real processes)', function () {
     expect(job.requires).to.deep.equal(['stdin']);
   });
 
+  it('every executor gives the process its stdin: exec (no shell) and script too', async () => {
+    await agents('ex', 1);
+    const script = join(scope.root, 'read.sh');
+    await writeFile(script, '#!/bin/sh\nread line; echo "script read: $line"\n');
+    const viaExec = jobOf(await cli(['exec', '-t', 'ex-1', '--json', '--executor', 'exec', '--', 'cat'], 'argv\n'));
+    expect(viaExec.runs[0]?.stdout).to.equal('argv\n');
+    const viaScript = jobOf(await cli(['exec', '-t', 'ex-1', '--json', '--script', script], 'a line\n'));
+    expect(viaScript.runs[0]?.stdout).to.equal('script read: a line\n');
+  });
+
   it('1.3 MB of `seq` arrives whole on both agents (sha256)', async () => {
     await agents('big', 2);
     const input = seq(200_000);
