@@ -31,6 +31,7 @@ export class StdinService {
   /** `agent run` pairs already checked: the run is the agent's. */
   private readonly checked = new Set<string>();
   private readonly maxBytes: number;
+  private stopped = false;
 
   constructor(
     private readonly store: StdinStore,
@@ -131,13 +132,14 @@ export class StdinService {
       }
       if (state.ended) return { ok: true, data: Buffer.alloc(0), eof: true };
       const left = until - Date.now();
-      if (left <= 0) return { ok: true, data: Buffer.alloc(0), eof: false };
+      if (left <= 0 || this.stopped) return { ok: true, data: Buffer.alloc(0), eof: false };
       await this.changes(jobId, Math.min(left, this.options.pollMs ?? left));
     }
   }
 
-  /** Retention and shutdown. */
+  /** Shutdown: held reads are answered (empty: the agents ask again, here or elsewhere), no upload is waited for. */
   stop(): void {
+    this.stopped = true;
     for (const timer of this.orphaned.values()) clearTimeout(timer);
     this.orphaned.clear();
     for (const set of this.waiters.values()) for (const wake of set) wake();
@@ -196,6 +198,7 @@ export class StdinService {
         resolve();
       };
       const timer = setTimeout(wake, ms);
+      timer.unref();
       set.add(wake);
     });
   }
