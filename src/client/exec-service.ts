@@ -2,6 +2,7 @@ import { jobExitCode } from '../domain/run-state.js';
 import { parseSelector, SelectorError } from '../domain/selector.js';
 import { EXIT, usageError, type ExitCode } from '../lib/errors.js';
 import type { JobRequest } from '../protocol/events.js';
+import { GroupRenderer } from '../ui/groups.js';
 import { NdjsonRenderer, PlainRenderer, type Out } from '../ui/plain.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
@@ -10,7 +11,8 @@ import { runPlan, type AiOptions } from './exec-plan.js';
 import { executorFields, type ExecutorOptions } from './executor-request.js';
 import { followLive, outputMode, type StartJob } from './live-follow.js';
 
-export type OutputMode = 'plain' | 'json' | 'stream' | 'tui';
+/** `group` and `group-json`: `--group`, one block per distinct output once the job ends (ui/groups.ts). */
+export type OutputMode = 'plain' | 'json' | 'stream' | 'tui' | 'group' | 'group-json';
 
 export interface ExecOptions {
   command: string;
@@ -71,22 +73,38 @@ export async function runExec(options: ExecOptions, session: Session, io: Io): P
     io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
     return EXIT.ok;
   }
-  return follow(session, io, options.mode, (stream, opts) =>
-    planned
-      ? stream.follow(planned.id, { ...opts, patienceMs: options.patienceMs })
-      : stream.create(request, { ...opts, patienceMs: options.patienceMs }),
+  return follow(
+    session,
+    io,
+    options.mode,
+    (stream, opts) =>
+      planned
+        ? stream.follow(planned.id, { ...opts, patienceMs: options.patienceMs })
+        : stream.create(request, { ...opts, patienceMs: options.patienceMs }),
+    { announce: true },
   );
 }
 
-/** Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. */
-export async function follow(session: Session, io: Io, mode: OutputMode, start: StartJob): Promise<ExitCode> {
+/**
+ * Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. `announce` (exec): in
+ * plain modes, `job ID: N runs on M agents` on stderr as soon as the job exists.
+ */
+export async function follow(
+  session: Session,
+  io: Io,
+  mode: OutputMode,
+  start: StartJob,
+  { announce = false } = {},
+): Promise<ExitCode> {
   if (mode === 'tui') return followLive(session, start);
   const renderer =
     mode === 'plain'
-      ? new PlainRenderer(io.stdout, io.stderr)
+      ? new PlainRenderer(io.stdout, io.stderr, announce)
       : mode === 'stream'
         ? new NdjsonRenderer(io.stdout)
-        : null;
+        : mode === 'group' || mode === 'group-json'
+          ? new GroupRenderer(mode === 'group-json', io.stdout, io.stderr, announce && mode === 'group')
+          : null;
   const stream = new JobStream(session, renderer ?? { output() {}, runStatus() {} });
   const job = await start(stream, {});
   if (renderer) renderer.finished(job);
@@ -98,9 +116,9 @@ export async function follow(session: Session, io: Io, mode: OutputMode, start: 
 export function attachJob(
   session: Session,
   jobId: string,
-  options: { json: boolean; stream: boolean; noTui: boolean; patienceMs: number },
+  options: { json: boolean; stream: boolean; noTui: boolean; patienceMs: number; group?: boolean },
   io: Io = process,
 ): Promise<ExitCode> {
-  const mode = outputMode({ json: options.json, stream: options.stream, noTui: options.noTui });
+  const mode = outputMode({ json: options.json, stream: options.stream, noTui: options.noTui, group: options.group });
   return follow(session, io, mode, (stream, opts) => stream.follow(jobId, { ...opts, patienceMs: options.patienceMs }));
 }

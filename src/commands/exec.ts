@@ -7,7 +7,15 @@ import { EXECUTORS } from '../domain/model.js';
 import { outputMode } from '../client/live-follow.js';
 import { parseLimit } from '../domain/limits.js';
 import { usageError } from '../lib/errors.js';
-import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration, patienceFlag } from './base.js';
+import {
+  BaseCommand,
+  connectionFlags,
+  durationFlag,
+  groupFlag,
+  jsonFlag,
+  parseDuration,
+  patienceFlag,
+} from './base.js';
 
 export default class Exec extends BaseCommand {
   static override summary = 'Run a command on a set of agents and watch it finish.';
@@ -73,7 +81,8 @@ export default class Exec extends BaseCommand {
       helpValue: 'K=V',
     }),
     json: jsonFlag,
-    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
+    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json', 'group'] }),
+    group: groupFlag,
     async: Flags.boolean({ summary: 'Print the job id and exit at once; follow it with `ogent jobs wait ID`.' }),
     'no-tui': Flags.boolean({ summary: 'Plain prefixed lines even on a terminal.' }),
     patience: patienceFlag,
@@ -121,7 +130,7 @@ export default class Exec extends BaseCommand {
         all: flags.all,
         timeoutMs: parseDuration(flags.timeout as string, '--timeout'),
         env,
-        mode: outputMode({ json: flags.json, stream: flags.stream, noTui: flags['no-tui'] }),
+        mode: outputMode({ json: flags.json, stream: flags.stream, noTui: flags['no-tui'], group: flags.group }),
         async: flags.async,
         patienceMs: parseDuration(flags.patience, '--patience'),
         executor: await executorOptions(flags, argv as string[]),

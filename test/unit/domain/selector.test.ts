@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { matches, MAX_WILDCARD_TERMS, parseSelector, select, SelectorError } from '../../../src/domain/selector.js';
+import type { AgentInfo } from '../../../src/domain/model.js';
+import {
+  matches,
+  MAX_WILDCARD_TERMS,
+  parseSelector,
+  select,
+  SelectorError,
+  type Selectable,
+} from '../../../src/domain/selector.js';
 
 const agents = [
   { id: 'id-1', name: 'web-1', labels: { role: 'web', dc: 'par1' } },
@@ -62,23 +70,22 @@ describe('selectors', () => {
 });
 
 describe('selectors on facts', () => {
-  const info = (platform: string, arch: string, distro: string | undefined, os: string) =>
-    ({
-      name: 'x',
-      hostname: `h-${arch}`,
-      platform,
-      arch,
-      release: '6.1',
-      cpus: 1,
-      memoryBytes: 1,
-      uptimeS: 1,
-      version: '0.2.0',
-      labels: {},
-      executors: ['shell'],
-      os,
-      ...(distro ? { distro } : {}),
-    }) as const;
-  const fleet = [
+  const info = (platform: string, arch: string, distro: string | undefined, os: string): AgentInfo => ({
+    name: 'x',
+    hostname: `h-${arch}`,
+    platform,
+    arch,
+    release: '6.1',
+    cpus: 1,
+    memoryBytes: 1,
+    uptimeS: 1,
+    version: '0.2.0',
+    labels: {},
+    executors: ['shell'],
+    os,
+    ...(distro ? { distro } : {}),
+  });
+  const fleet: Selectable[] = [
     { id: 'a', name: 'deb-1', labels: {}, info: info('linux', 'x64', 'debian', 'Debian GNU/Linux 12 (bookworm)') },
     { id: 'b', name: 'arm-1', labels: {}, info: info('linux', 'arm64', 'ubuntu', 'Ubuntu 24.04 LTS') },
     { id: 'c', name: 'mac-1', labels: {}, info: info('darwin', 'arm64', undefined, 'macOS (Darwin 23.0.0)') },
