@@ -20,6 +20,7 @@ export const COMMAND_MODULES: Record<string, CommandModule> = {
   'agents:remove': () => import('./commands/agents/remove.js'),
   'agents:show': () => import('./commands/agents/show.js'),
   audit: () => import('./commands/audit.js'),
+  'controller:ca': () => import('./commands/controller/ca.js'),
   'controller:serve': () => import('./commands/controller/serve.js'),
   'controller:service:install': () => import('./commands/controller/service/install.js'),
   doctor: () => import('./commands/doctor.js'),

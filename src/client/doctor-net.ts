@@ -144,7 +144,8 @@ export function diagnose(
   const cert = target.certificate;
   const network = (message: string, advice: string): Diagnosis => ({ kind: 'network', code, message, advice });
   const tls = (message: string, advice: string): Diagnosis => ({ kind: 'tls', code, message, advice });
-  const trustIt = 'pass the CA certificate that signed it (or the certificate itself) with --ca FILE';
+  const trustIt =
+    'pass the CA certificate that signed it (or the certificate itself) with --ca FILE; a controller serving its own CA prints it with `ogent controller ca`';
   switch (code) {
     case 'ENOTFOUND':
       return network(`the host name ${target.host} does not resolve`, 'check the spelling of the URL, or the DNS');

@@ -37,7 +37,7 @@ export interface DoctorOptions {
   controller?: string;
   /** PEM to trust (`--ca FILE`). */
   ca?: string;
-  /** `--insecure-http`: plain HTTP to another host is allowed (a warning); without it, a failed check. */
+  /** `--insecure-http`: plain HTTP to another host is allowed (a warning that says less). */
   insecureHttp?: boolean;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -106,16 +106,17 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       ...(days < CERT_WARN_DAYS ? { advice: 'renew it soon; agents and clients refuse it once it expires' } : {}),
     };
   } else if (!isLoopback(host)) {
+    // A warning either way: the other commands warn and go on for this release (README, TLS).
     const allowed = options.insecureHttp || (stored?.insecureHttp && stored.controller === base);
     tls = {
       name: 'tls',
-      status: allowed ? 'warn' : 'fail',
+      status: 'warn',
       message: allowed
         ? 'plain HTTP to another host: passwords and tokens cross the network unencrypted'
-        : 'plain HTTP to another host: the other commands refuse it (passwords and tokens would cross unencrypted)',
-      advice: allowed
-        ? 'start the controller with --tls-cert/--tls-key and use an https:// URL'
-        : 'start the controller with --tls-cert/--tls-key and use an https:// URL, or pass --insecure-http (OGENT_INSECURE_HTTP=1)',
+        : 'plain HTTP to another host: passwords and tokens cross unencrypted; the next release refuses it without --insecure-http',
+      advice:
+        'use an https:// URL (a controller off loopback serves TLS with its own CA unless --insecure-http)' +
+        (allowed ? '' : ', or pass --insecure-http (OGENT_INSECURE_HTTP=1) to keep plain HTTP'),
     };
   } else {
     tls = { name: 'tls', status: 'ok', message: 'plain HTTP on this host (loopback)' };

@@ -23,6 +23,7 @@ import { buildApi } from './infrastructure/http/api.js';
 import { ConnectionGate } from './infrastructure/http/connection-gate.js';
 import { addOpsRoutes } from './infrastructure/http/ops.js';
 import { loadTls, type TlsFiles } from './infrastructure/http/tls.js';
+import { ensureOwnTls, serverAltNames } from './infrastructure/http/own-ca.js';
 import { ControllerMetrics } from './infrastructure/metrics.js';
 import { drained } from './infrastructure/socket/drain.js';
 import { AgentSockets, ClientSockets } from './infrastructure/socket/sockets.js';
@@ -57,6 +58,11 @@ export interface ControllerOptions {
   loginLimits?: LoginLimits;
   /** Serve HTTPS/WSS with this certificate and key (`--tls-cert`, `--tls-key`). */
   tls?: TlsFiles;
+  /**
+   * Without `tls`: serve HTTPS/WSS with the controller's own CA in `DATA_DIR/tls` (README, TLS), its certificate
+   * valid for the listen host, this host's names and addresses, and `names` (`--tls-san`).
+   */
+  ownTls?: { names: string[] };
   /** Bytes a live client may fall behind before its live output is dropped and it resyncs (default 4 MiB). */
   clientBacklogBytes?: number;
   /** engine.io's heartbeat: a ping every `intervalMs`, its pong due within `timeoutMs` (default 10 s and 10 s). */
@@ -80,6 +86,8 @@ const NOTICE_FLUSH_MS = 1000;
 export interface RunningController {
   url: string;
   port: number;
+  /** The controller's own CA (`ownTls`): its file and `sha256:` fingerprint. */
+  ca?: { path: string; fingerprint: string };
   /** Set when the first start created `admin` with a generated password. */
   generatedAdminPassword?: string;
   auth: AuthService;
@@ -113,7 +121,11 @@ async function openStore(options: ControllerOptions) {
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { log } = options;
   // Checked before the store is opened: a bad certificate file stops start-up having touched nothing.
-  const tls = options.tls ? await loadTls(options.tls) : undefined;
+  const own =
+    !options.tls && options.ownTls
+      ? await ensureOwnTls(options.dataDir, serverAltNames(options.host, options.ownTls.names), log)
+      : undefined;
+  const tls = options.tls ? await loadTls(options.tls) : own;
   const { store, scaleOut } = await openStore(options);
   let http: HttpServer | HttpsServer | undefined;
   try {
@@ -207,7 +219,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const api = buildApi({
       auth,
       agents,
-      enrollments: new EnrollmentService(store.enrollments, store.users),
+      enrollments: new EnrollmentService(store.enrollments, store.users, own?.fingerprint),
       jobs,
       plans,
       log,
@@ -221,6 +233,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     let closing: Promise<void> | undefined;
     addOpsRoutes(api, {
       metrics,
+      caPem: own?.ca,
       checks: [{ name: 'store', check: scaleOut ? () => scaleOut.store.ping() : () => probeDataDir(options.dataDir) }],
       shuttingDown: () => closing !== undefined,
     });
@@ -245,6 +258,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const scheme = tls ? 'https' : 'http';
     const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     log.info('controller listening', { url, dataDir: options.dataDir });
+    if (own) {
+      log.info('serving TLS with its own CA: join tokens carry its fingerprint; clients pass --ca with its file', {
+        ca: own.caPath,
+        fingerprint: own.fingerprint,
+      });
+    }
     if (!tls && !isLoopback(options.host)) {
       // `controller serve` refuses this without --insecure-http; asked for, it is still worth a line in the log.
       log.warn(
@@ -302,6 +321,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     return {
       url,
       port,
+      ...(own ? { ca: { path: own.caPath, fingerprint: own.fingerprint } } : {}),
       generatedAdminPassword: admin.generatedPassword,
       auth,
       jobs,

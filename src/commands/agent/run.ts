@@ -3,6 +3,7 @@ import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
+import { fetchPinnedCa, readPinnedCa, savePinnedCa } from '../../agent/pinned-ca.js';
 import { agentStateDir, lockStateDir } from '../../agent/state-dir.js';
 import { parseControllers } from '../../client/http.js';
 import { readCa } from '../../client/tls.js';
@@ -11,6 +12,7 @@ import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
 import { checkPlainHttpUrl } from '../../lib/plain-http.js';
 import { agentNameCheck } from '../../protocol/events.js';
+import { parseJoinToken } from '../../protocol/join-token.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
 import { BaseCommand, connectionFlags, parseDuration, type FlagsOf } from '../base.js';
@@ -163,7 +165,7 @@ export default class AgentRun extends BaseCommand {
     flags,
     stateDir,
     controllers,
-    ca,
+    ca: givenCa,
     log,
     labels,
     policy,
@@ -184,7 +186,10 @@ export default class AgentRun extends BaseCommand {
   }): Promise<void> {
     const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     // A first enrollment goes to the first controller (they share one store).
-    const { name, password, saved } = await this.credential(flags, stateDir, controllers[0] as string, ca, log);
+    const got = await this.credential(flags, stateDir, controllers[0] as string, givenCa, log);
+    const { name, password, saved } = got;
+    // --ca wins; else the CA pinned at enrollment (README, TLS).
+    const ca = givenCa ?? got.pinnedCa ?? (await readPinnedCa(stateDir));
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
     const { passwordTokens, startAgent } = await import('../../agent/index.js');
     const tokens = passwordTokens(controller, name, password, ca);
@@ -242,6 +247,7 @@ export default class AgentRun extends BaseCommand {
    * Who this agent is: with --join-token, the credential saved in the state dir, else one got now (and saved); without,
    * OGENT_PASSWORD (a user made with `users add --role agent`), else the saved credential. `saved` is the credential
    * file it came from. The flag wins over the environment: a shell's OGENT_USERNAME/OGENT_PASSWORD are not the agent's.
+   * A join token that names the controller's CA (and no --ca): that CA, fetched, checked and saved (`pinnedCa`).
    */
   private async credential(
     flags: { name?: string; 'join-token'?: string },
@@ -249,7 +255,7 @@ export default class AgentRun extends BaseCommand {
     controller: string,
     ca: string | undefined,
     log: Logger,
-  ): Promise<{ name: string; password: string; saved?: string }> {
+  ): Promise<{ name: string; password: string; saved?: string; pinnedCa?: string }> {
     const password = flags['join-token'] ? undefined : process.env.OGENT_PASSWORD;
     if (flags['join-token'] && process.env.OGENT_PASSWORD) {
       log.info('OGENT_PASSWORD is not used: --join-token enrolls this agent, or it is enrolled already');
@@ -279,10 +285,23 @@ export default class AgentRun extends BaseCommand {
       );
     }
     const name = checkName(flags.name ?? defaultAgentName());
-    const credential = await enroll(controller, joinToken, name, ca);
+    const token = parseJoinToken(joinToken);
+    if (!token) {
+      throw usageError(
+        'invalid --join-token: what follows its "." must be the 64 hex digits of a sha256',
+        'copy the whole token `ogent agents enroll-token` printed',
+      );
+    }
+    let pinnedCa: string | undefined;
+    if (token.caFingerprint && !ca) {
+      pinnedCa = await fetchPinnedCa(controller, token.caFingerprint);
+      const caPath = await savePinnedCa(stateDir, pinnedCa);
+      log.info('pinned the controller CA of the join token', { ca: caPath, fingerprint: token.caFingerprint });
+    }
+    const credential = await enroll(controller, token.secret, name, ca ?? pinnedCa);
     const path = await saveCredential(stateDir, credential);
     log.info('enrolled', { name, credential: path });
-    return { name, password: credential.password };
+    return { name, password: credential.password, ...(pinnedCa ? { pinnedCa } : {}) };
   }
 }
 
