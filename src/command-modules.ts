@@ -29,6 +29,7 @@ export const COMMAND_MODULES: Record<string, CommandModule> = {
   'jobs:cancel': () => import('./commands/jobs/cancel.js'),
   'jobs:list': () => import('./commands/jobs/list.js'),
   'jobs:logs': () => import('./commands/jobs/logs.js'),
+  'jobs:rerun': () => import('./commands/jobs/rerun.js'),
   'jobs:show': () => import('./commands/jobs/show.js'),
   'jobs:wait': () => import('./commands/jobs/wait.js'),
   login: () => import('./commands/login.js'),

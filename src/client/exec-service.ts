@@ -2,6 +2,7 @@ import { jobExitCode } from '../domain/run-state.js';
 import { parseSelector, SelectorError } from '../domain/selector.js';
 import { EXIT, usageError, type ExitCode } from '../lib/errors.js';
 import type { JobRequest } from '../protocol/events.js';
+import type { RerunBody } from '../protocol/plans.js';
 import { GroupRenderer } from '../ui/groups.js';
 import { NdjsonRenderer, PlainRenderer, type Out } from '../ui/plain.js';
 import { ApiClient } from './api.js';
@@ -121,4 +122,26 @@ export function attachJob(
 ): Promise<ExitCode> {
   const mode = outputMode({ json: options.json, stream: options.stream, noTui: options.noTui, group: options.group });
   return follow(session, io, mode, (stream, opts) => stream.follow(jobId, { ...opts, patienceMs: options.patienceMs }));
+}
+
+/** `jobs rerun ID`: a new job of the same request on the runs picked; output and exit code as `exec`. */
+export async function rerunJob(
+  session: Session,
+  jobId: string,
+  pick: RerunBody,
+  options: { mode: OutputMode; async: boolean; patienceMs?: number },
+  io: Io = process,
+): Promise<ExitCode> {
+  const job = await new ApiClient(session).rerunJob(jobId, pick);
+  if (options.async) {
+    io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
+    return EXIT.ok;
+  }
+  return follow(
+    session,
+    io,
+    options.mode,
+    (stream, opts) => stream.follow(job.id, { ...opts, patienceMs: options.patienceMs }),
+    { announce: true },
+  );
 }

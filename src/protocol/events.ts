@@ -222,6 +222,8 @@ export interface JobRequest {
   maxErrors?: Limit;
   /** Offline agents' runs wait this long for their agent instead of being unreachable at once. */
   deliverWithinMs?: number;
+  /** Set by the controller for `jobs rerun` (never taken from a client's request): the job this one runs again. */
+  rerunOf?: string;
 }
 const selectorCheck = array(str({ min: 1, max: LIMITS.selectorChars }), { max: LIMITS.selectors });
 /** `10` or `"25%"` (domain/limits.ts). */

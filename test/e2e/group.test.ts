@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { passwordTokens, startAgent } from '../../src/agent/index.js';
 import type { RunningController } from '../../src/controller/index.js';
+import type { Job } from '../../src/domain/model.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { execInBackground, runCli } from '../helpers/cli.js';
 import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
@@ -116,5 +117,39 @@ describe('exec --group, jobs show --group, jobs wait --group (real controller, 6
     await writeFile(marker, '');
     expect(await bg.exited).to.equal(0);
     expect(bg.out()).to.equal('g-1: x\n');
+  });
+
+  it('jobs rerun runs exactly the runs that did not succeed, or --status, or --all; exit codes as exec', async () => {
+    const first = await runCli(['exec', '-t', 'g-*', '--json', '--', 'echo again'], { env });
+    const old = JSON.parse(first.stdout) as Job;
+    expect(first.code).to.equal(1);
+    const again = await runCli(['jobs', 'rerun', old.id, '--json'], { env });
+    expect(again.code, again.stderr).to.equal(1);
+    const rerun = JSON.parse(again.stdout) as Job;
+    expect(rerun.rerunOf).to.equal(old.id);
+    expect(rerun.runs.map((r) => [r.agent.name, r.status])).to.deep.equal([['g-6', 'rejected']]);
+    const ok = await runCli(['jobs', 'rerun', old.id, '--status', 'succeeded', '--group', '--json'], { env });
+    expect(ok.code, ok.stderr).to.equal(0);
+    const groups = (JSON.parse(ok.stdout) as GroupsJson).groups;
+    expect(groups.map((g) => [g.agents, g.stdout])).to.deep.equal([[['g-1', 'g-2', 'g-3', 'g-4', 'g-5'], 'again\n']]);
+    const all = await runCli(['jobs', 'rerun', old.id, '--all', '--async'], { env });
+    expect(all.code, all.stderr).to.equal(0);
+    const wait = await runCli(['jobs', 'wait', all.stdout.trim(), '--json'], { env });
+    expect((JSON.parse(wait.stdout) as Job).runs).to.have.length(6);
+  });
+
+  it('jobs rerun refuses what it cannot do: nothing to re-run (5), a bad --status (2), a running job (1)', async () => {
+    const done = JSON.parse((await runCli(['exec', '-t', 'g-1', '--json', '--', 'true'], { env })).stdout) as Job;
+    const none = await runCli(['jobs', 'rerun', done.id], { env });
+    expect(none.code).to.equal(5);
+    expect(none.stderr).to.match(/nothing to run again/);
+    const bad = await runCli(['jobs', 'rerun', done.id, '--status', 'exploded'], { env });
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/unknown status "exploded"/);
+    const slow = await runCli(['exec', '-t', 'g-1', '--async', '--', 'sleep 5'], { env });
+    const running = await runCli(['jobs', 'rerun', slow.stdout.trim()], { env });
+    expect(running.code).to.not.equal(0);
+    expect(running.stderr).to.match(/still running/);
+    await runCli(['jobs', 'cancel', slow.stdout.trim()], { env });
   });
 });

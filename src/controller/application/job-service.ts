@@ -336,6 +336,7 @@ export class JobService {
       ...(maxErrors !== undefined ? { maxErrors } : {}),
       ...(request.deliverWithinMs !== undefined ? { deliverWithinMs: request.deliverWithinMs } : {}),
       ...(requires.length ? { requires } : {}),
+      ...(request.rerunOf ? { rerunOf: request.rerunOf } : {}),
       status: 'running',
       createdBy: actor.name,
       createdAt: now,

@@ -6,8 +6,9 @@ import { by, noAudit, type AuditService } from '../../application/audit-service.
 import type { EnrollmentService } from '../../application/enrollment-service.js';
 import type { JobService } from '../../application/job-service.js';
 import { jobFor, JobViews } from '../../application/job-views.js';
+import { rerunRequest } from '../../application/rerun.js';
 import type { PlanService } from '../../application/plan-service.js';
-import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
+import { planApprovalCheck, planRequestCheck, rerunBodyCheck } from '../../../protocol/plans.js';
 import { AppError, badRequest, conflict } from '../../application/errors.js';
 import type { Identity } from '../../application/ports.js';
 import { jobRequestCheck, labelsCheck, LIMITS } from '../../../protocol/events.js';
@@ -270,6 +271,13 @@ export function buildApi(deps: ApiDeps): Router {
       const actor = await identify(req);
       requireRole(actor, 'operator', 'cancel jobs');
       return { status: 200, body: jobFor(await jobs.cancel(req.params.id as string, actor), actor) };
+    })
+    .on('POST', '/api/v1/jobs/:id/rerun', async (req) => {
+      const actor = await identify(req);
+      requireRole(actor, 'operator', 'run jobs');
+      const pick = parse(rerunBodyCheck, await req.body());
+      const request = rerunRequest(await jobs.get(req.params.id as string), pick, actor);
+      return { status: 201, body: jobFor(await jobs.create(request, actor, await agents.list()), actor) };
     })
     .on('GET', '/api/v1/jobs/:id/runs/:runId/output', async (req) => {
       requireRole(await identify(req), 'viewer', 'read output');
