@@ -9,13 +9,19 @@ import { RedisJobs } from './redis-jobs.js';
 import { RedisOutput } from './redis-output.js';
 import { RedisRevokedSessions } from './redis-sessions.js';
 import { RedisUsers } from './redis-users.js';
+import { upgradeRedis } from './redis-schema.js';
+import type { Logger } from '../../../lib/log.js';
 
 /**
  * The scale-out store (docs/architecture.md §6.2): the same repositories as the lowdb store, in one Redis shared by every
  * controller. Keys start with `prefix` (default `ogent:`), so several installations can share a Redis database.
  */
+export const DEFAULT_PREFIX = 'ogent:';
+
 export interface RedisStoreOptions {
   prefix?: string;
+  /** Told when the store is migrated. */
+  log?: Logger;
 }
 
 export type RedisStore = Store & {
@@ -56,11 +62,11 @@ export function redisClient(url: string): Redis {
   });
 }
 
-export async function openRedisStore(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+/** A connected client (StartupError when the URL is not redis:// or Redis does not answer). */
+export async function connectRedis(url: string): Promise<Redis> {
   if (!/^rediss?:\/\//.test(url)) {
     throw new StartupError(`invalid --redis URL "${redactUrl(url)}": use redis://[:password@]host:port[/db]`);
   }
-  const prefix = options.prefix ?? 'ogent:';
   const redis = redisClient(url);
   // Logged by the caller through health checks; without a listener ioredis prints every failed attempt.
   redis.on('error', () => {});
@@ -73,6 +79,19 @@ export async function openRedisStore(url: string, options: RedisStoreOptions = {
       `cannot reach Redis at ${redactUrl(url)} (${(err as Error).message}): start it, or fix --redis`,
     );
   }
+  return redis;
+}
+
+/** For messages: where a Redis store is. */
+export const redisWhere = (url: string, prefix: string) => `the store in Redis ${redactUrl(url)} (prefix ${prefix})`;
+
+export async function openRedisStore(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const redis = await connectRedis(url);
+  await upgradeRedis(redis, prefix, redisWhere(url, prefix), options.log).catch((err) => {
+    redis.disconnect();
+    throw err;
+  });
   // Every controller signs and checks tokens with the same secret: the first one to start makes it.
   await redis.set(`${prefix}secret`, randomBytes(32).toString('base64'), 'NX');
   const secret = Buffer.from((await redis.get(`${prefix}secret`)) ?? '', 'base64');
