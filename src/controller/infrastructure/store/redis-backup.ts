@@ -88,6 +88,7 @@ export async function backupRedis(redis: Redis, prefix: string, dest: string): P
 
 async function copyOutputKey(redis: Redis, outKey: string, dir: string, name: string): Promise<void> {
   const size = await redis.strlen(outKey);
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
   await writePrivate(dir, [name], '');
   const file = await open(join(dir, name), 'a');
   try {
