@@ -131,7 +131,14 @@ export async function startLocal(flags: LocalFlags, env: NodeJS.ProcessEnv = pro
     session: { controller: running.url, token: () => running.token() },
     targets: [running.agentName],
     async stop() {
+      // Left running when exec stops following (the live view's detach): they end with this process, so say so.
+      const active = running.activeRuns();
       await running.stop();
+      if (active) {
+        process.stderr.write(
+          `ogent: --local: ${active === 1 ? 'the run still going was' : `${active} runs still going were`} cancelled: the job ends with exec\n`,
+        );
+      }
       for (const signal of signals) process.off(signal, onSignal);
     },
   };

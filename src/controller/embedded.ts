@@ -27,6 +27,8 @@ export interface EmbeddedRun {
   agentName: string;
   /** A token of the store's admin, issued in-process: no password is asked for, read or stored. */
   token(): Promise<string>;
+  /** Runs the agent has going now (still running when the client stopped following: a detach, an error). */
+  activeRuns(): number;
   /** Ends the agent's runs (cancelled, and reported), so a job still going ends; the process may then stop. */
   cancelRuns(): Promise<void>;
   /** Stops the agent and the controller, then removes the throw-away store; no socket or process stays. */
@@ -95,6 +97,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedR
       url: controller.url,
       agentName: name,
       token: async () => (await auth.issueFor(ADMIN)).token,
+      activeRuns: () => running.manager.running,
       cancelRuns: () => running.stop({ graceMs: 0 }),
       stop,
     };

@@ -176,20 +176,29 @@ describe('exec --local: a controller and an agent inside the exec process (real 
     });
   });
 
-  it('on a terminal, the live view shows the run and its output, and stays after the job (tmux)', async () => {
-    await Terminal.check();
-    const terminal = new Terminal(`ogent-local-${process.pid}`);
-    try {
+  describe('on a terminal (tmux)', () => {
+    let terminal: Terminal;
+    before(() => Terminal.check());
+    beforeEach(() => {
+      terminal = new Terminal(`ogent-local-${process.pid}`);
+    });
+    afterEach(() => terminal.kill());
+
+    /** `exec --local ARGS` typed at a terminal, in the clean environment (colours allowed, not CI). */
+    const atTerminal = (args: string[]) => {
       const env = Object.entries(cleanEnv())
         .filter((entry): entry is [string, string] => entry[1] !== undefined)
         .map(([k, v]) => `${k}=${quote(v)}`);
       const unset = Object.keys(process.env)
         .filter((k) => k.startsWith('OGENT_') || k.startsWith('XDG_') || ['CI', 'NO_COLOR'].includes(k))
         .map((k) => `-u ${k}`);
-      const window = await terminal.open(
-        `env ${unset.join(' ')} ${env.join(' ')} ${quote(process.execPath)} ${quote(BIN)} exec --local -- ` +
-          quote('echo hello-local; sleep 1; echo bye-local'),
+      return terminal.open(
+        `env ${unset.join(' ')} ${env.join(' ')} ${quote(process.execPath)} ${quote(BIN)} exec --local ${args.map(quote).join(' ')}`,
       );
+    };
+
+    it('the live view shows the run and its output, and stays after the job', async () => {
+      const window = await atTerminal(['--', 'echo hello-local; sleep 1; echo bye-local']);
       await window.until(
         (s) => new RegExp(`${host} +running .*hello-local`).test(s),
         'the running row with its last line',
@@ -199,8 +208,19 @@ describe('exec --local: a controller and an agent inside the exec process (real 
       expect(screen).to.match(new RegExp(`✔ ${host} `));
       expect(screen).to.include('bye-local');
       expect(screen).to.match(/succeeded/);
-    } finally {
-      await terminal.kill();
-    }
+    });
+
+    it('detaching (q) ends the job with exec: its run is cancelled, said so, exit 1, no process left', async () => {
+      const marker = `30.${process.pid}3`;
+      const window = await atTerminal(['--', `echo started; sleep ${marker}`]);
+      await window.until((s) => new RegExp(`${host} +running .*started`).test(s), 'the running row');
+      await window.keys('q');
+      expect(await window.exitCode()).to.equal(1);
+      expect(await window.screen()).to.include(
+        'ogent: --local: the run still going was cancelled: the job ends with exec',
+      );
+      expect(sleeping(marker)).to.deep.equal([]);
+      expect(await readdir(tmp)).to.deep.equal([]);
+    });
   });
 });

@@ -46,6 +46,10 @@ export class Window {
     return stdout;
   }
 
+  async keys(...keys: string[]) {
+    await this.terminal.tmux('send-keys', '-t', this.name, ...keys);
+  }
+
   /** Reads the screen until `check` passes (the view redraws on its own pace). */
   async until(check: (screen: string) => boolean, what: string): Promise<string> {
     let last = '';
