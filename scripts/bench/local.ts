@@ -6,6 +6,19 @@ import { cliEnv, prepareDataDir, startController, tokenIssuer, waitOnline } from
 import { spread, type Figure, type Spread } from './lib/figures.js';
 import { BIN, ROOT, node, timed } from './lib/proc.js';
 
+/** Where the --local process's extra time goes: loading, starting and stopping the embedded parts (lib/, in a fresh node). */
+const PHASES = `
+const t0 = performance.now();
+const { startEmbedded } = await import('./lib/controller/embedded.js');
+const { silentLogger } = await import('./lib/lib/log.js');
+const t1 = performance.now();
+const run = await startEmbedded({ log: silentLogger });
+const t2 = performance.now();
+await run.stop();
+const t3 = performance.now();
+process.stdout.write(JSON.stringify({ load: t1 - t0, start: t2 - t1, stop: t3 - t2 }));
+`;
+
 const sum = (a: Spread, b: Spread): Spread => ({
   median: a.median + b.median,
   min: a.min + b.min,
@@ -40,6 +53,9 @@ export const local: Benchmark = {
         remote: [],
         localJob: [],
         remoteJob: [],
+        load: [],
+        start: [],
+        stop: [],
       };
       const exec = (key: 'local' | 'remote', keep: boolean) => async () => {
         const args = key === 'local' ? ['exec', '--local', '--json', 'true'] : ['exec', '-t', 'lb-1', '--json', 'true'];
@@ -66,6 +82,12 @@ export const local: Benchmark = {
         measure('true', () => timed('true', [])),
         exec('local', true),
         exec('remote', true),
+        async () => {
+          const r = await node(['--input-type=module', '-e', PHASES], { cwd: ROOT, env: localEnv });
+          if (r.code !== 0) throw new Error(`the phases script exited ${r.code}: ${r.stderr}`);
+          const phases = JSON.parse(r.stdout) as Record<string, number>;
+          for (const key of ['load', 'start', 'stop']) samples[key]?.push(phases[key] ?? NaN);
+        },
       ]);
       const s = (key: string) => spread(samples[key] ?? []);
       const floor = { label: 'node -e 0 + spawn true', value: sum(s('node'), s('true')) };
@@ -91,6 +113,24 @@ export const local: Benchmark = {
           value: s('localJob'),
         },
         { key: 'local.remote_job_ms', label: 'the remote job (created → done)', unit: 'ms', value: s('remoteJob') },
+        {
+          key: 'local.load_ms',
+          label: '--local: import controller/embedded.js (controller and agent modules)',
+          unit: 'ms',
+          value: s('load'),
+        },
+        {
+          key: 'local.start_ms',
+          label: '--local: startEmbedded (store, admin and agent users, listen, agent connected)',
+          unit: 'ms',
+          value: s('start'),
+        },
+        {
+          key: 'local.stop_ms',
+          label: '--local: stop (agent, controller close, store removed)',
+          unit: 'ms',
+          value: s('stop'),
+        },
       ];
       return figures;
     } finally {
