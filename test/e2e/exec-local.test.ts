@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAgentName } from '../../src/agent/facts.js';
@@ -140,6 +140,33 @@ describe('exec --local: a controller and an agent inside the exec process (real 
       stored.some((f) => f.includes(firstId)),
       stored.join(', '),
     ).to.equal(true);
+  });
+
+  it('a plain exec loads neither the controller nor the agent; --local loads them', async () => {
+    const hooks = join(root, 'hooks.mjs');
+    await writeFile(
+      hooks,
+      'export async function load(url, context, next) {\n' +
+        '  if (/\\/lib\\/(controller|agent)\\//.test(url)) process.stderr.write(`LOADED ${url}\\n`);\n' +
+        '  return next(url, context);\n}\n',
+    );
+    const register = join(root, 'register.mjs');
+    await writeFile(
+      register,
+      `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`,
+    );
+    const loaded = (args: string[]) => {
+      const res = spawnSync(process.execPath, ['--import', register, BIN, ...args], {
+        env: { ...process.env, ...cleanEnv() } as NodeJS.ProcessEnv,
+        encoding: 'utf8',
+      });
+      return res.stderr.split('\n').filter((line) => line.startsWith('LOADED '));
+    };
+    // Nothing listens on port 1: the plain exec exits 4 having loaded all it would load.
+    expect(loaded(['exec', '--controller', 'http://127.0.0.1:1', '-t', 'x', '--', 'true'])).to.deep.equal([]);
+    const local = loaded(['exec', '--local', '--', 'true']);
+    expect(local.some((line) => line.endsWith('/lib/controller/embedded.js'))).to.equal(true);
+    expect(local.some((line) => line.endsWith('/lib/agent/index.js'))).to.equal(true);
   });
 
   describe('refusals (exit 2, nothing started)', () => {
