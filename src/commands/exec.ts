@@ -16,15 +16,23 @@ import {
   parseDuration,
   patienceFlag,
 } from './base.js';
+import { checkLocalFlags, givenFlags, localFlags, startLocal } from './exec-local.js';
 
 export default class Exec extends BaseCommand {
   static override summary = 'Run a command on a set of agents and watch it finish.';
   static override description =
     'Exit codes: 0 every run succeeded, 1 a run did not succeed, 2 usage error, 3 authentication refused, ' +
     '4 controller unreachable, 5 the selector matched no agent. On a terminal it shows a live view: ' +
-    '↑/↓ select an agent, Enter widens its output, c cancels the job, q detaches (exit 1; the job goes on).';
+    '↑/↓ select an agent, Enter widens its output, c cancels the job, q detaches (exit 1; the job goes on). ' +
+    'With --local, no controller or login is needed: a controller and an agent start inside this process, the ' +
+    'command runs on this host as the invoking user, no credentials are read or stored, and nothing is left ' +
+    'running when exec exits.';
   static override strict = false;
   static override examples = [
+    {
+      description: 'This host only, with no controller running and no login (as the invoking user)',
+      command: '<%= config.bin %> exec --local -- uptime',
+    },
     { description: 'Every agent', command: '<%= config.bin %> exec --all -- uptime' },
     {
       description: 'Web servers but web-3, as JSON',
@@ -117,16 +125,20 @@ export default class Exec extends BaseCommand {
     'dry-run': Flags.boolean({ summary: 'With --ai or --review: show the plan, run nothing.' }),
     'allow-high-risk': Flags.boolean({ summary: 'With --ai or --review: a high-risk plan may run.' }),
     yes: Flags.boolean({ char: 'y', summary: 'With --ai or --review: run the plan without asking (scripts).' }),
+    ...localFlags,
   };
 
   async run(): Promise<void> {
-    const { argv, flags } = await this.parse(Exec);
+    const { argv, flags, raw } = await this.parse(Exec);
+    checkLocalFlags(flags.local, givenFlags(raw), flags.executor);
     const env = parseEnv(flags.env ?? []);
-    const session = await resolveSession(flags);
+    // --local: a controller and an agent in this process (exec-local.ts), stopped once the job is done.
+    const local = flags.local ? await startLocal(flags) : undefined;
+    const session = local?.session ?? (await resolveSession(flags));
     const code = await runExec(
       {
         command: (argv as string[]).join(' '),
-        targets: flags.target ?? [],
+        targets: local?.targets ?? flags.target ?? [],
         all: flags.all,
         timeoutMs: parseDuration(flags.timeout as string, '--timeout'),
         env,
@@ -147,7 +159,7 @@ export default class Exec extends BaseCommand {
       },
       session,
       { stdout: process.stdout, stderr: process.stderr },
-    );
+    ).finally(() => local?.stop());
     await this.finish(code);
   }
 }

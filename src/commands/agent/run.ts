@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
+import { loadPolicy, lookUpRunAs } from '../policy-flags.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
 import { fetchPinnedCa, readPinnedCa, savePinnedCa } from '../../agent/pinned-ca.js';
@@ -313,40 +313,6 @@ function checkName(name: string): string {
     throw usageError(`invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`);
   }
   return name;
-}
-
-/** `--allow`, `--deny` and `--policy FILE` together, checked: an invalid expression is a usage error (exit 2). */
-async function loadPolicy(allow: string[], deny: string[], file: string | undefined): Promise<PolicyRules> {
-  const { CommandPolicy, parsePolicyFile, PolicyError } = await import('../../agent/policy.js');
-  const rules: PolicyRules = { allow: [...allow], deny: [...deny] };
-  try {
-    if (file !== undefined) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        throw usageError(`cannot read the policy file ${file}: ${(err as Error).message}`);
-      }
-      const fromFile = parsePolicyFile(text, file);
-      rules.allow.push(...fromFile.allow);
-      rules.deny.push(...fromFile.deny);
-    }
-    new CommandPolicy(rules);
-  } catch (err) {
-    if (err instanceof PolicyError) throw usageError(err.message);
-    throw err;
-  }
-  return rules;
-}
-
-async function lookUpRunAs(name: string) {
-  const { resolveRunAs } = await import('../../agent/run-as.js');
-  try {
-    return await resolveRunAs(name);
-  } catch (err) {
-    if (err instanceof StartupError) throw new UserError(err.message, { code: 'ERR_STARTUP', exit: 1 });
-    throw err;
-  }
 }
 
 /** `--ssh-host NAME=[user@]host[:port]`, each NAME a valid agent name. */
