@@ -45,8 +45,16 @@ describe('compatibility with the first release (real processes, 0.1.0 built from
       env: { OGENT_CONTROLLER: undefined, OGENT_USERNAME: undefined, OGENT_PASSWORD: undefined, ...env },
     });
 
-  /** `login` then `exec --json` with one release's client: the job document and the exit code. */
-  async function loginAndExec(bin: 'old' | 'new', url: string, target: string): Promise<{ run: CliResult; job: Job }> {
+  /**
+   * `login` then `exec --json -- COMMAND` with one release's client: the job document and the exit code. `input` is
+   * exec's standard input (a pipe): with a release that forwards stdin, a job that needs the agent to take stdin.
+   */
+  async function loginAndExec(
+    bin: 'old' | 'new',
+    url: string,
+    target: string,
+    { command = PLAIN, input = '' }: { command?: string; input?: string } = {},
+  ): Promise<{ run: CliResult; job: Job }> {
     const config = { XDG_CONFIG_HOME: join(root, `config-${bin}-${Math.random().toString(36).slice(2)}`) };
     const login = await cli(
       bin,
@@ -55,7 +63,7 @@ describe('compatibility with the first release (real processes, 0.1.0 built from
       ADMIN_PASSWORD,
     );
     expect(login.code, login.stderr).to.equal(0);
-    const run = await cli(bin, ['exec', '-t', target, '--json', '--', PLAIN], config);
+    const run = await cli(bin, ['exec', '-t', target, '--json', '--', command], config, input);
     return { run, job: JSON.parse(run.stdout) as Job };
   }
 
