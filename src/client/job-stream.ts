@@ -19,7 +19,9 @@ import {
 import { isTerminal } from '../domain/run-state.js';
 import { authError, unreachableError, UserError } from '../lib/errors.js';
 import { ApiClient } from './api.js';
-import { apiError, request, tooManyConnections } from './http.js';
+import { apiError, request, tooManyConnections, versionUnsupported } from './http.js';
+import { VERSION } from '../lib/version.js';
+import { VERSION_UNSUPPORTED } from '../protocol/version.js';
 import { certificateError } from './tls.js';
 import type { Session } from './credentials.js';
 
@@ -123,8 +125,8 @@ export class JobStream {
       // Asked again on every reconnect, so a session that logs in with OGENT_USERNAME/OGENT_PASSWORD can renew.
       auth: (cb) => {
         this.session.token().then(
-          (token) => cb({ token }),
-          () => cb({ token: '' }),
+          (token) => cb({ token, version: VERSION }),
+          () => cb({ token: '', version: VERSION }),
         );
       },
       reconnectionDelay: 250,
@@ -283,6 +285,7 @@ export class JobStream {
             );
           }
           if (code === 'ERR_TOO_MANY_CONNECTIONS') return done(tooManyConnections(err.data?.message ?? code));
+          if (code === VERSION_UNSUPPORTED) return done(versionUnsupported(err.data?.message ?? code));
           if (code)
             return done(
               authError(`refused by the controller: ${err.data?.message ?? code}`, 'run `ogent login`', code),

@@ -268,6 +268,8 @@ export interface JobUpdate {
 export interface AgentInfoAck {
   ok: boolean;
   error?: string;
+  /** `version_unsupported`: refused for the agent's version (protocol/version.ts); retrying cannot help. */
+  code?: string;
   held?: string[];
 }
 

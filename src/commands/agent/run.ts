@@ -156,6 +156,10 @@ export default class AgentRun extends BaseCommand {
     const lock = await lockStateDir(stateDir, log);
     try {
       await this.serve({ flags, stateDir, controllers, ca, log, labels, policy, runAs, sshHosts, graceMs });
+    } catch (err) {
+      // Refused for its version (enrolling, logging in or connecting): exit 1, not a client's 4.
+      if (err instanceof UserError && err.code === 'ERR_VERSION_UNSUPPORTED') throw versionRefused(err.message);
+      throw err;
     } finally {
       await lock.release();
     }
@@ -197,7 +201,8 @@ export default class AgentRun extends BaseCommand {
       await tokens.get();
     } catch (err) {
       // Wrong credentials and untrusted certificates are fatal at start; an absent controller is waited for.
-      if (!(err instanceof UserError) || err.exit !== EXIT.unreachable || err.code === 'ERR_TLS') {
+      const waitable = err instanceof UserError && err.exit === EXIT.unreachable;
+      if (!waitable || err.code === 'ERR_TLS' || err.code === 'ERR_VERSION_UNSUPPORTED') {
         if (saved && err instanceof UserError && err.exit === EXIT.auth && err.code === 'ERR_AUTH') {
           throw authError(
             `the controller refused the credential of agent ${name} in ${saved}: the agent was removed, or the controller's store was replaced`,
@@ -237,7 +242,12 @@ export default class AgentRun extends BaseCommand {
       ...(policy.allow.length || policy.deny.length ? { policy } : {}),
       ...(runAs ? { runAs: runAs.name } : {}),
     });
-    await signalled;
+    const refusal = await Promise.race([signalled.then(() => undefined), agent.refused]);
+    if (refusal !== undefined) {
+      // Retrying cannot help: the service manager should not restart it either (README "Versions and upgrades").
+      await agent.stop();
+      throw versionRefused(refusal);
+    }
     log.info('agent stopping: no new runs; running ones may finish', { graceMs });
     await agent.stop({ graceMs });
     log.info('agent stopped');
@@ -303,6 +313,15 @@ export default class AgentRun extends BaseCommand {
     log.info('enrolled', { name, credential: path });
     return { name, password: credential.password, ...(pinnedCa ? { pinnedCa } : {}) };
   }
+}
+
+/** An agent refused for its version exits 1: it is no usage or credential problem, and waiting cannot help. */
+function versionRefused(message: string): UserError {
+  return new UserError(message, {
+    code: 'ERR_VERSION_UNSUPPORTED',
+    exit: EXIT.runsFailed,
+    suggestion: 'upgrade the agent (controllers first, then agents, one minor release at a time)',
+  });
 }
 
 /** `--label key=value`, checked. */

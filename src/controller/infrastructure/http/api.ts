@@ -19,6 +19,7 @@ import { agentLabelsCheck, listedAgent, type AgentConnection } from '../../../pr
 import { recentRunsOf } from '../../application/agent-runs.js';
 import type { LoginGuard } from '../../application/login-guard.js';
 import type { SessionService } from '../../application/session-service.js';
+import { checkRequestVersion } from '../peer-version.js';
 import { RateLimiter } from './rate-limit.js';
 import { Router, type Request } from './router.js';
 import { addTokenRoutes, tooManyRequests } from './token-routes.js';
@@ -89,6 +90,7 @@ export function buildApi(deps: ApiDeps): Router {
 
   const router = new Router(log);
   router.unavailable = deps.unhealthy;
+  router.admit = checkRequestVersion;
   addTokenRoutes(router, { sessions: deps.sessions, logins: deps.logins, audit, log });
   router
     // version and time let `ogent doctor` compare versions and clocks.

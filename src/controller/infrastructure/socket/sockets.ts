@@ -30,6 +30,7 @@ import { AppError, storeUnavailable, TokenError } from '../../application/errors
 import type { JobService } from '../../application/job-service.js';
 import { envViewOf, jobFor, jobWithEnv, type EnvView } from '../../application/job-views.js';
 import type { AgentGateway, ClientNotifier, Identity } from '../../application/ports.js';
+import { admitVersion, versionMiddleware } from '../peer-version.js';
 
 type AgentSocket = Socket<
   AgentsToServer,
@@ -194,6 +195,7 @@ export class AgentSockets implements AgentGateway {
     private readonly presence?: AgentPresence,
   ) {
     this.nsp = io.of(NAMESPACE.agents);
+    this.nsp.use(versionMiddleware('agent'));
     this.nsp.use(authMiddleware(auth, (i) => i.role === 'agent', 'agent identities'));
     this.nsp.on('connection', (socket: AgentSocket) => this.onConnection(socket));
   }
@@ -214,6 +216,11 @@ export class AgentSockets implements AgentGateway {
         return reply({ ok: false, error: (err as Error).message });
       }
       if (info.name !== name) return reply({ ok: false, error: `agent_info name must be "${name}"` });
+      const verdict = admitVersion(info.version, 'agent');
+      if (!verdict.ok) {
+        this.log.warn('agent refused for its version', { agent: name, error: verdict.message });
+        return reply({ ok: false, error: verdict.message, code: verdict.code });
+      }
       this.agents.online(name, info).then(
         ({ agent, held }) => {
           if (held.length) {
@@ -385,6 +392,7 @@ export class ClientSockets implements ClientNotifier {
     private readonly backlogMax = CLIENT_BACKLOG_MAX,
   ) {
     this.nsp = io.of(NAMESPACE.clients);
+    this.nsp.use(versionMiddleware('client'));
     this.nsp.use(authMiddleware(auth, (i) => i.role !== 'agent', 'users'));
     this.nsp.on('connection', (socket: ClientSocket) => this.onConnection(socket));
   }
