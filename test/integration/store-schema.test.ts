@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { Agent } from '../../src/domain/model.js';
 import { StartupError } from '../../src/lib/errors.js';
+import { VERSION } from '../../src/lib/version.js';
 import { loadIntoRedis } from '../../src/controller/infrastructure/store/redis-backup.js';
 import { STORE_SCHEMA } from '../../src/controller/infrastructure/store/migrations.js';
 import { Fixtures } from '../helpers/fixtures.js';
@@ -62,7 +63,7 @@ describe('store schema versions and migrations', function () {
       );
       expect(err).to.be.instanceOf(StartupError);
       expect((err as Error).message).to.equal(
-        `the store in ${dataDir} was written by schema ${STORE_SCHEMA + 1} (a newer ogent); this ogent 0.1.0 knows ` +
+        `the store in ${dataDir} was written by schema ${STORE_SCHEMA + 1} (a newer ogent); this ogent ${VERSION} knows ` +
           `schema ${STORE_SCHEMA}: upgrade ogent, or restore a backup with \`ogent controller restore\`; nothing was changed`,
       );
       expect(await snapshot(dataDir)).to.deep.equal(before);
