@@ -166,20 +166,22 @@ export async function startController(options: ControllerOptions): Promise<Runni
       if (closed) log.info('connections of a revoked user closed', { user: name, count: closed });
     });
     const jobs: JobService = new JobService(
-      store.jobs,
-      store.output,
-      agentSockets,
-      clientSockets,
-      log,
       {
         lostAfterMs: options.lostAfterMs ?? 120_000,
         resultGraceMs: options.resultGraceMs ?? 60_000,
         retainJobs: options.retainJobs,
         retainDays: options.retainDays,
       },
-      metrics,
-      audit,
-      scaleOut?.cluster,
+      {
+        jobs: store.jobs,
+        output: store.output,
+        gateway: agentSockets,
+        notifier: clientSockets,
+        log,
+        metrics,
+        audit,
+        cluster: scaleOut?.cluster,
+      },
     );
     await scaleOut?.cluster.start(jobs, {
       connected: (name) => jobs.agentConnected(name),
