@@ -73,8 +73,17 @@ const auditQueryCheck = object({
 
 const labelPairs = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 
+/** What the route groups share: the services, and the bearer token check (authentication only). */
+interface RouteContext {
+  deps: ApiDeps;
+  identify(req: Request): Promise<Identity>;
+  views: JobViews;
+  audit: AuditService;
+  enrollFailuresPerAddress: RateLimiter;
+}
+
 export function buildApi(deps: ApiDeps): Router {
-  const { auth, agents, jobs, log } = deps;
+  const { auth, jobs, log } = deps;
   const views = new JobViews(jobs);
   const audit = deps.audit ?? noAudit;
   const enrollFailuresPerAddress = new RateLimiter(20, 60_000);
@@ -106,7 +115,20 @@ export function buildApi(deps: ApiDeps): Router {
           ...(problem ? { reason: problem } : {}),
         },
       };
-    })
+    });
+  const ctx: RouteContext = { deps, identify, views, audit, enrollFailuresPerAddress };
+  addAgentsRoutes(router, ctx);
+  addEnrollmentRoutes(router, ctx);
+  addJobsRoutes(router, ctx);
+  addAdminRoutes(router, ctx);
+  return router;
+}
+
+/** Agents: list, read, remove, label and accept (admin for changes). */
+function addAgentsRoutes(router: Router, ctx: RouteContext): void {
+  const { auth, agents, jobs, log } = ctx.deps;
+  const { deps, identify, audit } = ctx;
+  router
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');
       return { status: 200, body: { agents: (await agents.list()).map(listedAgent) } };
@@ -182,7 +204,14 @@ export function buildApi(deps: ApiDeps): Router {
       const agent = await agents.accept(found.id);
       log.info('agent change accepted', { agent: agent.name, change: detail, by: actor.name });
       return { status: 200, body: agent };
-    })
+    });
+}
+
+/** Join tokens (admin) and enrolment with one (`agent run --join-token`). */
+function addEnrollmentRoutes(router: Router, ctx: RouteContext): void {
+  const { agents, log } = ctx.deps;
+  const { deps, identify, audit, enrollFailuresPerAddress } = ctx;
+  router
     .on('POST', '/api/v1/enroll-tokens', async (req) => {
       const actor = await identify(req);
       requireAdmin(actor);
@@ -236,7 +265,14 @@ export function buildApi(deps: ApiDeps): Router {
         });
         throw err;
       }
-    })
+    });
+}
+
+/** Jobs and AI plans: create, list, read, cancel, read output. */
+function addJobsRoutes(router: Router, ctx: RouteContext): void {
+  const { agents, jobs } = ctx.deps;
+  const { deps, identify, views } = ctx;
+  router
     .on('POST', '/api/v1/jobs', async (req) => {
       const actor = await identify(req);
       requireRole(actor, 'operator', 'run jobs');
@@ -295,7 +331,14 @@ export function buildApi(deps: ApiDeps): Router {
       const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream, offset);
       // Says where the body starts, so a client never mistakes a whole output for the part it asked for.
       return { status: 200, stream: body, headers: { 'ogent-output-offset': String(offset) } };
-    })
+    });
+}
+
+/** The audit log and users (admin; a user may change their own password). */
+function addAdminRoutes(router: Router, ctx: RouteContext): void {
+  const { auth, log } = ctx.deps;
+  const { identify, audit } = ctx;
+  router
     .on('GET', '/api/v1/audit', async (req) => {
       const actor = await identify(req);
       const q = parse(auditQueryCheck, {
@@ -338,5 +381,4 @@ export function buildApi(deps: ApiDeps): Router {
       log.info('password changed', { user: changed.name, by: actor.name });
       return { status: 200, body: { name: changed.name, password: changed.generatedPassword } };
     });
-  return router;
 }
