@@ -70,9 +70,7 @@ export async function runExec(options: ExecOptions, session: Session, io: Io): P
   const planned = options.ai ? await runPlan(request, options.ai, session, io, options.mode) : undefined;
   if (typeof planned === 'number') return planned;
   if (options.async) {
-    const job = planned ?? (await new ApiClient(session).createJob(request));
-    io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
-    return EXIT.ok;
+    return printJobId(io, options.mode, (planned ?? (await new ApiClient(session).createJob(request))).id);
   }
   return follow(
     session,
@@ -133,10 +131,7 @@ export async function rerunJob(
   io: Io = process,
 ): Promise<ExitCode> {
   const job = await new ApiClient(session).rerunJob(jobId, pick);
-  if (options.async) {
-    io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
-    return EXIT.ok;
-  }
+  if (options.async) return printJobId(io, options.mode, job.id);
   return follow(
     session,
     io,
@@ -144,4 +139,10 @@ export async function rerunJob(
     (stream, opts) => stream.follow(job.id, { ...opts, patienceMs: options.patienceMs }),
     { announce: true },
   );
+}
+
+/** `--async`: the new job's id on stdout (with `--json`: `{"id": …}`); exit 0 at once. */
+function printJobId(io: Io, mode: OutputMode, id: string): ExitCode {
+  io.stdout.write(mode === 'json' ? `${JSON.stringify({ id })}\n` : `${id}\n`);
+  return EXIT.ok;
 }

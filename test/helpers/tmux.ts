@@ -41,8 +41,9 @@ export class Window {
     readonly name: string,
   ) {}
 
-  async screen(): Promise<string> {
-    const { stdout } = await this.terminal.tmux('capture-pane', '-p', '-t', this.name);
+  /** The screen as it is now (`escapes`: with the colours and styles, as SGR sequences). */
+  async screen(escapes = false): Promise<string> {
+    const { stdout } = await this.terminal.tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', this.name);
     return stdout;
   }
 

@@ -1,21 +1,10 @@
 import { expect } from 'chai';
 import type { Run, RunStatus } from '../../../src/domain/model.js';
 import { groupRuns } from '../../../src/domain/output-groups.js';
+import { runFixture } from '../../helpers/runs.js';
 
-const run = (name: string, stdout: string, over: Partial<Run> = {}): Run => ({
-  id: `r-${name}`,
-  agent: { id: name, name },
-  status: 'succeeded' as RunStatus,
-  exitCode: 0,
-  signal: null,
-  stdout,
-  stderr: '',
-  seq: 0,
-  startedAt: null,
-  finishedAt: null,
-  durationMs: null,
-  ...over,
-});
+const run = (name: string, stdout: string, over: Partial<Run> = {}): Run =>
+  runFixture(name, { status: 'succeeded' as RunStatus, exitCode: 0, stdout, ...over });
 
 describe('domain/output-groups', () => {
   it('one group per distinct output, largest first, agents sorted by name (web-2 before web-10)', () => {

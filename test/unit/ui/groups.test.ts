@@ -1,21 +1,10 @@
 import { expect } from 'chai';
 import type { Job, Run } from '../../../src/domain/model.js';
+import { runFixture } from '../../helpers/runs.js';
 import { GROUP_OUTPUT_BYTES, GroupRenderer, groupSummaryText } from '../../../src/ui/groups.js';
 
-const run = (name: string, over: Partial<Run> = {}): Run => ({
-  id: `j1_${name}`,
-  agent: { id: name, name },
-  status: 'succeeded',
-  exitCode: 0,
-  signal: null,
-  stdout: '',
-  stderr: '',
-  seq: 0,
-  startedAt: null,
-  finishedAt: null,
-  durationMs: 5,
-  ...over,
-});
+const run = (name: string, over: Partial<Run> = {}): Run =>
+  runFixture(name, { status: 'succeeded', exitCode: 0, durationMs: 5, ...over });
 const job = (runs: Run[]): Job =>
   ({
     id: 'j1',
