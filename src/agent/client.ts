@@ -12,6 +12,8 @@ import type { AgentInfo } from '../domain/model.js';
 import { certificateError } from '../client/tls.js';
 import { parse } from '../protocol/validate.js';
 import { STDIN_EV, stdinChunkCheck } from '../protocol/stdin.js';
+import { VERSION_UNSUPPORTED } from '../protocol/version.js';
+import { VERSION } from '../lib/version.js';
 import type { Logger } from '../lib/log.js';
 import type { AgentManager } from './manager.js';
 import type { AgentMetrics } from './metrics.js';
@@ -41,6 +43,11 @@ export interface AgentClientOptions {
   maxDelayMs?: number;
   minDelayMs?: number;
   metrics?: AgentMetrics;
+  /**
+   * The controller refused this agent's version (README "Versions and upgrades"): the agent stops connecting, since
+   * retrying cannot help, and this is told why.
+   */
+  onRefused?: (message: string) => void;
 }
 
 const RESULT_ACK_TIMEOUT_MS = 20_000;
@@ -150,10 +157,10 @@ export class AgentClient {
         const refresh = this.refreshToken;
         this.refreshToken = false;
         this.options.tokens.get(refresh).then(
-          (token) => cb({ token }),
+          (token) => cb({ token, version: VERSION }),
           (err: Error) => {
             log.warn('cannot get a token', { error: err.message });
-            cb({ token: '' });
+            cb({ token: '', version: VERSION });
           },
         );
       },
@@ -170,6 +177,7 @@ export class AgentClient {
         .emitWithAck(EV.agentInfo, info)
         .then((ack) => {
           if (!ack.ok) {
+            if (ack.code === VERSION_UNSUPPORTED) return this.refused(ack.error ?? ack.code);
             log.error('controller refused agent_info', { error: ack.error });
             return;
           }
@@ -216,6 +224,7 @@ export class AgentClient {
     socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       if (this.stopped) return;
       const code = err.data?.code;
+      if (code === VERSION_UNSUPPORTED) return this.refused(err.message);
       if (code) {
         // Refused by the middleware: socket.io does not retry these; fetch a new token and retry with backoff.
         log.warn('connection refused', { code, message: err.message });
@@ -249,6 +258,15 @@ export class AgentClient {
       }
     });
     socket.connect();
+  }
+
+  /** Refused for its version: no more attempts (each would be refused the same way). */
+  private refused(message: string): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.socket?.disconnect();
+    this.options.log.error('the controller refused this version of the agent', { error: message });
+    this.options.onRefused?.(message);
   }
 
   /** `next`: that controller cannot be reached; with several, try the next one (a failover). */

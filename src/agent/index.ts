@@ -47,6 +47,8 @@ export interface RunningAgent {
   manager: AgentManager;
   /** Resolves once registered with the controller the first time. */
   ready: Promise<void>;
+  /** Resolves (never rejects) with the controller's message if it refuses this agent's version: it stopped connecting. */
+  refused: Promise<string>;
   /** Where `GET /metrics` answers, when `metricsPort` was given. */
   metricsUrl?: string;
   /**
@@ -118,13 +120,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     minDelayMs: options.minDelayMs,
     maxDelayMs: options.maxDelayMs,
     metrics,
+    onRefused: (message) => onRefused(message),
   });
+  let onRefused: (message: string) => void = () => {};
+  const refused = new Promise<string>((resolve) => (onRefused = resolve));
   const ready = client.start();
   let stopping: Promise<void> | undefined;
   return {
     client,
     manager,
     ready,
+    refused,
     metricsUrl: metricsServer?.url,
     stop({ graceMs = 0 }: StopOptions = {}) {
       if (stopping) {

@@ -3,6 +3,7 @@ import type { Agent, AuditEntry, Job } from '../domain/model.js';
 import type { AgentDetails, AgentRunSummary, JoinTokenInfo } from '../protocol/agents.js';
 import type { JobRequest } from '../protocol/events.js';
 import type { JobBrief } from '../protocol/job-brief.js';
+import type { RerunBody } from '../protocol/plans.js';
 import type { Session } from './credentials.js';
 import { apiError, openStream, request } from './http.js';
 
@@ -76,6 +77,10 @@ export class ApiClient {
   }
   job(id: string): Promise<Job> {
     return this.call('GET', `/api/v1/jobs/${encodeURIComponent(id)}`, 'show job');
+  }
+  /** `jobs rerun`: a new job of the same request on the runs picked by how they ended. */
+  rerunJob(id: string, pick: RerunBody): Promise<Job> {
+    return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/rerun`, 're-run job', pick);
   }
   cancelJob(id: string): Promise<Job> {
     return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/cancel`, 'cancel job');

@@ -1,6 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { VERSION } from '../lib/version.js';
+import { VERSION_HEADER } from '../protocol/version.js';
 import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
 
 /** A problem in plain words, and what to do about it. */
@@ -38,7 +40,12 @@ export function httpCall(
     const sentAt = Date.now();
     const req = request(
       url,
-      { method: init.method ?? 'GET', headers: init.headers, ca: options.ca, timeout: options.timeoutMs },
+      {
+        method: init.method ?? 'GET',
+        headers: { ...init.headers, [VERSION_HEADER]: VERSION },
+        ca: options.ca,
+        timeout: options.timeoutMs,
+      },
       (res) => {
         const receivedAt = Date.now();
         let text = '';
@@ -144,7 +151,8 @@ export function diagnose(
   const cert = target.certificate;
   const network = (message: string, advice: string): Diagnosis => ({ kind: 'network', code, message, advice });
   const tls = (message: string, advice: string): Diagnosis => ({ kind: 'tls', code, message, advice });
-  const trustIt = 'pass the CA certificate that signed it (or the certificate itself) with --ca FILE';
+  const trustIt =
+    'pass the CA certificate that signed it (or the certificate itself) with --ca FILE; a controller serving its own CA prints it with `ogent controller ca`';
   switch (code) {
     case 'ENOTFOUND':
       return network(`the host name ${target.host} does not resolve`, 'check the spelling of the URL, or the DNS');

@@ -2,6 +2,7 @@ import { formatSpan } from '../domain/duration.js';
 import { EXIT, type ExitCode } from '../lib/errors.js';
 import { isLoopback } from '../lib/net.js';
 import { VERSION } from '../lib/version.js';
+import { compatibility, parseVersion } from '../domain/versions.js';
 import { DEFAULT_CONTROLLER, readStored, type StoredCredentials } from './credentials.js';
 import {
   diagnose,
@@ -37,7 +38,7 @@ export interface DoctorOptions {
   controller?: string;
   /** PEM to trust (`--ca FILE`). */
   ca?: string;
-  /** `--insecure-http`: plain HTTP to another host is allowed (a warning); without it, a failed check. */
+  /** `--insecure-http`: plain HTTP to another host is allowed (a warning that says less). */
   insecureHttp?: boolean;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -106,16 +107,17 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       ...(days < CERT_WARN_DAYS ? { advice: 'renew it soon; agents and clients refuse it once it expires' } : {}),
     };
   } else if (!isLoopback(host)) {
+    // A warning either way: the other commands warn and go on for this release (README, TLS).
     const allowed = options.insecureHttp || (stored?.insecureHttp && stored.controller === base);
     tls = {
       name: 'tls',
-      status: allowed ? 'warn' : 'fail',
+      status: 'warn',
       message: allowed
         ? 'plain HTTP to another host: passwords and tokens cross the network unencrypted'
-        : 'plain HTTP to another host: the other commands refuse it (passwords and tokens would cross unencrypted)',
-      advice: allowed
-        ? 'start the controller with --tls-cert/--tls-key and use an https:// URL'
-        : 'start the controller with --tls-cert/--tls-key and use an https:// URL, or pass --insecure-http (OGENT_INSECURE_HTTP=1)',
+        : 'plain HTTP to another host: passwords and tokens cross unencrypted; the next release refuses it without --insecure-http',
+      advice:
+        'use an https:// URL (a controller off loopback serves TLS with its own CA unless --insecure-http)' +
+        (allowed ? '' : ', or pass --insecure-http (OGENT_INSECURE_HTTP=1) to keep plain HTTP'),
     };
   } else {
     tls = { name: 'tls', status: 'ok', message: 'plain HTTP on this host (loopback)' };
@@ -141,25 +143,34 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   return report(base);
 }
 
-function versionCheck(theirs: string | undefined): Check {
+/** The controller's version against this client's, by the policy the controller applies (README "Versions and upgrades"). */
+export function versionCheck(theirs: string | undefined, ours: string = VERSION): Check {
   if (!theirs) {
     return {
       name: 'version',
       status: 'warn',
-      message: `the controller does not say its version; this client is ${VERSION}`,
+      message: `the controller does not say its version; this client is ${ours}`,
       advice: 'upgrade the controller',
     };
   }
-  if (theirs === VERSION)
-    return { name: 'version', status: 'ok', message: `controller and client are both ${VERSION}` };
-  const [a, b] = [theirs, VERSION].map((v) => v.split('.').map(Number));
-  // Before 1.0 a minor version may break the protocol; after it, a major one.
-  const breaking = a?.[0] !== b?.[0] || (a?.[0] === 0 && a[1] !== b?.[1]);
+  if (theirs === ours) return { name: 'version', status: 'ok', message: `controller and client are both ${ours}` };
+  if (!parseVersion(theirs)) {
+    return { name: 'version', status: 'warn', message: `the controller says it is "${theirs}", this client ${ours}` };
+  }
+  const verdict = compatibility(ours, theirs, 'client');
+  if (!verdict.ok) {
+    return {
+      name: 'version',
+      status: 'fail',
+      code: verdict.code,
+      message: verdict.message,
+      advice: 'upgrade controllers first, then agents and clients, one minor release at a time',
+    };
+  }
   return {
     name: 'version',
-    status: breaking ? 'warn' : 'ok',
-    message: `the controller is ${theirs}, this client ${VERSION}`,
-    ...(breaking ? { advice: 'upgrade the older of the two; the protocol may differ' } : {}),
+    status: 'ok',
+    message: `the controller is ${theirs}, this client ${ours}: close enough to work together`,
   };
 }
 
@@ -281,7 +292,8 @@ async function credentialsCheck(
 
 function exitOf(check: CheckName): ExitCode {
   if (check === 'url') return EXIT.usage;
-  if (check === 'controller' || check === 'tls') return EXIT.unreachable;
+  // A controller that refuses this client's version cannot be used, as one that cannot be reached.
+  if (check === 'controller' || check === 'tls' || check === 'version') return EXIT.unreachable;
   if (check === 'credentials') return EXIT.auth;
   return EXIT.runsFailed;
 }

@@ -3,6 +3,8 @@ import { jobExitCode } from '../domain/run-state.js';
 import { parseSelector, SelectorError } from '../domain/selector.js';
 import { EXIT, usageError, type ExitCode } from '../lib/errors.js';
 import type { JobRequest } from '../protocol/events.js';
+import type { RerunBody } from '../protocol/plans.js';
+import { GroupRenderer } from '../ui/groups.js';
 import { NdjsonRenderer, PlainRenderer, type Out } from '../ui/plain.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
@@ -12,7 +14,8 @@ import { executorFields, type ExecutorOptions } from './executor-request.js';
 import { followLive, outputMode, type StartJob } from './live-follow.js';
 import { checkControllerTakesStdin, refuseUnsentStdin, StdinUpload } from './stdin-upload.js';
 
-export type OutputMode = 'plain' | 'json' | 'stream' | 'tui';
+/** `group` and `group-json`: `--group`, one block per distinct output once the job ends (ui/groups.ts). */
+export type OutputMode = 'plain' | 'json' | 'stream' | 'tui' | 'group' | 'group-json';
 
 export interface ExecOptions {
   command: string;
@@ -74,14 +77,17 @@ export async function runExec(options: ExecOptions, session: Session, io: Io): P
   const planned = options.ai ? await runPlan(request, options.ai, session, io, options.mode) : undefined;
   if (typeof planned === 'number') return planned;
   if (options.async) {
-    const job = planned ?? (await new ApiClient(session).createJob(request));
-    io.stdout.write(options.mode === 'json' ? `${JSON.stringify({ id: job.id })}\n` : `${job.id}\n`);
-    return EXIT.ok;
+    return printJobId(io, options.mode, (planned ?? (await new ApiClient(session).createJob(request))).id);
   }
-  return follow(session, io, options.mode, (stream, opts) =>
-    planned
-      ? stream.follow(planned.id, { ...opts, patienceMs: options.patienceMs })
-      : stream.create(request, { ...opts, patienceMs: options.patienceMs }),
+  return follow(
+    session,
+    io,
+    options.mode,
+    (stream, opts) =>
+      planned
+        ? stream.follow(planned.id, { ...opts, patienceMs: options.patienceMs })
+        : stream.create(request, { ...opts, patienceMs: options.patienceMs }),
+    { announce: true },
   );
 }
 
@@ -107,11 +113,16 @@ async function runWithStdin(request: JobRequest, options: ExecOptions, session: 
   const upload = new StdinUpload(io.stdin ?? process.stdin, (jobId) => api.cancelJob(jobId));
   let code: ExitCode;
   try {
-    code = await follow(session, io, options.mode, (stream, opts) =>
-      stream.create(
-        { ...request, stdin: true },
-        { ...opts, patienceMs: options.patienceMs, onCreated: (job, socket) => upload.start(job.id, socket) },
-      ),
+    code = await follow(
+      session,
+      io,
+      options.mode,
+      (stream, opts) =>
+        stream.create(
+          { ...request, stdin: true },
+          { ...opts, patienceMs: options.patienceMs, onCreated: (job, socket) => upload.start(job.id, socket) },
+        ),
+      { announce: true },
     );
   } finally {
     upload.stop();
@@ -120,15 +131,26 @@ async function runWithStdin(request: JobRequest, options: ExecOptions, session: 
   return code;
 }
 
-/** Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. */
-export async function follow(session: Session, io: Io, mode: OutputMode, start: StartJob): Promise<ExitCode> {
+/**
+ * Attaches to a job (exec, jobs wait) with the renderer of `mode`; returns the job's exit code. `announce` (exec): in
+ * plain modes, `job ID: N runs on M agents` on stderr as soon as the job exists.
+ */
+export async function follow(
+  session: Session,
+  io: Io,
+  mode: OutputMode,
+  start: StartJob,
+  { announce = false } = {},
+): Promise<ExitCode> {
   if (mode === 'tui') return followLive(session, start);
   const renderer =
     mode === 'plain'
-      ? new PlainRenderer(io.stdout, io.stderr)
+      ? new PlainRenderer(io.stdout, io.stderr, announce)
       : mode === 'stream'
         ? new NdjsonRenderer(io.stdout)
-        : null;
+        : mode === 'group' || mode === 'group-json'
+          ? new GroupRenderer(mode === 'group-json', io.stdout, io.stderr, announce && mode === 'group')
+          : null;
   const stream = new JobStream(session, renderer ?? { output() {}, runStatus() {} });
   const job = await start(stream, {});
   if (renderer) renderer.finished(job);
@@ -140,9 +162,34 @@ export async function follow(session: Session, io: Io, mode: OutputMode, start: 
 export function attachJob(
   session: Session,
   jobId: string,
-  options: { json: boolean; stream: boolean; noTui: boolean; patienceMs: number },
+  options: { json: boolean; stream: boolean; noTui: boolean; patienceMs: number; group?: boolean },
   io: Io = process,
 ): Promise<ExitCode> {
-  const mode = outputMode({ json: options.json, stream: options.stream, noTui: options.noTui });
+  const mode = outputMode({ json: options.json, stream: options.stream, noTui: options.noTui, group: options.group });
   return follow(session, io, mode, (stream, opts) => stream.follow(jobId, { ...opts, patienceMs: options.patienceMs }));
+}
+
+/** `jobs rerun ID`: a new job of the same request on the runs picked; output and exit code as `exec`. */
+export async function rerunJob(
+  session: Session,
+  jobId: string,
+  pick: RerunBody,
+  options: { mode: OutputMode; async: boolean; patienceMs?: number },
+  io: Io = process,
+): Promise<ExitCode> {
+  const job = await new ApiClient(session).rerunJob(jobId, pick);
+  if (options.async) return printJobId(io, options.mode, job.id);
+  return follow(
+    session,
+    io,
+    options.mode,
+    (stream, opts) => stream.follow(job.id, { ...opts, patienceMs: options.patienceMs }),
+    { announce: true },
+  );
+}
+
+/** `--async`: the new job's id on stdout (with `--json`: `{"id": …}`); exit 0 at once. */
+function printJobId(io: Io, mode: OutputMode, id: string): ExitCode {
+  io.stdout.write(mode === 'json' ? `${JSON.stringify({ id })}\n` : `${id}\n`);
+  return EXIT.ok;
 }

@@ -3,6 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import { authError, EXIT, UserError, unreachableError, usageError } from '../lib/errors.js';
 import { diagnose, notAController, type Diagnosis } from './doctor-net.js';
 import { certificateError } from './tls.js';
+import { VERSION } from '../lib/version.js';
+import { VERSION_HEADER, VERSION_UNSUPPORTED } from '../protocol/version.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -123,7 +125,7 @@ export async function request<T>(
   path: string,
   init: RequestInit = {},
 ): Promise<{ status: number; body: T; text: string }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', [VERSION_HEADER]: VERSION };
   let body: string | undefined;
   if (init.form) {
     headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -196,6 +198,7 @@ export function apiError(status: number, body: ApiErrorBody | undefined, what: s
   if (status === 404) return new UserError(message, { code: 'ERR_NOT_FOUND', exit: EXIT.runsFailed });
   if (status === 429) return authError(`${what}: ${message}`, 'wait and try again', 'ERR_RATE_LIMITED');
   if (status === 503 && body?.error === 'too_many_connections') return tooManyConnections(message);
+  if (status === 426 && body?.error === VERSION_UNSUPPORTED) return versionUnsupported(message);
   return new UserError(`${what}: ${message}`, { code: 'ERR_API', exit: EXIT.runsFailed });
 }
 
@@ -211,6 +214,18 @@ export function tooManyConnections(message: string): UserError {
   });
 }
 
+/**
+ * The controller does not accept this release (README "Versions and upgrades"): exit 4, as for a server this client
+ * cannot use. The message names both versions and what to upgrade; waiting or retrying cannot help.
+ */
+export function versionUnsupported(message: string): UserError {
+  return new UserError(`the controller refused this version of ogent: ${message}`, {
+    code: 'ERR_VERSION_UNSUPPORTED',
+    exit: EXIT.unreachable,
+    suggestion: 'upgrade controllers first, then agents and clients, one minor release at a time',
+  });
+}
+
 /** A GET whose body the caller streams (any size, with backpressure). */
 export async function openStream(
   base: string,
@@ -221,7 +236,7 @@ export async function openStream(
 ): Promise<{ status: number; body: IncomingMessage; text(): Promise<string> }> {
   const res = await send(base, path, {
     method: 'GET',
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${token}`, [VERSION_HEADER]: VERSION },
     timeoutMs,
     ca,
   });

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { Job } from '../domain/model.js';
 import { jobExitCode } from '../domain/run-state.js';
 import { EXIT, type ExitCode } from '../lib/errors.js';
+import { groupSummaryText } from '../ui/groups.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
 import type { OutputMode } from './exec-service.js';
@@ -11,15 +12,16 @@ import { JobStream, type FollowOptions } from './job-stream.js';
 export type StartJob = (stream: JobStream, options: FollowOptions) => Promise<Job>;
 
 /**
- * The output of README, `ogent exec`: `--json`, `--stream`, else the live view on a terminal that can draw it,
+ * The output of README, `ogent exec`: `--group` (with `--json`: grouped JSON), `--json`, `--stream`, else the live view on a terminal that can draw it,
  * else plain lines. Pipes, cron and `TERM=dumb` never get the live view, so never an escape code; nor does `CI`
  * (Ink draws only a last frame there, so plain lines say more).
  */
 export function outputMode(
-  flags: { json?: boolean; stream?: boolean; noTui?: boolean },
+  flags: { json?: boolean; stream?: boolean; noTui?: boolean; group?: boolean },
   stdout: { isTTY?: boolean } = process.stdout,
   env: NodeJS.ProcessEnv = process.env,
 ): OutputMode {
+  if (flags.group) return flags.json ? 'group-json' : 'group';
   if (flags.json) return 'json';
   if (flags.stream) return 'stream';
   const ci = ['CI', 'CONTINUOUS_INTEGRATION'].some((k) => env[k] !== undefined && env[k] !== '0' && env[k] !== 'false');
@@ -40,6 +42,8 @@ export async function followLive(session: Session, start: StartJob): Promise<Exi
   try {
     const job = await start(new JobStream(session, view.events), { signal: view.detached });
     await view.finish(job);
+    // Under the last frame, the answer stays on screen: a job that ended in a blink is not gone with the view.
+    process.stdout.write(groupSummaryText(job));
     return jobExitCode(job);
   } catch (err) {
     await view.close();

@@ -49,13 +49,15 @@ export function certificateError(controller: string, err: unknown): UserError | 
   if (UNTRUSTED.has(code)) {
     return fail(
       `certificate not trusted: the controller at ${controller} presented a certificate no trusted CA signed`,
-      'pass --ca FILE (or set OGENT_CA) with the CA certificate that signed it, or the self-signed certificate itself',
+      'pass --ca FILE (or set OGENT_CA) with the CA certificate that signed it, or the self-signed certificate itself; ' +
+        'a controller serving its own CA prints it with `ogent controller ca` on its host (or fetch /ca.pem, and compare its sha256 with the fingerprint the controller logs)',
     );
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return fail(
       `certificate not valid for ${new URL(controller).hostname}: the controller's certificate names other hosts`,
-      'use a host name the certificate lists in the controller URL, or reissue the certificate with this one',
+      'use a host name the certificate lists in the controller URL, or reissue the certificate with this one ' +
+        '(a controller serving its own CA: restart it with --tls-san NAME)',
     );
   }
   if (code === 'CERT_HAS_EXPIRED') {

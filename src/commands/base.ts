@@ -100,4 +100,8 @@ export const patienceFlag = Flags.string({
   env: 'OGENT_PATIENCE',
 });
 
+/** `--group` on exec, `jobs show` and `jobs wait` (README, Grouped output). */
+export const groupFlag = Flags.boolean({
+  summary: 'After the job, one block per distinct output headed by its agents, `web-[1-3,7] (4)` (as clush -b).',
+});
 export const jsonFlag = Flags.boolean({ summary: 'Print JSON on stdout and nothing else.' });

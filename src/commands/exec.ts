@@ -8,16 +8,32 @@ import { EXECUTORS } from '../domain/model.js';
 import { outputMode } from '../client/live-follow.js';
 import { parseLimit } from '../domain/limits.js';
 import { usageError } from '../lib/errors.js';
-import { BaseCommand, connectionFlags, durationFlag, jsonFlag, parseDuration, patienceFlag } from './base.js';
+import {
+  BaseCommand,
+  connectionFlags,
+  durationFlag,
+  groupFlag,
+  jsonFlag,
+  parseDuration,
+  patienceFlag,
+} from './base.js';
+import { checkLocalFlags, givenFlags, localFlags, startLocal } from './exec-local.js';
 
 export default class Exec extends BaseCommand {
   static override summary = 'Run a command on a set of agents and watch it finish.';
   static override description =
     'Exit codes: 0 every run succeeded, 1 a run did not succeed, 2 usage error, 3 authentication refused, ' +
     '4 controller unreachable, 5 the selector matched no agent. On a terminal it shows a live view: ' +
-    '↑/↓ select an agent, Enter widens its output, c cancels the job, q detaches (exit 1; the job goes on).';
+    '↑/↓ select an agent, Enter widens its output, c cancels the job, q detaches (exit 1; the job goes on). ' +
+    'With --local, no controller or login is needed: a controller and an agent start inside this process, the ' +
+    'command runs on this host as the invoking user, no credentials are read or stored, and nothing is left ' +
+    'running when exec exits.';
   static override strict = false;
   static override examples = [
+    {
+      description: 'This host only, with no controller running and no login (as the invoking user)',
+      command: '<%= config.bin %> exec --local -- uptime',
+    },
     { description: 'Every agent', command: '<%= config.bin %> exec --all -- uptime' },
     {
       description: 'Web servers but web-3, as JSON',
@@ -84,7 +100,8 @@ export default class Exec extends BaseCommand {
       helpValue: 'K=V',
     }),
     json: jsonFlag,
-    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
+    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json', 'group'] }),
+    group: groupFlag,
     async: Flags.boolean({ summary: 'Print the job id and exit at once; follow it with `ogent jobs wait ID`.' }),
     'no-tui': Flags.boolean({ summary: 'Plain prefixed lines even on a terminal.' }),
     patience: patienceFlag,
@@ -124,20 +141,24 @@ export default class Exec extends BaseCommand {
       summary:
         "Send no stdin: every run's process reads end-of-file at once (as `ssh -n`). Piped stdin goes to every run.",
     }),
+    ...localFlags,
   };
 
   async run(): Promise<void> {
-    const { argv, flags } = await this.parse(Exec);
+    const { argv, flags, raw } = await this.parse(Exec);
+    checkLocalFlags(flags.local, givenFlags(raw), flags.executor);
     const env = parseEnv(flags.env ?? []);
-    const session = await resolveSession(flags);
+    // --local: a controller and an agent in this process (exec-local.ts), stopped once the job is done.
+    const local = flags.local ? await startLocal(flags) : undefined;
+    const session = local?.session ?? (await resolveSession(flags));
     const code = await runExec(
       {
         command: (argv as string[]).join(' '),
-        targets: flags.target ?? [],
+        targets: local?.targets ?? flags.target ?? [],
         all: flags.all,
         timeoutMs: parseDuration(flags.timeout as string, '--timeout'),
         env,
-        mode: outputMode({ json: flags.json, stream: flags.stream, noTui: flags['no-tui'] }),
+        mode: outputMode({ json: flags.json, stream: flags.stream, noTui: flags['no-tui'], group: flags.group }),
         async: flags.async,
         patienceMs: parseDuration(flags.patience, '--patience'),
         executor: await executorOptions(flags, argv as string[]),
@@ -155,7 +176,7 @@ export default class Exec extends BaseCommand {
       },
       session,
       { stdout: process.stdout, stderr: process.stderr },
-    );
+    ).finally(() => local?.stop());
     await this.finish(code);
   }
 }

@@ -149,6 +149,8 @@ export interface Job {
   maxErrors?: number;
   /** Offline agents' runs wait this long after creation before they are unreachable. */
   deliverWithinMs?: number;
+  /** `ogent jobs rerun`: the job this one runs again. */
+  rerunOf?: string;
   /** Capabilities its agents must have (domain/capabilities.ts); absent: none beyond the first release's. */
   requires?: string[];
   /** Piped standard input (`exec` with stdin not a terminal): how much is stored and whether it ended; not the bytes. */

@@ -1,14 +1,16 @@
 import { compileGlob, type Glob } from './glob.js';
+import type { AgentInfo } from './model.js';
 
 /**
  * Selectors (README, `ogent exec`): `-t` takes comma-separated terms, any of which may match (OR);
  * repeated `-t` must all match (AND). A term is a name/id glob or `key=value` (value may be a glob),
- * either prefixed with `!` (NOT).
+ * either prefixed with `!` (NOT). `key=value` matches the label `key`, or, when there is no such label, the fact
+ * `key` of `agent_info` (FACT_KEYS).
  */
 
 export type Term =
   | { kind: 'name'; negate: boolean; pattern: Glob; source: string }
-  | { kind: 'label'; negate: boolean; key: string; value: Glob; source: string };
+  | { kind: 'label'; negate: boolean; key: string; value: Glob; source: string; folded: Glob };
 
 /** Outer array: AND of groups; inner: OR of terms. */
 export type Selector = Term[][];
@@ -17,13 +19,26 @@ export interface Selectable {
   id: string;
   name: string;
   labels: Record<string, string>;
+  /** What the agent reported (facts pinned as docs/architecture.md §7.8 says); targets that are not agents have none. */
+  info?: AgentInfo | null;
+}
+
+/** The facts of `agent_info` a `key=value` term matches when the target has no label `key`. */
+export const FACT_KEYS = ['platform', 'arch', 'distro', 'os', 'hostname', 'version'] as const;
+type FactKey = (typeof FACT_KEYS)[number];
+const isFact = (key: string): key is FactKey => (FACT_KEYS as readonly string[]).includes(key);
+
+/** The fact `key` of a target without a label `key` (undefined: it has the label, or no such fact). */
+function factOf(target: Selectable, key: string): string | undefined {
+  if (target.labels[key] !== undefined || !isFact(key)) return undefined;
+  return target.info?.[key] ?? undefined;
 }
 
 export class SelectorError extends Error {
   override name = 'SelectorError';
 }
 
-const NAME_RE = /^[A-Za-z0-9_.*?[\]-]+$/;
+const NAME_RE = /^[A-Za-z0-9_.*?[\]!^-]+$/;
 
 /**
  * Terms with a wildcard in one selector (all `-t` together). Each costs up to its length times an agent's name or
@@ -46,7 +61,7 @@ function parseTerm(raw: string, expression: string): Term {
     if (value === '' || value.includes('=') || /[\s,]/.test(value)) {
       throw new SelectorError(`invalid label value "${value}" in selector "${expression}": use key=value`);
     }
-    return { kind: 'label', negate, key, value: compileGlob(value), source };
+    return { kind: 'label', negate, key, value: compileGlob(value), folded: compileGlob(value.toLowerCase()), source };
   }
   if (!NAME_RE.test(body)) {
     throw new SelectorError(
@@ -76,7 +91,10 @@ function termMatches(term: Term, agent: Selectable): boolean {
   if (term.kind === 'name') hit = term.pattern.matches(agent.name) || term.pattern.matches(agent.id);
   else {
     const value = agent.labels[term.key];
-    hit = value !== undefined && term.value.matches(value);
+    // Facts are free text (`Debian GNU/Linux 12 (bookworm)`): matched ignoring case; labels exactly.
+    const fact = value === undefined ? factOf(agent, term.key) : undefined;
+    hit =
+      value !== undefined ? term.value.matches(value) : fact !== undefined && term.folded.matches(fact.toLowerCase());
   }
   return term.negate ? !hit : hit;
 }

@@ -229,6 +229,8 @@ export interface JobRequest {
   deliverWithinMs?: number;
   /** Bytes of stdin follow over `/clients` (`stdin_data`, `stdin_end`; docs/protocol.md §10). */
   stdin?: boolean;
+  /** Set by the controller for `jobs rerun` (never taken from a client's request): the job this one runs again. */
+  rerunOf?: string;
 }
 const selectorCheck = array(str({ min: 1, max: LIMITS.selectorChars }), { max: LIMITS.selectors });
 /** `10` or `"25%"` (domain/limits.ts). */
@@ -274,6 +276,8 @@ export interface JobUpdate {
 export interface AgentInfoAck {
   ok: boolean;
   error?: string;
+  /** `version_unsupported`: refused for the agent's version (protocol/version.ts); retrying cannot help. */
+  code?: string;
   held?: string[];
 }
 

@@ -3,6 +3,7 @@ import { isTerminal } from '../domain/run-state.js';
 import type { JobEvents } from '../client/job-stream.js';
 import type { RunBrief } from '../protocol/events.js';
 import { ByteLineBuffer } from './lines.js';
+import { runnerOf } from '../domain/targets.js';
 import { jobSummaryLine, runOutcome } from './summary.js';
 
 export interface Out {
@@ -41,13 +42,21 @@ export class PlainRenderer implements JobEvents {
   private readonly lines = new ByteLineBuffer();
   private width = 0;
 
+  private announced = false;
+
   constructor(
     private readonly stdout: Out = process.stdout,
     private readonly stderr: Out = process.stderr,
+    /** `exec`: name the job on stderr as soon as it exists, so another terminal or a cron log can find it. */
+    private readonly announce = false,
   ) {}
 
   snapshot(job: Job) {
     this.width = Math.max(this.width, ...job.runs.map((r) => r.agent.name.length));
+    if (this.announce && !this.announced) {
+      this.announced = true;
+      this.stderr.write(`${jobAnnouncement(job)}\n`);
+    }
   }
 
   private prefix(agent: string) {
@@ -118,4 +127,11 @@ export class NdjsonRenderer implements JobEvents {
   blocked() {
     return backlogged(this.stdout);
   }
+}
+
+/** `job j0abc: 12 runs on 12 agents` (ssh hosts share the agent that reaches them). */
+export function jobAnnouncement(job: Pick<Job, 'id' | 'runs'>): string {
+  const runs = job.runs.length;
+  const agents = new Set(job.runs.map((r) => runnerOf(r).id)).size;
+  return `job ${job.id}: ${runs} run${runs === 1 ? '' : 's'} on ${agents} agent${agents === 1 ? '' : 's'}`;
 }

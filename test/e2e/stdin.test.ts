@@ -194,6 +194,25 @@ describe('exec forwards its stdin to every run (real processes)', function () {
     expect(job.runs[0]?.stdout.trim()).to.equal(sha256(input));
   });
 
+  it('jobs rerun runs again with the same stdin; one whose stdin was cut short is refused', async () => {
+    await agents('re', 2);
+    const first = jobOf(
+      await cli(['exec', '-t', 're-*', '--json', '--', 'cat; [ "$(hostname)" = none ] || exit 3'], 'again\n'),
+    );
+    expect(first.runs.map((r) => r.status)).to.deep.equal(['failed', 'failed']);
+    const rerun = jobOf(await cli(['jobs', 'rerun', first.id, '--json']));
+    expect(rerun.rerunOf).to.equal(first.id);
+    expect(rerun.stdin).to.deep.equal({ bytes: 6, ended: true });
+    expect(rerun.runs.map((r) => r.stdout)).to.deep.equal(['again\n', 'again\n']);
+    // The job ends before its stdin does: what the runs got is not the whole input.
+    const { child, done } = exec(['-t', 're-1', '--json', '--', 'exit 1'], 'pipe');
+    child.stdin?.write('part of it\n');
+    const cut = jobOf(await done);
+    const refused = await cli(['jobs', 'rerun', cut.id]);
+    expect(refused.code, refused.stderr).to.equal(1);
+    expect(refused.stderr).to.match(/did not get the whole of its stdin/);
+  });
+
   it('--async runs with an empty pipe (as -n) and refuses bytes it would drop (exit 2)', async () => {
     await agents('as', 1);
     const empty = await cli(['exec', '-t', 'as-1', '--async', '--', 'cat'], '');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, runCli, startDaemon, type Daemon } from '../helpers/cli.js';
-import { waitFor } from '../helpers/fixtures.js';
+import { quote, Terminal } from '../helpers/tmux.js';
 
 const run = promisify(execFile);
 const ADMIN_PASSWORD = 'admin-password-tui';
@@ -20,69 +20,6 @@ const COMMAND =
   'echo "hello from $TUI_AGENT"; while [ ! -e "$GATE" ]; do sleep 0.1; done; echo "done $TUI_AGENT"; exit $TUI_EXIT';
 // eslint-disable-next-line no-control-regex
 const COLOUR = /\u001B\[[0-9;]*(?:3[0-7]|9[0-7]|38;[25];[0-9;]+)m/;
-
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** One tmux server of our own (`-L`), one window per command, a real terminal of 100×30. */
-class Terminal {
-  private windows = 0;
-  constructor(readonly socket: string) {}
-
-  tmux(...args: string[]) {
-    return run('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  }
-
-  /** Runs `command` in a fresh window; its exit code is printed as `EXIT=N` after it. */
-  async open(command: string): Promise<Window> {
-    const name = `w${++this.windows}`;
-    const script = `${command}; echo EXIT=$?; exec sleep 3600`;
-    await this.tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', 'sh', '-c', script);
-    return new Window(this, name);
-  }
-
-  async kill() {
-    await this.tmux('kill-server').catch(() => {});
-  }
-}
-
-class Window {
-  constructor(
-    private readonly terminal: Terminal,
-    readonly name: string,
-  ) {}
-
-  /** The screen as it is now (`escapes`: with the colours and styles, as SGR sequences). */
-  async screen(escapes = false): Promise<string> {
-    const { stdout } = await this.terminal.tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', this.name);
-    return stdout;
-  }
-
-  async keys(...keys: string[]) {
-    await this.terminal.tmux('send-keys', '-t', this.name, ...keys);
-  }
-
-  /** Reads the screen until `check` passes (the view redraws on its own pace). */
-  async until(check: (screen: string) => boolean, what: string): Promise<string> {
-    let last = '';
-    try {
-      return await waitFor(
-        async () => {
-          last = await this.screen();
-          return check(last) ? last : '';
-        },
-        what,
-        30_000,
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; the screen was:\n${last}`);
-    }
-  }
-
-  async exitCode(): Promise<number> {
-    const screen = await this.until((s) => /^EXIT=\d+$/m.test(s), 'the command to exit');
-    return Number(/^EXIT=(\d+)$/m.exec(screen)?.[1]);
-  }
-}
 
 describe('the live view in a real terminal (tmux, a real controller and three agents)', function () {
   this.timeout(120_000);

@@ -46,6 +46,8 @@ const invalidJob = { command: 5, target: 'nope' };
 
 const ROUTES: Record<string, Route> = {
   'GET /healthz': { method: 'GET', path: () => '/healthz', allowed: 'public', ok: 200 },
+  // No CA of its own here (plain HTTP on loopback): 404 to anyone, with or without a token.
+  'GET /ca.pem': { method: 'GET', path: () => '/ca.pem', allowed: 'public', ok: 404 },
   'GET /readyz': { method: 'GET', path: () => '/readyz', allowed: 'public', ok: 200 },
   'GET /metrics': { method: 'GET', path: () => '/metrics', allowed: 'public', ok: 200 },
   'POST /token': {
@@ -160,6 +162,13 @@ const ROUTES: Record<string, Route> = {
       const job = await ctx.controller.jobs.get(path.split('/')[4] ?? '');
       expect(job.cancelRequested === true, 'cancel requested').to.equal(allowed);
     },
+  },
+  'POST /api/v1/jobs/:id/rerun': {
+    method: 'POST',
+    path: (ctx) => `/api/v1/jobs/${ctx.job.id}/rerun`,
+    body: () => ({ all: true }),
+    allowed: runners,
+    ok: 201,
   },
   'GET /api/v1/jobs/:id/runs/:runId/output': {
     method: 'GET',

@@ -137,7 +137,9 @@ describe('the lowdb store', () => {
     expect(err.name).to.equal('StartupError');
     expect(err.message).to.include(join(dataDir, 'agents.json'));
     expect(err.message).to.match(/corrupt/);
-    expect(err.message).to.match(/restore it from a backup or move it away; nothing was written/);
+    expect(err.message).to.match(
+      /restore a backup with `ogent controller restore`, or move it away; nothing was written/,
+    );
     expect(await readdir(dataDir)).to.not.include('controller.lock');
   });
 });

@@ -4,6 +4,7 @@ import type { RunningController } from '../../src/controller/index.js';
 import type { AgentInfo, Job, Role } from '../../src/domain/model.js';
 import { login, request } from '../../src/client/http.js';
 import { EV, type ExecuteCommand } from '../../src/protocol/events.js';
+import { VERSION } from '../../src/lib/version.js';
 import { waitFor } from '../helpers/fixtures.js';
 
 /** Creates a user with `role` (as admin, in process) and returns a token for it from `POST /token`. */
@@ -106,7 +107,7 @@ export function agentInfo(name: string, labels: Record<string, string> = {}): Ag
     cpus: 2,
     memoryBytes: 1024,
     uptimeS: 1,
-    version: '0.0.0-test',
+    version: `${VERSION}-test`,
     labels,
     executors: ['shell'],
   };

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import type { PolicyRules } from '../../agent/policy.js';
+import { loadPolicy, lookUpRunAs } from '../policy-flags.js';
 import { defaultAgentName } from '../../agent/facts.js';
 import { credentialPath, enroll, readCredential, saveCredential } from '../../agent/credential.js';
+import { fetchPinnedCa, readPinnedCa, savePinnedCa } from '../../agent/pinned-ca.js';
 import { agentStateDir, lockStateDir } from '../../agent/state-dir.js';
 import { parseControllers } from '../../client/http.js';
 import { readCa } from '../../client/tls.js';
@@ -11,6 +12,7 @@ import { authError, EXIT, StartupError, UserError, usageError } from '../../lib/
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../lib/log.js';
 import { checkPlainHttpUrl } from '../../lib/plain-http.js';
 import { agentNameCheck } from '../../protocol/events.js';
+import { parseJoinToken } from '../../protocol/join-token.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
 import { BaseCommand, connectionFlags, parseDuration, type FlagsOf } from '../base.js';
@@ -154,6 +156,10 @@ export default class AgentRun extends BaseCommand {
     const lock = await lockStateDir(stateDir, log);
     try {
       await this.serve({ flags, stateDir, controllers, ca, log, labels, policy, runAs, sshHosts, graceMs });
+    } catch (err) {
+      // Refused for its version (enrolling, logging in or connecting): exit 1, not a client's 4.
+      if (err instanceof UserError && err.code === 'ERR_VERSION_UNSUPPORTED') throw versionRefused(err.message);
+      throw err;
     } finally {
       await lock.release();
     }
@@ -163,7 +169,7 @@ export default class AgentRun extends BaseCommand {
     flags,
     stateDir,
     controllers,
-    ca,
+    ca: givenCa,
     log,
     labels,
     policy,
@@ -184,7 +190,10 @@ export default class AgentRun extends BaseCommand {
   }): Promise<void> {
     const controller = controllers.length === 1 ? (controllers[0] as string) : controllers;
     // A first enrollment goes to the first controller (they share one store).
-    const { name, password, saved } = await this.credential(flags, stateDir, controllers[0] as string, ca, log);
+    const got = await this.credential(flags, stateDir, controllers[0] as string, givenCa, log);
+    const { name, password, saved } = got;
+    // --ca wins; else the CA pinned at enrollment (README, TLS).
+    const ca = givenCa ?? got.pinnedCa ?? (await readPinnedCa(stateDir));
     // Loaded here: every other command (an `exec` in cron) would otherwise load the agent's modules too.
     const { passwordTokens, startAgent } = await import('../../agent/index.js');
     const tokens = passwordTokens(controller, name, password, ca);
@@ -192,7 +201,8 @@ export default class AgentRun extends BaseCommand {
       await tokens.get();
     } catch (err) {
       // Wrong credentials and untrusted certificates are fatal at start; an absent controller is waited for.
-      if (!(err instanceof UserError) || err.exit !== EXIT.unreachable || err.code === 'ERR_TLS') {
+      const waitable = err instanceof UserError && err.exit === EXIT.unreachable;
+      if (!waitable || err.code === 'ERR_TLS' || err.code === 'ERR_VERSION_UNSUPPORTED') {
         if (saved && err instanceof UserError && err.exit === EXIT.auth && err.code === 'ERR_AUTH') {
           throw authError(
             `the controller refused the credential of agent ${name} in ${saved}: the agent was removed, or the controller's store was replaced`,
@@ -232,7 +242,12 @@ export default class AgentRun extends BaseCommand {
       ...(policy.allow.length || policy.deny.length ? { policy } : {}),
       ...(runAs ? { runAs: runAs.name } : {}),
     });
-    await signalled;
+    const refusal = await Promise.race([signalled.then(() => undefined), agent.refused]);
+    if (refusal !== undefined) {
+      // Retrying cannot help: the service manager should not restart it either (README "Versions and upgrades").
+      await agent.stop();
+      throw versionRefused(refusal);
+    }
     log.info('agent stopping: no new runs; running ones may finish', { graceMs });
     await agent.stop({ graceMs });
     log.info('agent stopped');
@@ -242,6 +257,7 @@ export default class AgentRun extends BaseCommand {
    * Who this agent is: with --join-token, the credential saved in the state dir, else one got now (and saved); without,
    * OGENT_PASSWORD (a user made with `users add --role agent`), else the saved credential. `saved` is the credential
    * file it came from. The flag wins over the environment: a shell's OGENT_USERNAME/OGENT_PASSWORD are not the agent's.
+   * A join token that names the controller's CA (and no --ca): that CA, fetched, checked and saved (`pinnedCa`).
    */
   private async credential(
     flags: { name?: string; 'join-token'?: string },
@@ -249,7 +265,7 @@ export default class AgentRun extends BaseCommand {
     controller: string,
     ca: string | undefined,
     log: Logger,
-  ): Promise<{ name: string; password: string; saved?: string }> {
+  ): Promise<{ name: string; password: string; saved?: string; pinnedCa?: string }> {
     const password = flags['join-token'] ? undefined : process.env.OGENT_PASSWORD;
     if (flags['join-token'] && process.env.OGENT_PASSWORD) {
       log.info('OGENT_PASSWORD is not used: --join-token enrolls this agent, or it is enrolled already');
@@ -279,11 +295,33 @@ export default class AgentRun extends BaseCommand {
       );
     }
     const name = checkName(flags.name ?? defaultAgentName());
-    const credential = await enroll(controller, joinToken, name, ca);
+    const token = parseJoinToken(joinToken);
+    if (!token) {
+      throw usageError(
+        'invalid --join-token: what follows its "." must be the 64 hex digits of a sha256',
+        'copy the whole token `ogent agents enroll-token` printed',
+      );
+    }
+    let pinnedCa: string | undefined;
+    if (token.caFingerprint && !ca) {
+      pinnedCa = await fetchPinnedCa(controller, token.caFingerprint);
+      const caPath = await savePinnedCa(stateDir, pinnedCa);
+      log.info('pinned the controller CA of the join token', { ca: caPath, fingerprint: token.caFingerprint });
+    }
+    const credential = await enroll(controller, token.secret, name, ca ?? pinnedCa);
     const path = await saveCredential(stateDir, credential);
     log.info('enrolled', { name, credential: path });
-    return { name, password: credential.password };
+    return { name, password: credential.password, ...(pinnedCa ? { pinnedCa } : {}) };
   }
+}
+
+/** An agent refused for its version exits 1: it is no usage or credential problem, and waiting cannot help. */
+function versionRefused(message: string): UserError {
+  return new UserError(message, {
+    code: 'ERR_VERSION_UNSUPPORTED',
+    exit: EXIT.runsFailed,
+    suggestion: 'upgrade the agent (controllers first, then agents, one minor release at a time)',
+  });
 }
 
 /** `--label key=value`, checked. */
@@ -294,40 +332,6 @@ function checkName(name: string): string {
     throw usageError(`invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`);
   }
   return name;
-}
-
-/** `--allow`, `--deny` and `--policy FILE` together, checked: an invalid expression is a usage error (exit 2). */
-async function loadPolicy(allow: string[], deny: string[], file: string | undefined): Promise<PolicyRules> {
-  const { CommandPolicy, parsePolicyFile, PolicyError } = await import('../../agent/policy.js');
-  const rules: PolicyRules = { allow: [...allow], deny: [...deny] };
-  try {
-    if (file !== undefined) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        throw usageError(`cannot read the policy file ${file}: ${(err as Error).message}`);
-      }
-      const fromFile = parsePolicyFile(text, file);
-      rules.allow.push(...fromFile.allow);
-      rules.deny.push(...fromFile.deny);
-    }
-    new CommandPolicy(rules);
-  } catch (err) {
-    if (err instanceof PolicyError) throw usageError(err.message);
-    throw err;
-  }
-  return rules;
-}
-
-async function lookUpRunAs(name: string) {
-  const { resolveRunAs } = await import('../../agent/run-as.js');
-  try {
-    return await resolveRunAs(name);
-  } catch (err) {
-    if (err instanceof StartupError) throw new UserError(err.message, { code: 'ERR_STARTUP', exit: 1 });
-    throw err;
-  }
 }
 
 /** `--ssh-host NAME=[user@]host[:port]`, each NAME a valid agent name. */

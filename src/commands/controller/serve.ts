@@ -3,7 +3,7 @@ import { StartupError, UserError, usageError } from '../../lib/errors.js';
 import { keepServing } from '../../lib/last-resort.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
-import { checkPlainHttpListen } from '../../lib/plain-http.js';
+import { isLoopback } from '../../lib/net.js';
 import { CONNECTION_LIMITS } from '../../controller/connection-limits.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
@@ -15,7 +15,13 @@ export default class ControllerServe extends BaseCommand {
       command: 'OGENT_ADMIN_PASSWORD=s3cret-pass <%= config.bin %> controller serve --local-agent',
     },
     {
-      description: 'HTTPS and WSS on all interfaces (agents and clients then pass --ca, unless a public CA signed it)',
+      description:
+        'HTTPS and WSS on all interfaces with its own CA in DATA_DIR/tls (join tokens carry its fingerprint)',
+      command: '<%= config.bin %> controller serve --host 0.0.0.0 --tls-san ctl.example.com',
+    },
+    {
+      description:
+        'HTTPS and WSS with your own certificate (agents and clients then pass --ca, unless a public CA signed it)',
       command:
         '<%= config.bin %> controller serve --host 0.0.0.0 --tls-cert /etc/ogent/cert.pem --tls-key /etc/ogent/key.pem',
     },
@@ -79,8 +85,16 @@ export default class ControllerServe extends BaseCommand {
       helpValue: 'FILE',
       dependsOn: ['tls-cert'],
     }),
+    'tls-san': Flags.string({
+      multiple: true,
+      delimiter: ',',
+      summary:
+        'Another host name or address for the certificate of its own CA (repeatable; e.g. a DNS name or NAT address).',
+      env: 'OGENT_TLS_SAN',
+      helpValue: 'NAME',
+    }),
     'insecure-http': Flags.boolean({
-      summary: 'Serve plain HTTP on an address that is not loopback (else refused without --tls-cert).',
+      summary: 'Serve plain HTTP on an address that is not loopback (else HTTPS, with its own CA without --tls-cert).',
       env: 'OGENT_INSECURE_HTTP',
     }),
     'max-connections-per-address': Flags.integer({
@@ -157,7 +171,8 @@ export default class ControllerServe extends BaseCommand {
     const refreshTtl = (flags['refresh-ttl'] as string).trim();
     const refreshTtlMs = refreshTtl === '0' ? 0 : parseDuration(refreshTtl, '--refresh-ttl');
     if (refreshTtlMs > 0 && refreshTtlMs < 1000) throw new RangeError('--refresh-ttl must be 0 or at least 1s');
-    checkPlainHttpListen(flags.host, Boolean(flags['tls-cert']), flags['insecure-http']);
+    // Off loopback without --tls-cert: HTTPS with the controller's own CA, unless plain HTTP is asked for.
+    const ownTls = !flags['tls-cert'] && !flags['insecure-http'] && !isLoopback(flags.host);
     // Loaded here: every other command (an `exec` in cron) would otherwise load the controller's modules too.
     const { startController } = await import('../../controller/index.js');
     let controller;
@@ -179,6 +194,7 @@ export default class ControllerServe extends BaseCommand {
           flags['tls-cert'] && flags['tls-key']
             ? { certFile: flags['tls-cert'], keyFile: flags['tls-key'] }
             : undefined,
+        ownTls: ownTls ? { names: flags['tls-san'] ?? [] } : undefined,
         redis: flags.redis || undefined,
         connectionLimits: {
           connectionsPerAddress: flags['max-connections-per-address'],

@@ -3,7 +3,7 @@ import { ApiClient } from '../../client/api.js';
 import { resolveSession } from '../../client/credentials.js';
 import { attachJob } from '../../client/exec-service.js';
 import { jobDetails } from '../../ui/views.js';
-import { BaseCommand, connectionFlags, jsonFlag, parseDuration, patienceFlag } from '../base.js';
+import { BaseCommand, connectionFlags, groupFlag, jsonFlag, parseDuration, patienceFlag } from '../base.js';
 
 export default class JobsShow extends BaseCommand {
   static override summary = 'Show a job and its runs (the job document with --json).';
@@ -22,16 +22,19 @@ export default class JobsShow extends BaseCommand {
     follow: Flags.boolean({ char: 'f', summary: 'Follow the job live until it ends; exit codes as `exec`.' }),
     patience: patienceFlag,
     'no-tui': Flags.boolean({ summary: 'With --follow: plain prefixed lines even on a terminal.' }),
+    group: groupFlag,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(JobsShow);
     const session = await resolveSession(flags);
-    if (flags.follow) {
+    // --group waits for a running job's end, as --follow does: the groups are of whole outputs.
+    if (flags.follow || flags.group) {
       const options = {
         json: flags.json,
         stream: false,
         noTui: flags['no-tui'],
+        group: flags.group,
         patienceMs: parseDuration(flags.patience),
       };
       await this.finish(await attachJob(session, args.id, options));

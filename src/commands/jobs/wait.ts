@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { resolveSession } from '../../client/credentials.js';
 import { attachJob } from '../../client/exec-service.js';
-import { BaseCommand, connectionFlags, jsonFlag, parseDuration, patienceFlag } from '../base.js';
+import { BaseCommand, connectionFlags, groupFlag, jsonFlag, parseDuration, patienceFlag } from '../base.js';
 
 export default class JobsWait extends BaseCommand {
   static override summary = 'Attach to a job, print its output until it ends, and exit with its code (as `exec`).';
@@ -13,7 +13,8 @@ export default class JobsWait extends BaseCommand {
   static override flags = {
     ...connectionFlags,
     json: jsonFlag,
-    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json'] }),
+    stream: Flags.boolean({ summary: 'Print NDJSON events as they happen.', exclusive: ['json', 'group'] }),
+    group: groupFlag,
     patience: patienceFlag,
     'no-tui': Flags.boolean({ summary: 'Plain prefixed lines even on a terminal.' }),
   };
@@ -25,6 +26,7 @@ export default class JobsWait extends BaseCommand {
       json: flags.json,
       stream: flags.stream,
       noTui: flags['no-tui'],
+      group: flags.group,
       patienceMs: parseDuration(flags.patience),
     };
     await this.finish(await attachJob(session, args.id, options));

@@ -3,11 +3,10 @@ import { AppError, badRequest, conflict, notFound } from './errors.js';
 import { generatePassword, hashPassword } from './passwords.js';
 import { newEpoch, requireAdmin } from './auth-service.js';
 import type { JoinTokenInfo } from '../../protocol/agents.js';
+import { formatJoinToken, JOIN_TOKEN_PREFIX } from '../../protocol/join-token.js';
 import type { EnrollmentRepository, EnrollmentToken, Identity, UserRepository } from './ports.js';
 
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-/** Join tokens are `ogj_` and 32 random bytes; only their sha256 is stored. */
-const PREFIX = 'ogj_';
 
 export const hashJoinToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -20,6 +19,8 @@ export interface IssuedJoinToken {
   expiresAt: string;
   uses: number;
   labels?: Record<string, string>;
+  /** The controller's own CA (`sha256:HEX`), which the token also carries after its `.` for agents to pin. */
+  caFingerprint?: string;
 }
 
 /**
@@ -42,6 +43,8 @@ export class EnrollmentService {
   constructor(
     private readonly enrollments: EnrollmentRepository,
     private readonly users: UserRepository,
+    /** The controller's own CA (README, TLS): issued tokens carry it; none with `--tls-cert` or plain HTTP. */
+    private readonly caFingerprint?: string,
   ) {}
 
   async issue(
@@ -49,7 +52,8 @@ export class EnrollmentService {
     options: { ttlSeconds: number; uses: number; labels?: Record<string, string> },
   ): Promise<IssuedJoinToken> {
     requireAdmin(actor);
-    const token = `${PREFIX}${randomBytes(32).toString('base64url')}`;
+    // Only the secret (before any `.`) is hashed and stored; the CA fingerprint after it is public.
+    const token = `${JOIN_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
     const labels = options.labels && Object.keys(options.labels).length ? { labels: options.labels } : {};
     const issued = {
@@ -64,7 +68,15 @@ export class EnrollmentService {
     // Housekeeping first, in one write, and never in the way: the token is stored (and its secret shown) either way.
     await this.enrollments.removeExpiredBefore(new Date(now - EXPIRED_TOKEN_KEPT_MS).toISOString()).catch(() => 0);
     await this.enrollments.put(issued);
-    return { id: issued.id, token, expiresAt: issued.expiresAt, uses: options.uses, ...labels };
+    const ca = this.caFingerprint ? { caFingerprint: this.caFingerprint } : {};
+    return {
+      id: issued.id,
+      token: formatJoinToken(token, this.caFingerprint),
+      expiresAt: issued.expiresAt,
+      uses: options.uses,
+      ...labels,
+      ...ca,
+    };
   }
 
   /** Every join token the store holds (expired and used-up ones too, for a week after they expire), newest first. */
@@ -113,7 +125,8 @@ export class EnrollmentService {
         `invalid agent name "${name}": letters, digits, . _ - (max 63), starting with a letter or digit`,
       );
     }
-    const hash = hashJoinToken(token);
+    // A token may end in `.` and its CA's fingerprint (protocol.md): older agents send it whole.
+    const hash = hashJoinToken(token.split('.')[0] as string);
     const known = await this.enrollments.getByHash(hash);
     const now = new Date().toISOString();
     if (!known) throw refused('join token invalid: ask an admin for one (`ogent agents enroll-token`)');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { DoctorReport } from '../../../src/client/doctor.js';
+import { versionCheck, type DoctorReport } from '../../../src/client/doctor.js';
 import { diagnose } from '../../../src/client/doctor-net.js';
 import { doctorReport } from '../../../src/ui/doctor-report.js';
 
@@ -20,6 +20,29 @@ describe('doctor diagnoses', () => {
     expect(of('ERR_TLS_CERT_ALTNAME_INVALID').message).to.match(/not for ctl\.example$/);
     expect(of('HPE_INVALID_CONSTANT').kind).to.equal('http');
     expect(of('SOMETHING_ELSE').message).to.equal('cannot reach ctl.example:8600 (SOMETHING_ELSE)');
+  });
+
+  it("compares the controller's version with the client's by the controller's policy (one minor apart)", () => {
+    expect(versionCheck('0.2.0', '0.2.0')).to.include({
+      status: 'ok',
+      message: 'controller and client are both 0.2.0',
+    });
+    expect(versionCheck('0.1.0', '0.2.0')).to.include({
+      status: 'ok',
+      message: 'the controller is 0.1.0, this client 0.2.0: close enough to work together',
+    });
+    expect(versionCheck('0.3.1', '0.2.0').status).to.equal('ok');
+    expect(versionCheck('0.4.0', '0.2.0')).to.include({
+      status: 'fail',
+      code: 'version_unsupported',
+      message:
+        'this client runs ogent 0.2.0, which the controller (ogent 0.4.0) no longer accepts: upgrade the client to ogent 0.3 or later',
+    });
+    expect(versionCheck('0.2.0', '0.4.0').message).to.equal(
+      'this client runs ogent 0.4.0, newer than the controller (ogent 0.2.0) accepts: upgrade the controller first, one minor release at a time',
+    );
+    expect(versionCheck(undefined, '0.2.0').status).to.equal('warn');
+    expect(versionCheck('dev', '0.2.0')).to.include({ status: 'warn' });
   });
 
   it('finds the code in a fetch-style cause too', () => {

@@ -7,7 +7,7 @@ import { resolveSession, writeStored } from '../../../src/client/credentials.js'
 import { certificateError, readCa } from '../../../src/client/tls.js';
 import { UserError } from '../../../src/lib/errors.js';
 import { isLoopback } from '../../../src/lib/net.js';
-import { checkPlainHttpListen, checkPlainHttpUrl } from '../../../src/lib/plain-http.js';
+import { plainHttpWarning } from '../../../src/lib/plain-http.js';
 
 const CONTROLLER = 'https://ctl.example:8600';
 
@@ -93,72 +93,29 @@ describe('plain HTTP off loopback', () => {
     }
   });
 
-  const refusal = (fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      return err as UserError;
-    }
-    return undefined;
-  };
-
-  it('a client refuses http:// to another host (exit 2, naming TLS and --insecure-http) unless allowed', () => {
-    const refused = refusal(() => checkPlainHttpUrl('http://10.0.0.5:8600', false));
-    expect(refused?.exit).to.equal(2);
-    expect(refused?.message).to.match(
-      /^refusing plain HTTP to http:\/\/10\.0\.0\.5:8600: it is not a loopback address/,
+  it('plain http:// to another host is a warning for this release (naming https and --insecure-http) unless allowed', () => {
+    const warning = plainHttpWarning('http://10.0.0.5:8600', false);
+    expect(warning).to.match(
+      /^ogent: warning: plain HTTP to http:\/\/10\.0\.0\.5:8600, which is not a loopback address: passwords and tokens cross the network unencrypted\n/,
     );
-    expect(refused?.options.suggestion).to.include('--tls-cert/--tls-key').and.include('--insecure-http');
-    expect(refused?.options.suggestion).to.include('OGENT_INSECURE_HTTP=1');
+    expect(warning).to.include('the next one refuses it unless --insecure-http (or OGENT_INSECURE_HTTP=1)');
+    expect(warning).to.include('use https://');
     for (const ok of ['http://127.0.0.1:8600', 'http://[::1]:8600', 'http://localhost:1', 'https://10.0.0.5:8600']) {
-      expect(
-        refusal(() => checkPlainHttpUrl(ok, false)),
-        ok,
-      ).to.equal(undefined);
+      expect(plainHttpWarning(ok, false), ok).to.equal(undefined);
     }
-    expect(refusal(() => checkPlainHttpUrl('http://10.0.0.5:8600', true))).to.equal(undefined);
+    expect(plainHttpWarning('http://10.0.0.5:8600', true)).to.equal(undefined);
   });
 
-  it('the controller refuses to listen off loopback without TLS unless allowed', () => {
-    const refused = refusal(() => checkPlainHttpListen('0.0.0.0', false, false));
-    expect(refused?.exit).to.equal(2);
-    expect(refused?.message).to.match(/^refusing to serve plain HTTP on 0\.0\.0\.0/);
-    expect(refused?.options.suggestion).to.include('--tls-cert FILE --tls-key FILE').and.include('--insecure-http');
-    expect(refusal(() => checkPlainHttpListen('0.0.0.0', true, false))).to.equal(undefined);
-    expect(refusal(() => checkPlainHttpListen('0.0.0.0', false, true))).to.equal(undefined);
-    expect(refusal(() => checkPlainHttpListen('127.0.0.1', false, false))).to.equal(undefined);
-  });
-
-  it('resolveSession refuses a plain remote controller unless --insecure-http or `login --insecure-http` allowed it', async () => {
+  it('resolveSession lets a plain remote controller through (the warning is on stderr), with or without --insecure-http', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ogent-tls-unit-'));
     try {
       const env = { XDG_CONFIG_HOME: dir };
       const remote = 'http://ctl.example:8600';
-      const refused = await resolveSession({ controller: remote }, env).then(
-        () => undefined,
-        (e: unknown) => e as UserError,
-      );
-      expect(refused?.exit).to.equal(2);
-      // Every candidate is checked: a plain remote one among several is refused too.
-      const second = await resolveSession({ controller: `${CONTROLLER},${remote}` }, env).then(
-        () => undefined,
-        (e: unknown) => e as UserError,
-      );
-      expect(second?.message).to.include(remote);
+      expect((await resolveSession({ controller: remote }, env)).controller).to.equal(remote);
       expect((await resolveSession({ controller: remote, 'insecure-http': true }, env)).controller).to.equal(remote);
       expect((await resolveSession({ controller: 'http://127.0.0.1:8600' }, env)).controller).to.equal(
         'http://127.0.0.1:8600',
       );
-      await writeStored(
-        { controller: remote, username: 'u', token: 't', expiresAt: '2999-01-01T00:00:00Z', insecureHttp: true },
-        env,
-      );
-      expect((await resolveSession({}, env)).controller).to.equal(remote);
-      const other = await resolveSession({ controller: 'http://other.example:8600' }, env).then(
-        () => undefined,
-        (e: unknown) => e as UserError,
-      );
-      expect(other?.exit).to.equal(2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -8,6 +8,7 @@ import {
   unknownRequirement,
 } from '../../../src/domain/capabilities.js';
 import type { Agent, AgentInfo, Run } from '../../../src/domain/model.js';
+import { runFixture } from '../../helpers/runs.js';
 
 const info = (version: string, capabilities?: string[]): AgentInfo => ({
   name: 'web-3',
@@ -31,20 +32,8 @@ const agent = (id: string, i: AgentInfo | null): Agent => ({
   info: i,
   lastSeen: null,
 });
-const run = (id: string, agentId: string, via?: string): Run => ({
-  id,
-  agent: { id: agentId, name: agentId },
-  ...(via ? { via: { id: via, name: via } } : {}),
-  status: 'queued',
-  exitCode: null,
-  signal: null,
-  stdout: '',
-  stderr: '',
-  seq: 0,
-  startedAt: null,
-  finishedAt: null,
-  durationMs: null,
-});
+const run = (id: string, agentId: string, via?: string): Run =>
+  runFixture(agentId, { id, ...(via ? { via: { id: via, name: via } } : {}) });
 
 describe('domain/capabilities', () => {
   it('a first-release peer (no capabilities field) lacks every capability', () => {

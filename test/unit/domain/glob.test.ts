@@ -4,17 +4,43 @@ import { compileGlob } from '../../../src/domain/glob.js';
 import { LIMITS } from '../../../src/protocol/events.js';
 import { parseSelector, select } from '../../../src/domain/selector.js';
 
+/** A class `[…]` at the start of `pattern` (shell rules: `!`/`^` negates, `]` first is a member, `a-c` a range). */
+function classAt(pattern: string): { member: (ch: string) => boolean; length: number } | undefined {
+  const negate = pattern[1] === '!' || pattern[1] === '^';
+  const from = negate ? 2 : 1;
+  // A `]` right after `[` or `[!` is a member, so the class ends at the next one.
+  const close = pattern.indexOf(']', from + 1);
+  if (close < 0) return undefined;
+  const body = pattern.slice(from, close);
+  const member = (ch: string) => {
+    const c = ch.charCodeAt(0);
+    for (let i = 0; i < body.length; i++) {
+      if (body[i + 1] === '-' && i + 2 < body.length) {
+        if (c >= body.charCodeAt(i) && c <= body.charCodeAt(i + 2)) return true;
+        i += 2;
+      } else if (body.charCodeAt(i) === c) return true;
+    }
+    return false;
+  };
+  return { member: (ch) => member(ch) !== negate, length: close + 1 };
+}
+
 /** The definition, by recursion on the pattern: exponential, so only for small inputs. */
 function reference(pattern: string, text: string): boolean {
   if (pattern === '') return text === '';
   const [c, rest] = [pattern[0], pattern.slice(1)];
   if (c === '*') return reference(rest, text) || (text !== '' && reference(pattern, text.slice(1)));
+  const cls = c === '[' ? classAt(pattern) : undefined;
+  if (cls) return text !== '' && cls.member(text[0] ?? '') && reference(pattern.slice(cls.length), text.slice(1));
   return text !== '' && (c === '?' || c === text[0]) && reference(rest, text.slice(1));
 }
 
-/** Small alphabets, so stars, question marks and literals meet often. */
-const patternOf = fc.string({ unit: fc.constantFrom('*', '?', 'a', 'b', '.', '['), maxLength: 10 });
-const textOf = fc.string({ unit: fc.constantFrom('a', 'b', '.', '[', '*', '?', '😀'), maxLength: 10 });
+/** Small alphabets, so stars, question marks, classes and literals meet often. */
+const patternOf = fc.string({ unit: fc.constantFrom('*', '?', 'a', 'b', 'c', '.', '[', ']', '!', '-'), maxLength: 10 });
+const textOf = fc.string({ unit: fc.constantFrom('a', 'b', 'c', '.', '[', ']', '*', '?', '-', '!'), maxLength: 10 });
+
+/** A part as written in the pattern: a `[` would start a class, so it becomes a class of itself. */
+const literal = (part: string) => (part === '*' || part === '?' ? part : part.replace(/\[/g, '[[]'));
 
 describe('globs', () => {
   it('match as the reference definition does (fast-check, 20,000 pairs)', () => {
@@ -42,7 +68,7 @@ describe('globs', () => {
                   : fc.constant(p),
             ),
           )
-          .map((fills) => ({ pattern: parts.join(''), text: fills.join('') })),
+          .map((fills) => ({ pattern: parts.map(literal).join(''), text: fills.join('') })),
       );
     fc.assert(
       fc.property(filled, ({ pattern, text }) => {
@@ -52,9 +78,16 @@ describe('globs', () => {
     );
   });
 
-  it('take every other character literally, brackets included', () => {
-    expect(compileGlob('web[1]').matches('web[1]')).to.equal(true);
-    expect(compileGlob('web[1]').matches('web1')).to.equal(false);
+  it('take character classes, negated classes and ranges; an unclosed bracket is a literal', () => {
+    const web = (p: string) => ['web-1', 'web-4', 'web-5', 'web-x'].filter((n) => compileGlob(p).matches(n));
+    expect(web('web-[1-4]')).to.deep.equal(['web-1', 'web-4']);
+    expect(web('web-[!1-4]')).to.deep.equal(['web-5', 'web-x']);
+    expect(web('web-[^x]')).to.deep.equal(['web-1', 'web-4', 'web-5']);
+    expect(web('web-[15]')).to.deep.equal(['web-1', 'web-5']);
+    expect(compileGlob('[]a]').matches(']')).to.equal(true);
+    expect(compileGlob('web[1').matches('web[1')).to.equal(true);
+    expect(compileGlob('web[1]').matches('web[1]')).to.equal(false);
+    expect(compileGlob('web[1]').matches('web1')).to.equal(true);
     expect(compileGlob('a.b').matches('axb')).to.equal(false);
     expect(compileGlob('').matches('')).to.equal(true);
     expect(compileGlob('**').matches('')).to.equal(true);

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { parseControllers } from '../../../client/http.js';
 import { readPassword } from '../../../client/prompt.js';
 import { usageError } from '../../../lib/errors.js';
+import { hostLibc, libcProblem } from '../../../lib/libc.js';
 import { checkPlainHttpUrl } from '../../../lib/plain-http.js';
 import { passthroughFlags } from '../../../lib/service.js';
 import { agentNameCheck } from '../../../protocol/events.js';
@@ -68,6 +69,15 @@ export default class AgentServiceInstall extends BaseCommand {
       }
     }
     parseLabelWords(flags.label ?? [], '--label'); // the agent would refuse them at every start: said now
+    if (!flags.print) {
+      const problem = libcProblem(await hostLibc());
+      if (problem) {
+        throw usageError(
+          `cannot install the agent here: ${problem}`,
+          'run it on RHEL 8+, Debian 10+, Ubuntu 20.04+ or Amazon Linux 2023 (README, Installing on a host)',
+        );
+      }
+    }
     await installFromFlags({
       kind: 'agent',
       runFlags,

@@ -1,4 +1,3 @@
-import { checkPlainHttpListen } from '../../../lib/plain-http.js';
 import { passthroughFlags, SERVICES } from '../../../lib/service.js';
 import { BaseCommand } from '../../base.js';
 import { installFromFlags, serviceFlags } from '../../service-flags.js';
@@ -33,8 +32,6 @@ export default class ControllerServiceInstall extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ControllerServiceInstall);
-    // The controller would refuse it at every start: said now, with nothing written.
-    checkPlainHttpListen(flags.host ?? '127.0.0.1', Boolean(flags['tls-cert']), flags['insecure-http']);
     await installFromFlags({
       kind: 'controller',
       runFlags: serveFlags,

@@ -18,9 +18,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 /** What a controller does when another one forwards it an event about a job it owns. */
 export interface JobHandler {
-  progress(agentName: string, p: CommandProgress, forwarded: boolean): Promise<void> | undefined;
-  result(agentName: string, r: CommandResult, forwarded: boolean): Promise<ResultAck>;
-  cancel(jobId: string, actor: Identity, forwarded: boolean): Promise<Job>;
+  progressForwarded(agentName: string, p: CommandProgress): Promise<void> | undefined;
+  resultForwarded(agentName: string, r: CommandResult): Promise<ResultAck>;
+  cancelForwarded(jobId: string, actor: Identity): Promise<Job>;
 }
 
 /** What the agent sockets of this controller hear about agents connected to other controllers. */
@@ -219,13 +219,13 @@ export class RedisCluster implements JobCluster {
       if (req.method === 'progress') {
         const [agent, p] = req.args as [string, Omit<CommandProgress, 'data'> & { data: string | { base64: string } }];
         const data = typeof p.data === 'string' ? p.data : Buffer.from(p.data.base64, 'base64');
-        await handler.progress(agent, { ...p, data }, true);
+        await handler.progressForwarded(agent, { ...p, data });
       } else if (req.method === 'result') {
         const [agent, r] = req.args as [string, CommandResult];
-        value = await handler.result(agent, r, true);
+        value = await handler.resultForwarded(agent, r);
       } else {
         const [jobId, actor] = req.args as [string, Identity];
-        value = await handler.cancel(jobId, actor, true);
+        value = await handler.cancelForwarded(jobId, actor);
       }
       res = { kind: 'res', id: req.id, ok: true, value };
     } catch (err) {

@@ -10,7 +10,7 @@ import { RedisLoginCounters } from './redis-login-counters.js';
  * (events to rooms reach sockets on every controller), the cluster coordination and the login counters.
  */
 export async function openScaleOut(url: string, prefix: string | undefined, log: Logger) {
-  const store: RedisStore = await openRedisStore(url, { prefix });
+  const store: RedisStore = await openRedisStore(url, { prefix, log });
   // The adapter's own connections queue while Redis is away (it publishes without waiting for an answer).
   const pub = store.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   const sub = store.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });

@@ -6,8 +6,9 @@ import { by, noAudit, type AuditService } from '../../application/audit-service.
 import type { EnrollmentService } from '../../application/enrollment-service.js';
 import type { JobService } from '../../application/job-service.js';
 import { jobFor, JobViews } from '../../application/job-views.js';
+import { rerunRequest } from '../../application/rerun.js';
 import type { PlanService } from '../../application/plan-service.js';
-import { planApprovalCheck, planRequestCheck } from '../../../protocol/plans.js';
+import { planApprovalCheck, planRequestCheck, rerunBodyCheck } from '../../../protocol/plans.js';
 import { AppError, badRequest, conflict } from '../../application/errors.js';
 import type { Identity } from '../../application/ports.js';
 import { jobRequestCheck, labelsCheck, LIMITS } from '../../../protocol/events.js';
@@ -18,6 +19,7 @@ import { agentLabelsCheck, listedAgent, type AgentConnection } from '../../../pr
 import { recentRunsOf } from '../../application/agent-runs.js';
 import type { LoginGuard } from '../../application/login-guard.js';
 import type { SessionService } from '../../application/session-service.js';
+import { checkRequestVersion } from '../peer-version.js';
 import { RateLimiter } from './rate-limit.js';
 import { Router, type Request } from './router.js';
 import { addTokenRoutes, tooManyRequests } from './token-routes.js';
@@ -71,8 +73,17 @@ const auditQueryCheck = object({
 
 const labelPairs = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 
+/** What the route groups share: the services, and the bearer token check (authentication only). */
+interface RouteContext {
+  deps: ApiDeps;
+  identify(req: Request): Promise<Identity>;
+  views: JobViews;
+  audit: AuditService;
+  enrollFailuresPerAddress: RateLimiter;
+}
+
 export function buildApi(deps: ApiDeps): Router {
-  const { auth, agents, jobs, log } = deps;
+  const { auth, jobs, log } = deps;
   const views = new JobViews(jobs);
   const audit = deps.audit ?? noAudit;
   const enrollFailuresPerAddress = new RateLimiter(20, 60_000);
@@ -88,6 +99,7 @@ export function buildApi(deps: ApiDeps): Router {
 
   const router = new Router(log);
   router.unavailable = deps.unhealthy;
+  router.admit = checkRequestVersion;
   addTokenRoutes(router, { sessions: deps.sessions, logins: deps.logins, audit, log });
   router
     // version and time let `ogent doctor` compare versions and clocks.
@@ -103,7 +115,20 @@ export function buildApi(deps: ApiDeps): Router {
           ...(problem ? { reason: problem } : {}),
         },
       };
-    })
+    });
+  const ctx: RouteContext = { deps, identify, views, audit, enrollFailuresPerAddress };
+  addAgentsRoutes(router, ctx);
+  addEnrollmentRoutes(router, ctx);
+  addJobsRoutes(router, ctx);
+  addAdminRoutes(router, ctx);
+  return router;
+}
+
+/** Agents: list, read, remove, label and accept (admin for changes). */
+function addAgentsRoutes(router: Router, ctx: RouteContext): void {
+  const { auth, agents, jobs, log } = ctx.deps;
+  const { deps, identify, audit } = ctx;
+  router
     .on('GET', '/api/v1/agents', async (req) => {
       requireRole(await identify(req), 'viewer', 'list agents');
       return { status: 200, body: { agents: (await agents.list()).map(listedAgent) } };
@@ -179,7 +204,14 @@ export function buildApi(deps: ApiDeps): Router {
       const agent = await agents.accept(found.id);
       log.info('agent change accepted', { agent: agent.name, change: detail, by: actor.name });
       return { status: 200, body: agent };
-    })
+    });
+}
+
+/** Join tokens (admin) and enrolment with one (`agent run --join-token`). */
+function addEnrollmentRoutes(router: Router, ctx: RouteContext): void {
+  const { agents, log } = ctx.deps;
+  const { deps, identify, audit, enrollFailuresPerAddress } = ctx;
+  router
     .on('POST', '/api/v1/enroll-tokens', async (req) => {
       const actor = await identify(req);
       requireAdmin(actor);
@@ -233,7 +265,14 @@ export function buildApi(deps: ApiDeps): Router {
         });
         throw err;
       }
-    })
+    });
+}
+
+/** Jobs and AI plans: create, list, read, cancel, read output. */
+function addJobsRoutes(router: Router, ctx: RouteContext): void {
+  const { agents, jobs } = ctx.deps;
+  const { deps, identify, views } = ctx;
+  router
     .on('POST', '/api/v1/jobs', async (req) => {
       const actor = await identify(req);
       requireRole(actor, 'operator', 'run jobs');
@@ -271,6 +310,13 @@ export function buildApi(deps: ApiDeps): Router {
       requireRole(actor, 'operator', 'cancel jobs');
       return { status: 200, body: jobFor(await jobs.cancel(req.params.id as string, actor), actor) };
     })
+    .on('POST', '/api/v1/jobs/:id/rerun', async (req) => {
+      const actor = await identify(req);
+      requireRole(actor, 'operator', 'run jobs');
+      const pick = parse(rerunBodyCheck, await req.body());
+      const request = rerunRequest(await jobs.get(req.params.id as string), pick, actor);
+      return { status: 201, body: jobFor(await jobs.create(request, actor, await agents.list()), actor) };
+    })
     .on('GET', '/api/v1/jobs/:id/runs/:runId/output', async (req) => {
       requireRole(await identify(req), 'viewer', 'read output');
       const stream = req.query.get('stream') ?? 'stdout';
@@ -285,7 +331,14 @@ export function buildApi(deps: ApiDeps): Router {
       const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream, offset);
       // Says where the body starts, so a client never mistakes a whole output for the part it asked for.
       return { status: 200, stream: body, headers: { 'ogent-output-offset': String(offset) } };
-    })
+    });
+}
+
+/** The audit log and users (admin; a user may change their own password). */
+function addAdminRoutes(router: Router, ctx: RouteContext): void {
+  const { auth, log } = ctx.deps;
+  const { identify, audit } = ctx;
+  router
     .on('GET', '/api/v1/audit', async (req) => {
       const actor = await identify(req);
       const q = parse(auditQueryCheck, {
@@ -328,5 +381,4 @@ export function buildApi(deps: ApiDeps): Router {
       log.info('password changed', { user: changed.name, by: actor.name });
       return { status: 200, body: { name: changed.name, password: changed.generatedPassword } };
     });
-  return router;
 }

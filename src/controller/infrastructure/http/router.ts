@@ -61,6 +61,9 @@ export class Router {
   /** Scale-out: why the store cannot be used now; an unexpected failure meanwhile is a 503 saying so, not a 500. */
   unavailable?: () => string | undefined;
 
+  /** Checked before a route's handler runs; throws (an AppError) to refuse the request, e.g. for its client's version. */
+  admit?: (req: Request) => void;
+
   constructor(private readonly log: Logger) {}
 
   on(method: string, pattern: string, handler: Handler): this {
@@ -130,7 +133,7 @@ export class Router {
           throw new AppError(400, 'invalid_request', `${k} is not a valid URL component`);
         }
       });
-      return route.handler({
+      const request: Request = {
         method: req.method,
         path: url.pathname,
         params,
@@ -138,7 +141,9 @@ export class Router {
         headers: req.headers,
         address: req.socket.remoteAddress ?? '',
         body: () => readBody(req),
-      });
+      };
+      this.admit?.(request);
+      return route.handler(request);
     }
     if (pathMatched) throw new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
     throw new AppError(404, 'not_found', `no route ${req.method} ${url.pathname}`);

@@ -1,8 +1,7 @@
 import { CoalescingWriter } from './coalesce.js';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Low } from 'lowdb';
+import type { Low } from 'lowdb';
 import { createdAtOf } from '../../../domain/ids.js';
 import type { Agent, Job, User } from '../../../domain/model.js';
 import { StartupError } from '../../../lib/errors.js';
@@ -18,28 +17,13 @@ import type {
 } from '../../application/ports.js';
 import { FileAuditLog } from './audit-file.js';
 import { FileOutput } from './output-files.js';
+import { load, loadSecret, notWritable, RESTORE_HINT } from './lowdb-files.js';
+import { versionedDataDir, type LowDocuments } from './lowdb-schema.js';
 import { LowRevokedSessions, type RevokedSessionsFile } from './lowdb-sessions.js';
 import { DataDirLock } from './lock.js';
-import { PrivateFile, privateJsonFile } from './private-file.js';
+import { PrivateFile } from './private-file.js';
 import { narrowModes, PRIVATE_DIR } from './private-modes.js';
-
-/** Reads a lowdb file; a corrupt one stops start-up and is never overwritten. */
-async function load<T>(file: string, fallback: T, holds: (data: T) => boolean): Promise<Low<T>> {
-  const db = new Low<T>(privateJsonFile<T>(file), fallback);
-  try {
-    await db.read();
-  } catch (err) {
-    throw new StartupError(
-      `store file ${file} is unreadable or corrupt (${(err as Error).message}): restore it from a backup or move it away; nothing was written`,
-    );
-  }
-  // lowdb keeps the fallback for a file holding `null`, `0` or `false`: that file is not ours to overwrite either.
-  const unread = db.data === fallback && (await stat(file).catch(() => null)) !== null;
-  if (unread || db.data === null || typeof db.data !== 'object' || !holds(db.data)) {
-    throw new StartupError(`store file ${file} does not hold an ogent document: restore it or move it away`);
-  }
-  return db;
-}
+import { foundVersion, upgradeStore } from './schema-upgrade.js';
 
 class LowUsers implements UserRepository {
   constructor(private readonly db: Low<{ users: User[] }>) {}
@@ -212,9 +196,7 @@ class LowJobs implements JobRepository {
       const id = name.replace(/\.json$/, '');
       const job = await this.read(id);
       if (typeof job !== 'object' || job === null || job.id !== id || !Array.isArray(job.runs)) {
-        throw new StartupError(
-          `store file ${join(this.dir, name)} does not hold an ogent job: restore it or move it away; nothing was written`,
-        );
+        throw new StartupError(`store file ${join(this.dir, name)} does not hold an ogent job: ${RESTORE_HINT}`);
       }
       if (job.status === 'running') this.running.add(id);
       this.ids.push(id);
@@ -240,7 +222,7 @@ class LowJobs implements JobRepository {
       return (await this.file(id).read()) ?? undefined;
     } catch (err) {
       throw new StartupError(
-        `store file ${join(this.dir, `${id}.json`)} is unreadable or corrupt (${(err as Error).message}): restore it or move it away; nothing was written`,
+        `store file ${join(this.dir, `${id}.json`)} is unreadable or corrupt (${(err as Error).message}): ${RESTORE_HINT}`,
       );
     }
   }
@@ -298,21 +280,6 @@ class LowJobs implements JobRepository {
   }
 }
 
-const NOT_WRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
-
-/** A data dir the controller cannot write to stops it at start, with the reason. */
-function notWritable(dataDir: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (!NOT_WRITABLE.has(code)) return err;
-  const why =
-    code === 'EROFS'
-      ? 'read-only file system'
-      : code === 'ENOSPC' || code === 'EDQUOT'
-        ? 'disk full'
-        : 'permission denied';
-  return new StartupError(`data dir ${dataDir} is not writable (${code}: ${why}): fix it, or pass another --data-dir`);
-}
-
 /** `log` gets one line when modes in the data dir had to be narrowed. */
 export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Store & { secret: Buffer }> {
   let lock: DataDirLock;
@@ -323,6 +290,10 @@ export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Sto
     throw notWritable(dataDir, err);
   }
   try {
+    const loaded: { docs?: LowDocuments } = {};
+    const versioned = versionedDataDir(dataDir, loaded);
+    // A store of a later release is refused before anything in it is touched (modes included).
+    const found = await foundVersion(versioned);
     const narrowed = await narrowModes(dataDir);
     if (narrowed.length) {
       log?.warn('narrowed modes in the data dir: files 0600, directories 0700, readable by this user only', {
@@ -336,6 +307,8 @@ export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Sto
     const enrollments = await load(join(dataDir, 'enrollments.json'), { enrollments: [] as EnrollmentToken[] }, (d) =>
       Array.isArray(d.enrollments),
     );
+    loaded.docs = { users, agents, enrollments };
+    await upgradeStore(versioned, found, log);
     const sessions = await load<RevokedSessionsFile>(join(dataDir, 'sessions.json'), { revoked: {} }, (d) =>
       Boolean(d.revoked && typeof d.revoked === 'object'),
     );
@@ -368,26 +341,4 @@ export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Sto
     await lock.release().catch(() => {});
     throw notWritable(dataDir, err);
   }
-}
-
-/** The JWT signing secret: generated on first start, mode 0600. */
-async function loadSecret(path: string): Promise<Buffer> {
-  try {
-    const text = (await readFile(path, 'utf8')).trim();
-    const secret = Buffer.from(text, 'base64');
-    if (secret.length < 32) throw new StartupError(`secret file ${path} is too short: remove it to generate a new one`);
-    return secret;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const { randomBytes } = await import('node:crypto');
-  const secret = randomBytes(32);
-  const handle = await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-  try {
-    await handle.writeFile(`${secret.toString('base64')}\n`);
-  } finally {
-    await handle.close();
-  }
-  await chmod(path, 0o600);
-  return secret;
 }
