@@ -12,7 +12,7 @@ import { JobStream } from './job-stream.js';
 import { runPlan, type AiOptions } from './exec-plan.js';
 import { executorFields, type ExecutorOptions } from './executor-request.js';
 import { followLive, outputMode, type StartJob } from './live-follow.js';
-import { checkControllerTakesStdin, refuseUnsentStdin, StdinUpload } from './stdin-upload.js';
+import { checkControllerTakesStdin, peekStdin, refuseUnsentStdin, StdinUpload } from './stdin-upload.js';
 
 /** `group` and `group-json`: `--group`, one block per distinct output once the job ends (ui/groups.ts). */
 export type OutputMode = 'plain' | 'json' | 'stream' | 'tui' | 'group' | 'group-json';
@@ -103,14 +103,17 @@ async function runWithStdin(request: JobRequest, options: ExecOptions, session: 
     : options.async
       ? '--async'
       : undefined;
+  const input = io.stdin ?? process.stdin;
   if (what) {
     // An empty pipe (a script's, CI's) is end-of-file, as -n gives; only bytes that would be dropped are refused.
-    await refuseUnsentStdin(io.stdin ?? process.stdin, `exec ${what}`);
+    await refuseUnsentStdin(input, `exec ${what}`);
     return runExec({ ...options, stdin: false }, session, io);
   }
+  // A pipe that ends at once with nothing in it is -n: such jobs need nothing older agents and controllers lack.
+  if ((await peekStdin(input)) === 'empty') return runExec({ ...options, stdin: false }, session, io);
   await checkControllerTakesStdin(session);
   const api = new ApiClient(session);
-  const upload = new StdinUpload(io.stdin ?? process.stdin, (jobId) => api.cancelJob(jobId));
+  const upload = new StdinUpload(input, (jobId) => api.cancelJob(jobId));
   let code: ExitCode;
   try {
     code = await follow(

@@ -71,6 +71,38 @@ export async function refuseUnsentStdin(input: Readable, what: string): Promise<
   if (bytes > 0) throw usageError(`${what} cannot send stdin`, 'drop it, or pass -n (--no-stdin) to send none');
 }
 
+/** How long `exec` waits for a pipe's first byte or its end before it creates the job anyway. */
+export const PEEK_MS = 100;
+
+/**
+ * What a pipe holds within `graceMs`: `empty` (it ended with no byte: a script's or CI's `exec`, which then needs
+ * nothing an older agent lacks), `data` (a byte came; it stays to be read), or `open` (neither yet). Only the
+ * capability the job requires depends on this, never what the runs read: an `open` pipe that ends empty gives them
+ * the same end-of-file.
+ */
+export function peekStdin(input: Readable, graceMs = PEEK_MS): Promise<'empty' | 'data' | 'open'> {
+  return new Promise((resolve) => {
+    const settle = (what: 'empty' | 'data' | 'open') => {
+      clearTimeout(timer);
+      input.off('readable', readable);
+      input.off('end', ended);
+      input.off('error', ended);
+      resolve(what);
+    };
+    const ended = () => settle('empty');
+    const readable = () => {
+      const chunk = input.read() as Buffer | null;
+      if (chunk === null) return; // at its end: 'end' follows
+      input.unshift(chunk);
+      settle('data');
+    };
+    const timer = setTimeout(() => settle('open'), graceMs);
+    input.on('end', ended);
+    input.on('error', ended);
+    input.on('readable', readable);
+  });
+}
+
 class Refused extends Error {
   constructor(readonly ack: { error: string; message: string }) {
     super(ack.message);

@@ -115,6 +115,10 @@ describe('exec forwards its stdin to every run (real processes)', function () {
     expect(job.runs[0]?.stdout).to.equal('[eof]\n');
     expect(job.stdin).to.equal(undefined);
     expect(job.requires).to.equal(undefined);
+    // A script's pipe that ends at once with nothing in it: the same, nothing required of the agents.
+    const empty = jobOf(await cli(['exec', '-t', 'n-1', '--json', '--', 'cat; echo "[eof]"'], ''));
+    expect(empty.runs[0]?.stdout).to.equal('[eof]\n');
+    expect(empty.requires).to.equal(undefined);
   });
 
   it('</dev/null (cron), a closed stdin and an empty file end normally: end-of-file at once, nothing required', async () => {
