@@ -89,6 +89,7 @@ export class JobService {
     this.book.stop();
     clearInterval(this.sweeper);
     this.lost.stop();
+    this.dispatcher.stop();
   }
 
   /** Waits for output and results being stored, then writes every unfinished job once more (shutdown). */

@@ -58,5 +58,7 @@ export function rerunRequest(job: Job, pick: RerunPick, actor: Identity): JobReq
     ...(job.maxConcurrency !== undefined ? { maxConcurrency: job.maxConcurrency } : {}),
     ...(job.maxErrors !== undefined ? { maxErrors: job.maxErrors } : {}),
     ...(job.deliverWithinMs !== undefined ? { deliverWithinMs: job.deliverWithinMs } : {}),
+    ...(job.canary !== undefined ? { canary: job.canary } : {}),
+    ...(job.batchWaitMs !== undefined ? { batchWaitMs: job.batchWaitMs } : {}),
   };
 }
