@@ -2,7 +2,6 @@ import { CoalescingWriter } from './coalesce.js';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Low } from 'lowdb';
-import { createdAtOf } from '../../../domain/ids.js';
 import type { Agent, Job, User } from '../../../domain/model.js';
 import { StartupError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
@@ -16,6 +15,7 @@ import type {
   UserRepository,
 } from '../../application/ports.js';
 import { FileAuditLog } from './audit-file.js';
+import { ExpiredPicker } from './expired.js';
 import { FileOutput } from './output-files.js';
 import { load, loadSecret, notWritable, RESTORE_HINT } from './lowdb-files.js';
 import { versionedDataDir, type LowDocuments } from './lowdb-schema.js';
@@ -241,17 +241,10 @@ class LowJobs implements JobRepository {
     return jobs.filter((j): j is Job => j !== undefined);
   }
 
-  async listExpired({ keep, olderThan }: { keep?: number; olderThan?: string }) {
-    const expired = new Set<string>();
-    const finished = this.ids.filter((id) => !this.running.has(id));
-    if (keep !== undefined && finished.length > keep)
-      finished.slice(0, finished.length - keep).forEach((id) => expired.add(id));
-    if (olderThan !== undefined) {
-      // Ids start with their creation time (domain/ids.ts), so age needs no read.
-      const limit = olderThan;
-      for (const id of finished) if (createdAtOf(id) < limit) expired.add(id);
-    }
-    return [...expired];
+  async listExpired(options: { keep?: number; olderThan?: string; limit: number }) {
+    const picker = new ExpiredPicker(this.running, this.ids.length, options);
+    picker.take(this.ids);
+    return picker.picked;
   }
 
   async remove(id: string) {
