@@ -36,7 +36,7 @@ const kinds: Kind[] = [
 /** Default retention (issue 26): old history goes in the background, in batches; what should stay stays. */
 for (const kind of kinds) {
   describe(`retention: ${kind.name}`, function () {
-    this.timeout(60_000);
+    this.timeout(120_000);
     const fx = new Fixtures();
     before(async () => {
       if (kind.name === 'redis') server ??= await RedisServer.start();
@@ -61,7 +61,8 @@ for (const kind of kinds) {
       return { place, expired, kept: [...recent, unfinished as string] };
     }
 
-    const listed = async (c: RunningController) => (await c.jobs.list(10_000)).map((j) => j.id).sort();
+    /** The newest 50 jobs' ids, sorted (each listed job is read: a poll must not read the whole history). */
+    const listed = async (c: RunningController) => (await c.jobs.list(50)).map((j) => j.id).sort();
 
     async function expectKept(c: RunningController, kept: string[]) {
       for (const id of kept) {
@@ -109,12 +110,11 @@ for (const kind of kinds) {
       );
       await first.close();
       const second = await fx.controller({ ...place, retainDays: 0 });
-      const left = await listed(second);
-      expect(left).to.include.members(kept);
       await expectKept(second, kept);
       await second.close();
       const third = await fx.controller({ ...place, retainDays: 30 });
-      await waitFor(async () => (await listed(third)).length === kept.length, 'the rest to be removed');
+      // A loaded machine removes a few hundred jobs a second from a data dir: room for that.
+      await waitFor(async () => (await listed(third)).length === kept.length, 'the rest to be removed', 50_000);
       await expectKept(third, kept);
       if (kind.name === 'redis') {
         const redis = new Redis(place.redis as string);
