@@ -27,8 +27,8 @@ export interface ExecOptions {
   async: boolean;
   /** How long to wait for a controller that went away before exiting 4. */
   patienceMs?: number;
-  /** `--max-concurrency`, `--max-errors`, `--deliver-within`. */
-  rollout?: Pick<JobRequest, 'maxConcurrency' | 'maxErrors' | 'deliverWithinMs'>;
+  /** `--max-concurrency`, `--max-errors`, `--deliver-within`, `--canary`, `--batch-wait`. */
+  rollout?: Pick<JobRequest, 'maxConcurrency' | 'maxErrors' | 'deliverWithinMs' | 'canary' | 'batchWaitMs'>;
   /** `--executor`, `--script`, `--cwd`, `--ssh-target`, `--via`; default: shell. */
   executor?: ExecutorOptions;
   /** `--ai` / `--review`: the command is (or is checked by) a model's, shown and confirmed first. */

@@ -54,6 +54,10 @@ export default class Exec extends BaseCommand {
       command: '<%= config.bin %> exec -t "role=web" --script ./deploy.sh -- v2.1',
     },
     {
+      description: 'One canary first; then the rest, 10 at a time, a minute between batches',
+      command: '<%= config.bin %> exec --all --canary 1 --max-concurrency 10 --batch-wait 1m -- ./upgrade.sh',
+    },
+    {
       description: 'An agentless host behind the agent gw-1',
       command: '<%= config.bin %> exec --executor ssh --via gw-1 --ssh-target admin@10.0.0.5 -- uptime',
     },
@@ -114,6 +118,14 @@ export default class Exec extends BaseCommand {
       helpValue: 'N|N%',
     }),
     'deliver-within': durationFlag('Wait this long for offline agents to connect instead of marking them unreachable.'),
+    canary: Flags.integer({
+      summary: 'Run the first N targets (by name) first; the rest start only if all N succeeded, else are skipped.',
+      helpValue: 'N',
+      min: 1,
+    }),
+    'batch-wait': durationFlag(
+      'With --max-concurrency N: start runs in batches of N, this long after the last run of a batch ended.',
+    ),
     executor: Flags.string({
       summary: 'How agents run it: shell (default), exec (argv, no shell), script (see --script), ssh.',
       options: [...EXECUTORS],
@@ -172,6 +184,8 @@ export default class Exec extends BaseCommand {
           ...(flags['deliver-within']
             ? { deliverWithinMs: parseDuration(flags['deliver-within'], '--deliver-within') }
             : {}),
+          ...(flags.canary !== undefined ? { canary: flags.canary } : {}),
+          ...(flags['batch-wait'] ? { batchWaitMs: batchWait(flags['batch-wait'], flags['max-concurrency']) } : {}),
         },
       },
       session,
@@ -179,6 +193,17 @@ export default class Exec extends BaseCommand {
     ).finally(() => local?.stop());
     await this.finish(code);
   }
+}
+
+/** `--batch-wait` spaces the batches of `--max-concurrency`: alone it means nothing (exit 2). */
+function batchWait(text: string, maxConcurrency: string | undefined): number {
+  if (!maxConcurrency) {
+    throw usageError(
+      '--batch-wait needs --max-concurrency (the size of a batch)',
+      'ogent exec --all --max-concurrency 10 --batch-wait 1m -- CMD',
+    );
+  }
+  return parseDuration(text, '--batch-wait');
 }
 
 function parseEnv(pairs: string[]): Record<string, string> | undefined {

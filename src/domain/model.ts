@@ -149,6 +149,12 @@ export interface Job {
   maxErrors?: number;
   /** Offline agents' runs wait this long after creation before they are unreachable. */
   deliverWithinMs?: number;
+  /** `--canary`: the first this many runs (by target name) go first; the rest only if all of them succeeded. */
+  canary?: number;
+  /** `--batch-wait`: runs start in batches of `maxConcurrency`, this long after the last of a batch ended. */
+  batchWaitMs?: number;
+  /** `--batch-wait`: when the next batch may start (controller's clock); set once a batch is over. */
+  nextBatchAt?: string;
   /** `ogent jobs rerun`: the job this one runs again. */
   rerunOf?: string;
   /** Capabilities its agents must have (domain/capabilities.ts); absent: none beyond the first release's. */

@@ -27,6 +27,10 @@ export interface JobSettings {
   maxConcurrency?: Limit;
   maxErrors?: Limit;
   deliverWithinMs?: number;
+  /** `--canary N`: the first N runs go first; the rest only if all of them succeeded. */
+  canary?: number;
+  /** `--batch-wait`: with `maxConcurrency`, runs start in batches, this long apart. */
+  batchWaitMs?: number;
   /** `jobs rerun`: the job this one runs again. */
   rerunOf?: string;
 }
@@ -80,6 +84,11 @@ export function newJob({ id, now, createdBy, spec, settings, targets, planned }:
     ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
     ...(maxErrors !== undefined ? { maxErrors } : {}),
     ...(settings.deliverWithinMs !== undefined ? { deliverWithinMs: settings.deliverWithinMs } : {}),
+    // More canaries than runs: every run is one.
+    ...(settings.canary !== undefined ? { canary: Math.min(settings.canary, runs.length) } : {}),
+    ...(settings.batchWaitMs !== undefined && maxConcurrency !== undefined
+      ? { batchWaitMs: settings.batchWaitMs }
+      : {}),
     ...(settings.rerunOf ? { rerunOf: settings.rerunOf } : {}),
     status: 'running',
     createdBy,
@@ -102,17 +111,45 @@ export interface Rollout {
   toSend: Run[];
   /** Runs that became `unreachable` or `skipped`. */
   settled: Run[];
+  /** `--batch-wait`: plan again at this time (ms since the epoch), when the next batch may start. */
+  wakeAt?: number;
+}
+
+/** Where the canaries stand (`--canary`): the runs after them wait, start, or are skipped. */
+export function canaryState(job: Job): 'none' | 'pending' | 'passed' | 'failed' {
+  if (!job.canary) return 'none';
+  const canaries = job.runs.slice(0, job.canary);
+  if (canaries.some((r) => isTerminal(r.status) && r.status !== 'succeeded')) return 'failed';
+  return canaries.every((r) => r.status === 'succeeded') ? 'passed' : 'pending';
+}
+
+/**
+ * `--batch-wait` (docs/architecture.md §3.1): may a batch start now? A batch is the runs started together, at most
+ * `maxConcurrency`; the next starts once none is in flight and `batchWaitMs` has passed since the last one ended,
+ * measured on the controller's clock as `nextBatchAt` in the document (set here the first time the batch is seen
+ * over, so a restart or a takeover keeps the wait). Without `batchWaitMs`: always (a rolling window).
+ */
+export function batchOpen(job: Job, inFlight: number, now: number): { open: boolean; wakeAt?: number } {
+  if (job.batchWaitMs === undefined) return { open: true };
+  if (inFlight > 0) return { open: false };
+  // No batch yet: the first starts at once.
+  if (!job.runs.some((r) => r.dispatchedAt !== undefined)) return { open: true };
+  job.nextBatchAt ??= new Date(now + job.batchWaitMs).toISOString();
+  const at = Date.parse(job.nextBatchAt);
+  return now >= at ? { open: true } : { open: false, wakeAt: at };
 }
 
 /**
  * Decides what happens to queued runs now: offline agents' runs become unreachable (unless the job waits for them,
- * `deliverWithinMs`), past `maxErrors` the rest are skipped, and up to `maxConcurrency` runs whose agents are
- * connected become `dispatched`. Changes only queued runs.
+ * `deliverWithinMs`), past `maxErrors` the rest are skipped, runs after the canaries wait for them (and are skipped
+ * if one did not succeed), and up to `maxConcurrency` runs whose agents are connected become `dispatched`, in
+ * batches `batchWaitMs` apart when it is set. Changes only queued runs (and `nextBatchAt`).
  */
 export function planRollout(job: Job, isConnected: (agentId: string) => boolean, now = Date.now()): Rollout {
   const errors = job.runs.filter((r) => isTerminal(r.status) && r.status !== 'succeeded').length;
   const waitUntil = Date.parse(job.createdAt) + (job.deliverWithinMs ?? 0);
   let inFlight = job.runs.filter((r) => r.status === 'dispatched' || r.status === 'running').length;
+  const canaries = canaryState(job);
   const rollout: Rollout = { toSend: [], settled: [] };
   const finish = (run: Run, status: 'unreachable' | 'skipped', error: string) => {
     run.status = status;
@@ -120,16 +157,24 @@ export function planRollout(job: Job, isConnected: (agentId: string) => boolean,
     run.error = error;
     rollout.settled.push(run);
   };
-  for (const run of job.runs) {
+  let batch: { open: boolean; wakeAt?: number } | undefined;
+  let started = 0;
+  for (const [i, run] of job.runs.entries()) {
     if (run.status !== 'queued') continue;
+    const canary = i < (job.canary ?? 0);
     if (job.cancelRequested) {
       finish(run, 'skipped', 'the job was cancelled before this run started');
+      continue;
+    }
+    if (!canary && canaries === 'failed') {
+      finish(run, 'skipped', `not started: a canary run did not succeed (--canary ${job.canary})`);
       continue;
     }
     if (job.maxErrors !== undefined && errors > job.maxErrors) {
       finish(run, 'skipped', `not started: more than ${job.maxErrors} runs did not succeed (--max-errors)`);
       continue;
     }
+    if (!canary && canaries === 'pending') continue;
     if (!isConnected(runnerOf(run).id)) {
       if (now >= waitUntil) {
         finish(
@@ -141,10 +186,18 @@ export function planRollout(job: Job, isConnected: (agentId: string) => boolean,
       continue;
     }
     if (job.maxConcurrency !== undefined && inFlight >= job.maxConcurrency) continue;
+    batch ??= batchOpen(job, inFlight, now);
+    if (!batch.open) {
+      rollout.wakeAt = batch.wakeAt;
+      continue;
+    }
     run.status = 'dispatched';
     run.dispatchedAt = new Date(now).toISOString();
     inFlight += 1;
+    started += 1;
     rollout.toSend.push(run);
   }
+  // This batch started: the next one waits its turn again.
+  if (started > 0 && job.batchWaitMs !== undefined) delete job.nextBatchAt;
   return rollout;
 }

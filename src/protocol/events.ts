@@ -227,6 +227,10 @@ export interface JobRequest {
   maxErrors?: Limit;
   /** Offline agents' runs wait this long for their agent instead of being unreachable at once. */
   deliverWithinMs?: number;
+  /** The first this many runs (by target name) go first; the rest start only if all of them succeeded. */
+  canary?: number;
+  /** With `maxConcurrency` only: runs start in batches, this long after the last run of a batch ended. */
+  batchWaitMs?: number;
   /** Bytes of stdin follow over `/clients` (`stdin_data`, `stdin_end`; docs/protocol.md §10). */
   stdin?: boolean;
   /** Set by the controller for `jobs rerun` (never taken from a client's request): the job this one runs again. */
@@ -240,7 +244,7 @@ const limitCheck: Check<Limit> = (v, path) => {
   throw new PayloadError(`${path} must be a count (10) or a percentage ("25%")`);
 };
 
-export const jobRequestCheck: Check<JobRequest> = object({
+const jobRequestFields: Check<JobRequest> = object({
   command: optional(commandCheck),
   target: selectorCheck,
   executor: (v, p) => (v === undefined ? 'shell' : oneOf(EXECUTORS)(v, p)),
@@ -255,8 +259,19 @@ export const jobRequestCheck: Check<JobRequest> = object({
   maxConcurrency: optional(limitCheck),
   maxErrors: optional(limitCheck),
   deliverWithinMs: optional(int({ min: 1, max: 30 * 86_400_000 })),
+  canary: optional(int({ min: 1, max: 10_000_000 })),
+  batchWaitMs: optional(int({ min: 1, max: 30 * 86_400_000 })),
   stdin: optional(bool),
 });
+
+/** The fields, and how they go together: `batchWaitMs` spaces the batches of `maxConcurrency`, so needs it. */
+export const jobRequestCheck: Check<JobRequest> = (v, path) => {
+  const request = jobRequestFields(v, path);
+  if (request.batchWaitMs !== undefined && request.maxConcurrency === undefined) {
+    throw new PayloadError(`${path ? `${path}.` : ''}batchWaitMs needs maxConcurrency (the size of a batch)`);
+  }
+  return request;
+};
 
 export const jobIdPayloadCheck = object({ jobId: idCheck });
 

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { login } from '../../src/client/http.js';
 import type { Job } from '../../src/domain/model.js';
+import { STORE_SCHEMA } from '../../src/controller/infrastructure/store/migrations.js';
 import { runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/fixtures.js';
 import {
@@ -56,7 +57,9 @@ describe('controller backup and restore (e2e)', function () {
 
     const backup = join(scope.root, 'backup');
     const taken = await runCli(['controller', 'backup', backup, '--data-dir', dataDir]);
-    expect(taken.stderr).to.match(/^backed up the store in .* \(schema 2\) to .*: 2 jobs, 40 output files\n$/);
+    expect(taken.stderr).to.match(
+      new RegExp(`^backed up the store in .* \\(schema ${STORE_SCHEMA}\\) to .*: 2 jobs, 40 output files\n$`),
+    );
     expect(taken.code).to.equal(0);
     const still = await api<Job>(url, admin, `/api/v1/jobs/${streaming.id}`);
     expect(still.status, 'the backup was taken while the job streamed').to.equal('running');
@@ -140,7 +143,7 @@ describe('controller backup and restore (e2e)', function () {
     expect(refused.code).to.equal(2);
     expect(refused.stderr).to.match(/prefix ogent:\) is not empty: nothing was written/);
     const client = new Redis(second);
-    expect(await client.get('ogent:schema')).to.equal('2');
+    expect(await client.get('ogent:schema')).to.equal(String(STORE_SCHEMA));
     client.disconnect();
 
     const fromRedis = scope.track(

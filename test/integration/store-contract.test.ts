@@ -199,9 +199,13 @@ for (const kind of kinds) {
       const mid = job('failed', t + 86_400_000);
       const recent = job('succeeded', t + 2 * 86_400_000);
       for (const j of [old, oldRunning, mid, recent]) await store.jobs.put(j);
-      expect((await store.jobs.listExpired({ keep: 1 })).sort()).to.deep.equal([old.id, mid.id].sort());
-      expect(await store.jobs.listExpired({ olderThan: new Date(t + 1000).toISOString() })).to.deep.equal([old.id]);
-      expect(await store.jobs.listExpired({ keep: 5 })).to.deep.equal([]);
+      expect(await store.jobs.listExpired({ keep: 1, limit: 10 })).to.deep.equal([old.id, mid.id]);
+      expect(await store.jobs.listExpired({ keep: 1, limit: 1 })).to.deep.equal([old.id]);
+      const dayAndASecond = new Date(t + 86_401_000).toISOString();
+      expect(await store.jobs.listExpired({ olderThan: dayAndASecond, limit: 10 })).to.deep.equal([old.id, mid.id]);
+      expect(await store.jobs.listExpired({ olderThan: dayAndASecond, limit: 1 })).to.deep.equal([old.id]);
+      expect(await store.jobs.listExpired({ keep: 5, limit: 10 })).to.deep.equal([]);
+      expect(await store.jobs.listExpired({ keep: 3, olderThan: dayAndASecond, limit: 0 })).to.deep.equal([]);
       await store.jobs.remove(old.id);
       await store.jobs.remove(old.id);
       expect(await store.jobs.get(old.id)).to.equal(undefined);

@@ -1,15 +1,15 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { Agent } from '../../src/domain/model.js';
+import type { Agent, Job, Run } from '../../src/domain/model.js';
 import { StartupError } from '../../src/lib/errors.js';
 import { VERSION } from '../../src/lib/version.js';
 import { loadIntoRedis } from '../../src/controller/infrastructure/store/redis-backup.js';
 import { STORE_SCHEMA } from '../../src/controller/infrastructure/store/migrations.js';
 import { Fixtures } from '../helpers/fixtures.js';
 import { RedisServer } from '../helpers/redis.js';
-import { copyStoreV1, expectV1Served, snapshot, STORE_V1 } from '../helpers/store-v1.js';
+import { copyStoreV1, expectV1Served, snapshot, STORE_V1, V1_JOBS } from '../helpers/store-v1.js';
 
 describe('store schema versions and migrations', function () {
   this.timeout(60_000);
@@ -36,6 +36,38 @@ describe('store schema versions and migrations', function () {
       expect(await readFile(join(dataDir, 'backups', copy as string, 'agents.json'))).to.deep.equal(
         await readFile(join(STORE_V1, 'agents.json')),
       );
+    });
+
+    it('2→3 builds the index of unfinished jobs from the documents; a start reads only those', async () => {
+      const dataDir = join(await fx.tempDir(), 'data');
+      await copyStoreV1(dataDir);
+      await writeFile(join(dataDir, 'schema.json'), JSON.stringify({ schema: 2 }));
+      const running = await unfinishedCopy(dataDir);
+      const controller = await fx.controller({ dataDir });
+      expect(JSON.parse(await readFile(join(dataDir, 'unfinished.json'), 'utf8'))).to.deep.equal({ jobs: [running] });
+      expect(controller.jobs.activeCounts().jobs).to.equal(1);
+      expect(JSON.parse(await readFile(join(dataDir, 'schema.json'), 'utf8'))).to.include({ schema: STORE_SCHEMA });
+      await controller.close();
+      // A finished job's document that is corrupt is not read at start any more; an unfinished one's is.
+      await writeFile(join(dataDir, 'jobs', `${V1_JOBS.hello.id}.json`), '{"not json');
+      await (await fx.controller({ dataDir })).close();
+      await writeFile(join(dataDir, 'jobs', `${running}.json`), '{"not json');
+      const err = await fx.controller({ dataDir }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as Error).message).to.match(new RegExp(`${running}.json is unreadable or corrupt`));
+    });
+
+    it('a store without its index (a restored backup) has it rebuilt at start', async () => {
+      const dataDir = join(await fx.tempDir(), 'data');
+      await copyStoreV1(dataDir);
+      const running = await unfinishedCopy(dataDir);
+      await (await fx.controller({ dataDir })).close();
+      await rm(join(dataDir, 'unfinished.json'));
+      const controller = await fx.controller({ dataDir });
+      expect(controller.jobs.activeCounts().jobs).to.equal(1);
+      expect(JSON.parse(await readFile(join(dataDir, 'unfinished.json'), 'utf8'))).to.deep.equal({ jobs: [running] });
     });
 
     it('a second start migrates nothing again', async () => {
@@ -81,6 +113,16 @@ describe('store schema versions and migrations', function () {
     });
   });
 
+  /** A copy of the fixture's failed job, still running (its timeout far off), under a newer id; returns the id. */
+  async function unfinishedCopy(dataDir: string): Promise<string> {
+    const job = JSON.parse(await readFile(join(dataDir, 'jobs', `${V1_JOBS.failed.id}.json`), 'utf8')) as Job;
+    const id = `${V1_JOBS.failed.id.slice(0, -1)}z`;
+    const run = { ...(job.runs[0] as Run), id: `${id}_0`, status: 'running' as const, exitCode: null };
+    const copy = { ...job, id, status: 'running', finishedAt: null, timeoutMs: 100 * 86_400_000, runs: [run] };
+    await writeFile(join(dataDir, 'jobs', `${id}.json`), JSON.stringify(copy));
+    return id;
+  }
+
   describe('Redis', () => {
     let server: RedisServer;
     let redis: Redis;
@@ -111,6 +153,20 @@ describe('store schema versions and migrations', function () {
       expect(copies[1]).to.match(/:agents:byname$/);
       const copied = await redis.hvals(copies[0] as string);
       expect(copied.map((a) => JSON.parse(a) as Agent).every((a) => a.reportedLabels === undefined)).to.equal(true);
+    });
+
+    it('2→3 builds the set of unfinished jobs from the documents', async () => {
+      const dir = join(await fx.tempDir(), 'v2');
+      await copyStoreV1(dir);
+      const running = await unfinishedCopy(dir);
+      await loadIntoRedis(dir, redis, 'ogent:');
+      await redis.set('ogent:schema', '2');
+      await redis.del('ogent:jobs:running');
+      await redis.sadd('ogent:jobs:running', V1_JOBS.hello.id);
+      const controller = await fx.controller({ redis: server.url });
+      expect(await redis.smembers('ogent:jobs:running')).to.deep.equal([running]);
+      expect(await redis.get('ogent:schema')).to.equal(String(STORE_SCHEMA));
+      expect((await controller.jobs.list(10)).map((j) => j.id)).to.include(running);
     });
 
     it('refuses a store of a newer schema and changes no key', async () => {

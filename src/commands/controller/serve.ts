@@ -5,6 +5,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
 import { isLoopback } from '../../lib/net.js';
 import { CONNECTION_LIMITS } from '../../controller/connection-limits.js';
+import { DEFAULT_RETAIN_DAYS } from '../../controller/application/jobs/retention.js';
 import { BaseCommand, durationFlag, parseDuration } from '../base.js';
 
 export default class ControllerServe extends BaseCommand {
@@ -132,8 +133,10 @@ export default class ControllerServe extends BaseCommand {
       helpValue: 'N',
     }),
     'retain-days': Flags.integer({
-      summary: 'Remove finished jobs older than this many days.',
-      min: 1,
+      summary: 'Remove finished jobs older than this many days, with their output (0: keep them all).',
+      description: 'Old jobs are removed in the background, a batch at a time, at start and every minute.',
+      min: 0,
+      default: DEFAULT_RETAIN_DAYS,
       helpValue: 'D',
     }),
     'ai-base-url': Flags.string({

@@ -16,7 +16,7 @@ import { Dispatcher } from './jobs/dispatch.js';
 import { JobBook, type JobServiceDeps, type JobServiceOptions } from './jobs/job-book.js';
 import { LostRuns } from './jobs/lost-runs.js';
 import { JobOwnership } from './jobs/ownership.js';
-import { pruneJobs } from './jobs/retention.js';
+import { pruneJobs, type PruneOptions } from './jobs/retention.js';
 import { copyStdin } from './jobs/rerun-stdin.js';
 import { RunCompletion } from './jobs/run-completion.js';
 import { RunOutput } from './jobs/run-output.js';
@@ -38,6 +38,8 @@ export class JobService {
   /** Scale-out only. */
   private readonly ownership: JobOwnership | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** The retention round in progress: one at a time. */
+  private pruning: Promise<number> | undefined;
 
   constructor(options: JobServiceOptions, deps: JobServiceDeps) {
     const book = (this.book = new JobBook(options, deps));
@@ -58,14 +60,21 @@ export class JobService {
       await this.book.cutBackOutput(job);
     }
     for (const agent of agents) this.lost.agentDisconnected(agent.name);
-    await this.prune();
     this.startSweeper();
+    // In the background: a long history is removed in batches while the controller serves.
+    this.pruneInBackground();
   }
 
   /** Scale-out: unfinished jobs are picked up by the lease of each (`JobOwnership`), not from the store at once. */
   private async startClustered(ownership: JobOwnership): Promise<void> {
     this.startSweeper(ownership);
-    await this.prune().catch((err: Error) => this.book.log.error('retention failed', { error: err.message }));
+    this.pruneInBackground();
+  }
+
+  /** Starts a retention round unless one runs. */
+  private pruneInBackground(): void {
+    if (this.pruning) return;
+    this.prune().catch((err: Error) => this.book.log.error('retention failed', { error: err.message }));
   }
 
   private startSweeper(ownership?: JobOwnership): void {
@@ -74,27 +83,38 @@ export class JobService {
       const tick = ++ticks;
       this.lost.sweep();
       ownership?.tick(tick);
-      if (tick % 60 === 0) {
-        this.prune().catch((err: Error) => this.book.log.error('retention failed', { error: err.message }));
-      }
+      if (tick % 60 === 0) this.pruneInBackground();
     }, 1000);
     this.sweeper.unref();
   }
 
-  /** Retention: removes finished jobs past `retainJobs` / `retainDays`, with their output. */
-  prune(now = Date.now()): Promise<number> {
-    return pruneJobs(this.book, now);
+  /**
+   * Retention: removes finished jobs past `retainJobs` / `retainDays`, with their output, in batches. A call while a
+   * round runs waits for that round and then runs its own.
+   */
+  prune(options: PruneOptions = {}): Promise<number> {
+    const after = this.pruning?.catch(() => 0) ?? Promise.resolve(0);
+    const round = after.then(() => pruneJobs(this.book, options));
+    this.pruning = round;
+    void round
+      .finally(() => {
+        if (this.pruning === round) this.pruning = undefined;
+      })
+      .catch(() => {});
+    return round;
   }
 
   stop(): void {
     this.book.stop();
     clearInterval(this.sweeper);
     this.lost.stop();
+    this.dispatcher.stop();
   }
 
   /** Waits for output and results being stored, then writes every unfinished job once more (shutdown). */
   async flush(): Promise<void> {
-    await Promise.allSettled([...this.output.pending(), ...this.completion.pending()]);
+    // A retention round stops at its next batch (the service is stopped): the store is not closed under it.
+    await Promise.allSettled([...this.output.pending(), ...this.completion.pending(), this.pruning]);
     const jobs = [...this.book.active.values()];
     const written = await Promise.allSettled(jobs.map((job) => this.book.jobs.put(job)));
     written.forEach((w, i) => {

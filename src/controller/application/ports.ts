@@ -39,8 +39,11 @@ export interface JobRepository {
   listRunning(): Promise<Job[]>;
   /** Resolves once the job is durably written (writes may be coalesced). */
   put(job: Job): Promise<void>;
-  /** Finished jobs beyond the newest `keep`, or created before `olderThan` (retention). */
-  listExpired(options: { keep?: number; olderThan?: string }): Promise<string[]>;
+  /**
+   * Finished jobs beyond the newest `keep`, or created before `olderThan` (retention): at most `limit` of them,
+   * oldest first, in time bounded by `limit` rather than by the history.
+   */
+  listExpired(options: { keep?: number; olderThan?: string; limit: number }): Promise<string[]>;
   remove(id: string): Promise<void>;
 }
 
@@ -240,8 +243,13 @@ export interface JobCluster {
   ownerOf(jobId: string): Promise<'self' | RemoteJobs | undefined>;
   /** Unfinished jobs whose owner is gone (their lease expired). */
   orphans(): Promise<string[]>;
-  /** True for the one controller that holds `task`'s lease for the next `ttlMs` (retention runs once). */
+  /**
+   * True for the one controller that holds `task`'s lease for the next `ttlMs` (retention runs once); the holder
+   * asking again renews it.
+   */
   lead(task: string, ttlMs: number): Promise<boolean>;
+  /** Gives up `task`'s lease if this controller holds it (a round is over, or the controller stops). */
+  letGo(task: string): Promise<void>;
   /** Whether the shared store is usable; when not, new jobs are refused with 503 and this reason. */
   unavailable(): string | undefined;
 }

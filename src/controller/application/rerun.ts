@@ -58,6 +58,8 @@ export function rerunRequest(job: Job, pick: RerunPick, actor: Identity): JobReq
     ...(job.maxConcurrency !== undefined ? { maxConcurrency: job.maxConcurrency } : {}),
     ...(job.maxErrors !== undefined ? { maxErrors: job.maxErrors } : {}),
     ...(job.deliverWithinMs !== undefined ? { deliverWithinMs: job.deliverWithinMs } : {}),
+    ...(job.canary !== undefined ? { canary: job.canary } : {}),
+    ...(job.batchWaitMs !== undefined ? { batchWaitMs: job.batchWaitMs } : {}),
     // The same stdin, copied from the job's (jobs/rerun-stdin.ts).
     ...(job.stdin ? { stdin: true } : {}),
   };

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Agent } from '../../../src/domain/model.js';
 import {
+  builtBy,
   changedBy,
   migrate,
   migrationPlan,
@@ -23,7 +24,10 @@ const docs = (agents: Agent[]) => ({ users: [], agents, enrollments: [] });
 
 describe('store migrations (pure)', () => {
   it('plans every step from the first release to this one, and none from this one', () => {
-    expect(migrationPlan(1).map((m) => [m.from, m.to])).to.deep.equal([[1, 2]]);
+    expect(migrationPlan(1).map((m) => [m.from, m.to])).to.deep.equal([
+      [1, 2],
+      [2, 3],
+    ]);
     expect(migrationPlan(STORE_SCHEMA)).to.deep.equal([]);
   });
 
@@ -55,6 +59,15 @@ describe('store migrations (pure)', () => {
     const once = migrate(docs([v1Agent, today]), migrationPlan(1));
     expect(migrate(once, migrationPlan(1))).to.deep.equal(once);
     expect(once.agents[1]).to.equal(today);
+  });
+
+  it('2→3 rewrites no document and has the store build the index of unfinished jobs', () => {
+    const plan = migrationPlan(2);
+    expect(plan.map((m) => [m.from, m.to])).to.deep.equal([[2, 3]]);
+    expect(changedBy(plan)).to.deep.equal([]);
+    expect(builtBy(plan)).to.deep.equal(['unfinished-jobs']);
+    expect(builtBy(migrationPlan(1))).to.deep.equal(['unfinished-jobs']);
+    expect(migrate(docs([v1Agent]), plan)).to.deep.equal(docs([v1Agent]));
   });
 
   it('lists what a plan rewrites once, and names both versions when refusing a store', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Job, RunStatus } from '../../../src/domain/model.js';
-import { newJob, planRollout, refreshJob, runIdOf, runOf } from '../../../src/domain/rollout.js';
+import { canaryState, newJob, planRollout, refreshJob, runIdOf, runOf } from '../../../src/domain/rollout.js';
 import { isTerminal } from '../../../src/domain/run-state.js';
 import type { Target } from '../../../src/domain/targets.js';
 
@@ -31,6 +31,10 @@ const scenario = fc.record({
   maxConcurrency: fc.option(fc.integer({ min: 1, max: 10 }), { nil: undefined }),
   maxErrors: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
   deliverWithinMs: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
+  canary: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+  batchWaitMs: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
+  /** --batch-wait: when the next batch may start, relative to creation, if a batch already ended. */
+  nextBatchInMs: fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: undefined }),
   cancelRequested: fc.boolean(),
   elapsedMs: fc.integer({ min: 0, max: 20_000 }),
 });
@@ -42,9 +46,18 @@ const setUp = (s: Scenario) => {
     ...(s.maxConcurrency !== undefined ? { maxConcurrency: s.maxConcurrency } : {}),
     ...(s.maxErrors !== undefined ? { maxErrors: s.maxErrors } : {}),
     ...(s.deliverWithinMs !== undefined ? { deliverWithinMs: s.deliverWithinMs } : {}),
+    ...(s.canary !== undefined ? { canary: Math.min(s.canary, s.statuses.length) } : {}),
+    ...(s.batchWaitMs !== undefined && s.maxConcurrency !== undefined ? { batchWaitMs: s.batchWaitMs } : {}),
+    ...(s.nextBatchInMs !== undefined && s.batchWaitMs !== undefined && s.maxConcurrency !== undefined
+      ? { nextBatchAt: new Date(T0 + s.nextBatchInMs).toISOString() }
+      : {}),
     ...(s.cancelRequested ? { cancelRequested: true } : {}),
   });
-  job.runs.forEach((run, i) => (run.status = s.statuses[i] as RunStatus));
+  job.runs.forEach((run, i) => {
+    run.status = s.statuses[i] as RunStatus;
+    // Every run that left the queue other than unreachable was sent once.
+    if (run.status !== 'queued' && run.status !== 'unreachable') run.dispatchedAt = CREATED;
+  });
   const isConnected = (id: string) => s.connected[Number(id.slice(1))] === true;
   return { job, isConnected, before: job.runs.map((r) => r.status) };
 };
@@ -148,7 +161,13 @@ describe('rollout (domain/rollout.ts)', () => {
   it('an offline agent’s run waits until deliverWithinMs has passed, then is unreachable', () => {
     fc.assert(
       fc.property(scenario, (s) => {
-        const { job, isConnected, before } = setUp({ ...s, cancelRequested: false, maxErrors: undefined });
+        // (Runs after pending canaries are not looked at yet; after failed ones they are skipped.)
+        const { job, isConnected, before } = setUp({
+          ...s,
+          cancelRequested: false,
+          maxErrors: undefined,
+          canary: undefined,
+        });
         const now = T0 + s.elapsedMs;
         planRollout(job, isConnected, now);
         job.runs.forEach((run, i) => {
@@ -172,6 +191,121 @@ describe('rollout (domain/rollout.ts)', () => {
         expect(JSON.stringify(job)).to.equal(once);
       }),
     );
+  });
+
+  it('--canary: runs after the canaries start only once all of them succeeded; one that did not skips them', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const { job, isConnected, before } = setUp({ ...s, canary: s.canary ?? 1 });
+        const state = canaryState(job);
+        const { toSend } = planRollout(job, isConnected, T0 + s.elapsedMs);
+        const rest = job.runs.slice(job.canary);
+        if (state !== 'passed') expect(toSend.filter((r) => rest.includes(r))).to.deep.equal([]);
+        if (state === 'failed') {
+          rest.forEach((run, i) => {
+            if (before[(job.canary ?? 0) + i] === 'queued') expect(run.status).to.equal('skipped');
+          });
+        }
+      }),
+    );
+  });
+
+  it('--batch-wait: nothing starts while a run is in flight, nor before the next batch’s time', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const { job, isConnected } = setUp({
+          ...s,
+          maxConcurrency: s.maxConcurrency ?? 2,
+          batchWaitMs: s.batchWaitMs ?? 1000,
+        });
+        const inFlight = job.runs.some((r) => r.status === 'dispatched' || r.status === 'running');
+        const sentBefore = job.runs.some((r) => r.dispatchedAt !== undefined);
+        const now = T0 + s.elapsedMs;
+        const at = job.nextBatchAt === undefined ? undefined : Date.parse(job.nextBatchAt);
+        const { toSend, wakeAt } = planRollout(job, isConnected, now);
+        if (inFlight || (sentBefore && (at === undefined || now < at))) expect(toSend).to.deep.equal([]);
+        if (wakeAt !== undefined) expect(wakeAt).to.be.above(now);
+        if (toSend.length > 0) expect(job.nextBatchAt).to.equal(undefined);
+      }),
+    );
+  });
+
+  it('--canary 1 on a failing command: the canary alone runs, then the other five are skipped', () => {
+    const job = jobOf(6, { canary: 1 });
+    expect(planRollout(job, () => true, T0).toSend.map((r) => r.id)).to.deep.equal(['j1_0']);
+    expect(job.runs.slice(1).every((r) => r.status === 'queued')).to.equal(true);
+    Object.assign(job.runs[0] as object, { status: 'failed' });
+    const { toSend, settled } = planRollout(job, () => true, T0 + 10);
+    expect(toSend).to.deep.equal([]);
+    expect(settled.map((r) => r.status)).to.deep.equal(Array(5).fill('skipped'));
+    expect(job.runs[1]?.error).to.match(/canary/);
+  });
+
+  it('--canary 2 that succeed: the rest start, within --max-concurrency', () => {
+    const job = jobOf(6, { canary: 2, maxConcurrency: 3 });
+    expect(planRollout(job, () => true, T0).toSend.map((r) => r.id)).to.deep.equal(['j1_0', 'j1_1']);
+    Object.assign(job.runs[0] as object, { status: 'succeeded' });
+    // One canary still running: the rest wait, though the window has room.
+    expect(planRollout(job, () => true, T0 + 1).toSend).to.deep.equal([]);
+    Object.assign(job.runs[1] as object, { status: 'succeeded' });
+    expect(planRollout(job, () => true, T0 + 2).toSend.map((r) => r.id)).to.deep.equal(['j1_2', 'j1_3', 'j1_4']);
+  });
+
+  it('--canary with --max-concurrency 1: the canaries too go one at a time', () => {
+    const job = jobOf(4, { canary: 2, maxConcurrency: 1 });
+    expect(planRollout(job, () => true, T0).toSend.map((r) => r.id)).to.deep.equal(['j1_0']);
+    Object.assign(job.runs[0] as object, { status: 'succeeded' });
+    expect(planRollout(job, () => true, T0 + 1).toSend.map((r) => r.id)).to.deep.equal(['j1_1']);
+  });
+
+  it('--canary above the number of targets: every run is a canary, all start at once', () => {
+    const job = newJob({
+      id: 'j1',
+      now: CREATED,
+      createdBy: 'alice',
+      spec: { command: 'true', executor: 'shell' },
+      settings: { target: ['*'], timeoutMs: 1000, canary: 10 },
+      targets: Array.from({ length: 3 }, (_, i) => target(i)),
+    });
+    expect(job.canary).to.equal(3);
+    expect(planRollout(job, () => true, T0).toSend).to.have.length(3);
+  });
+
+  it('--batch-wait without --max-concurrency is not kept (the request check refuses it before)', () => {
+    const job = newJob({
+      id: 'j1',
+      now: CREATED,
+      createdBy: 'alice',
+      spec: { command: 'true', executor: 'shell' },
+      settings: { target: ['*'], timeoutMs: 1000, batchWaitMs: 5000 },
+      targets: [target(0)],
+    });
+    expect(job.batchWaitMs).to.equal(undefined);
+  });
+
+  it('--batch-wait: batches of --max-concurrency, the next one batchWaitMs after the last of the previous ended', () => {
+    const job = jobOf(5, { maxConcurrency: 2, batchWaitMs: 1000 });
+    expect(planRollout(job, () => true, T0).toSend.map((r) => r.id)).to.deep.equal(['j1_0', 'j1_1']);
+    Object.assign(job.runs[0] as object, { status: 'succeeded' });
+    // Not a rolling window: the room run 0 left is not filled.
+    expect(planRollout(job, () => true, T0 + 10).toSend).to.deep.equal([]);
+    Object.assign(job.runs[1] as object, { status: 'succeeded' });
+    const ended = planRollout(job, () => true, T0 + 20);
+    expect(ended.toSend).to.deep.equal([]);
+    expect(ended.wakeAt).to.equal(T0 + 1020);
+    expect(job.nextBatchAt).to.equal(new Date(T0 + 1020).toISOString());
+    // Planned again (a run ended elsewhere, a restart): the wait is not pushed back.
+    expect(planRollout(job, () => true, T0 + 1019).wakeAt).to.equal(T0 + 1020);
+    expect(planRollout(job, () => true, T0 + 1020).toSend.map((r) => r.id)).to.deep.equal(['j1_2', 'j1_3']);
+    expect(job.nextBatchAt).to.equal(undefined);
+  });
+
+  it('--batch-wait after canaries: they are the first batch', () => {
+    const job = jobOf(4, { canary: 1, maxConcurrency: 2, batchWaitMs: 500 });
+    expect(planRollout(job, () => true, T0).toSend.map((r) => r.id)).to.deep.equal(['j1_0']);
+    Object.assign(job.runs[0] as object, { status: 'succeeded' });
+    expect(planRollout(job, () => true, T0 + 100).wakeAt).to.equal(T0 + 600);
+    expect(planRollout(job, () => true, T0 + 600).toSend.map((r) => r.id)).to.deep.equal(['j1_1', 'j1_2']);
   });
 
   it('refreshJob ends the job once every run is terminal, and keeps its first finishedAt', () => {

@@ -10,6 +10,9 @@ const DISPATCH_SLICE = 100;
 
 /** Sends runs to their agents (`execute_command`), always after the document that says so is stored. */
 export class Dispatcher {
+  /** `--batch-wait`: per job, the timer that plans again when its next batch may start. */
+  private readonly wakers = new Map<string, NodeJS.Timeout>();
+
   constructor(
     private readonly book: JobBook,
     private readonly completion: RunCompletion,
@@ -17,9 +20,33 @@ export class Dispatcher {
 
   /** The rollout of `job` now (domain/rollout.ts); runs it settled are counted. Returns the runs to send. */
   plan(job: Job): Run[] {
-    const { toSend, settled } = planRollout(job, (id) => this.book.gateway.isConnected(id));
+    const { toSend, settled, wakeAt } = planRollout(job, (id) => this.book.gateway.isConnected(id));
     for (const run of settled) this.book.metrics.runFinished(run);
+    if (wakeAt !== undefined) this.wakeAt(job, wakeAt);
     return toSend;
+  }
+
+  /**
+   * Plans `job` again at `at` (the next batch, `--batch-wait`). The time is in the document (`nextBatchAt`): after a
+   * restart or a takeover the sweep and the next plan find it there; this timer only makes it on time.
+   */
+  private wakeAt(job: Job, at: number): void {
+    clearTimeout(this.wakers.get(job.id));
+    const timer = setTimeout(
+      () => {
+        this.wakers.delete(job.id);
+        if (!this.book.stopped && this.book.active.get(job.id) === job) this.pump(job);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+    this.wakers.set(job.id, timer);
+  }
+
+  /** Shutdown: no batch starts any more from here. */
+  stop(): void {
+    for (const timer of this.wakers.values()) clearTimeout(timer);
+    this.wakers.clear();
   }
 
   /**
@@ -43,8 +70,15 @@ export class Dispatcher {
     // Only queued runs can change here; most jobs have none left (this runs after every result).
     if (!job.runs.some((r) => r.status === 'queued')) return;
     const before = job.runs.map((r) => r.status);
+    const nextBatchAt = job.nextBatchAt;
     const toSend = this.plan(job);
     const changed = job.runs.filter((r, i) => r.status !== before[i]);
+    // A batch that ended: when the next may start is stored, so a restart keeps the wait (domain/rollout.ts).
+    if (changed.length === 0 && job.nextBatchAt !== nextBatchAt) {
+      this.book.jobs
+        .put(job)
+        .catch((err: Error) => this.book.log.error('job not persisted', { jobId: job.id, error: err.message }));
+    }
     if (changed.length === 0) return;
     this.book.refresh(job);
     // As in finishRun: the job ends after the write that holds its end.

@@ -28,9 +28,10 @@ export class LostRuns {
           this.completion.settle(job, run, 'lost', { error }, 'lost run not persisted');
         }
       }
-      if (job.deliverWithinMs !== undefined && now >= Date.parse(job.createdAt) + job.deliverWithinMs) {
-        this.dispatcher.pump(job);
-      }
+      const due = job.deliverWithinMs !== undefined && now >= Date.parse(job.createdAt) + job.deliverWithinMs;
+      // --batch-wait: the next batch's time passed (after a restart or a takeover no timer may be set for it).
+      const batchDue = job.nextBatchAt !== undefined && now >= Date.parse(job.nextBatchAt);
+      if (due || batchDue) this.dispatcher.pump(job);
     }
   }
 

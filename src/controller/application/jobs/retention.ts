@@ -1,18 +1,58 @@
 import type { JobBook } from './job-book.js';
 
-/** Retention: removes finished jobs past `retainJobs` / `retainDays`, with their output. Returns how many. */
-export async function pruneJobs(book: JobBook, now = Date.now()): Promise<number> {
-  const { retainJobs, retainDays } = book.options;
+/** `controller serve` keeps finished jobs this many days unless told otherwise (`--retain-days 0`: all of them). */
+export const DEFAULT_RETAIN_DAYS = 30;
+/** Jobs removed per batch: between batches retention yields to the event loop, so requests never wait long on it. */
+export const PRUNE_BATCH = 200;
+const DAY_MS = 86_400_000;
+/** How long the controller that removes old jobs holds the cluster's retention lease without renewing it. */
+const LEASE_MS = 50_000;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Removes a job and everything of it: its output first, then its document. A controller stopped in between keeps a
+ * job document whose output is gone (the next round removes it), never output that no job points to. Whatever else
+ * is stored per job is removed here too, so that there is one place to add it.
+ */
+export async function removeJob(book: JobBook, id: string): Promise<void> {
+  await book.output.removeJob(id);
+  await book.stdin?.remove(id);
+  await book.jobs.remove(id);
+}
+
+export interface PruneOptions {
+  /** The time retention counts from (tests inject it). */
+  now?: number;
+  /** Jobs removed between two turns of the event loop. */
+  batch?: number;
+}
+
+/**
+ * Retention: removes finished jobs past `retainJobs` / `retainDays` (0: no age limit), with their output, in batches
+ * of `batch` that yield to the event loop in between; stops between batches once the job service stops. Returns how
+ * many it removed.
+ */
+export async function pruneJobs(book: JobBook, { now = Date.now(), batch = PRUNE_BATCH }: PruneOptions = {}) {
+  const { retainJobs } = book.options;
+  const retainDays = book.options.retainDays || undefined;
   if (retainJobs === undefined && retainDays === undefined) return 0;
-  // Once for the whole cluster: the controller that holds the retention lease for this round.
-  if (book.cluster && !(await book.cluster.lead('retention', 50_000))) return 0;
-  const olderThan = retainDays === undefined ? undefined : new Date(now - retainDays * 86_400_000).toISOString();
-  const expired = await book.jobs.listExpired({ keep: retainJobs, olderThan });
-  for (const id of expired) {
-    await book.jobs.remove(id);
-    await book.output.removeJob(id);
-    await book.stdin?.remove(id);
+  const olderThan = retainDays === undefined ? undefined : new Date(now - retainDays * DAY_MS).toISOString();
+  let removed = 0;
+  try {
+    while (!book.stopped) {
+      // Once for the whole cluster: the controller that holds the retention lease, renewed each batch.
+      if (book.cluster && !(await book.cluster.lead('retention', LEASE_MS))) break;
+      const expired = await book.jobs.listExpired({ keep: retainJobs, olderThan, limit: batch });
+      for (const id of expired) await removeJob(book, id);
+      removed += expired.length;
+      if (expired.length < batch) break;
+      await nextTurn();
+    }
+  } finally {
+    // A controller that stops mid-round lets the next one (or its own restart) go on at once.
+    await book.cluster?.letGo('retention').catch(() => {});
   }
-  if (expired.length) book.log.info('old jobs removed', { count: expired.length });
-  return expired.length;
+  if (removed) book.log.info('old jobs removed', { count: removed });
+  return removed;
 }

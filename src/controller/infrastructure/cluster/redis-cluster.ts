@@ -58,6 +58,9 @@ const HDEL_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 
  * The coordination of controllers sharing one Redis (docs/architecture.md §5): job leases, a request channel per controller for
  * forwarded agent events, a heartbeat per controller, and which agent is connected to which controller.
  */
+/** Deletes a lead key only when this controller holds it. */
+const LET_GO = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
 export class RedisCluster implements JobCluster {
   readonly id = `c${randomBytes(6).toString('hex')}`;
   private readonly sub: Redis;
@@ -317,7 +320,15 @@ export class RedisCluster implements JobCluster {
   }
 
   async lead(task: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.key(`lead:${task}`), this.id, 'PX', ttlMs, 'NX')) === 'OK';
+    const key = this.key(`lead:${task}`);
+    if ((await this.redis.set(key, this.id, 'PX', ttlMs, 'NX')) === 'OK') return true;
+    // Held by this controller already: renewed (a long retention round renews it each batch).
+    if ((await this.redis.get(key)) !== this.id) return false;
+    return (await this.redis.pexpire(key, ttlMs)) === 1;
+  }
+
+  async letGo(task: string): Promise<void> {
+    await this.redis.eval(LET_GO, 1, this.key(`lead:${task}`), this.id);
   }
 
   unavailable(): string | undefined {

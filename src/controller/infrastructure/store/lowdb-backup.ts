@@ -2,6 +2,7 @@ import { copyFile, cp, mkdir, readdir, readFile, rm, stat, truncate } from 'node
 import { join } from 'node:path';
 import { usageError } from '../../../lib/errors.js';
 import { JOB_FILE } from './backup-layout.js';
+import { UNFINISHED_FILE } from './lowdb-unfinished.js';
 import { MIGRATION_COPIES, readSchemaFile, SCHEMA_FILE } from './lowdb-schema.js';
 import { UNVERSIONED_SCHEMA } from './migrations.js';
 import { narrowModes, PRIVATE_DIR } from './private-modes.js';
@@ -12,6 +13,8 @@ const NOT_COPIED = new Set([
   '.ready-probe',
   MIGRATION_COPIES,
   SCHEMA_FILE,
+  // Rebuilt from the job documents by the restored store's first start (a copy could miss a job started meanwhile).
+  UNFINISHED_FILE,
   'jobs',
   'output',
   'audit.log',

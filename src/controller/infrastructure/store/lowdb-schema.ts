@@ -6,6 +6,7 @@ import { StartupError } from '../../../lib/errors.js';
 import { VERSION } from '../../../lib/version.js';
 import type { EnrollmentToken } from '../../application/ports.js';
 import { RESTORE_HINT } from './lowdb-files.js';
+import { scanUnfinished, UnfinishedIndex } from './lowdb-unfinished.js';
 import type { Collection, StoreDocuments } from './migrations.js';
 import { privateJsonFile } from './private-file.js';
 import { PRIVATE_DIR } from './private-modes.js';
@@ -101,5 +102,11 @@ export function versionedDataDir(dataDir: string, loaded: { docs?: LowDocuments 
       }
     },
     writeVersion: (schema) => writeSchemaFile(dataDir, schema),
+    async build(index) {
+      if (index === 'unfinished-jobs') {
+        const unfinished = new UnfinishedIndex(dataDir);
+        await unfinished.replace(await scanUnfinished(join(dataDir, 'jobs')));
+      }
+    },
   };
 }

@@ -2,11 +2,9 @@ import { CoalescingWriter } from './coalesce.js';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Low } from 'lowdb';
-import { createdAtOf } from '../../../domain/ids.js';
 import type { Agent, Job, User } from '../../../domain/model.js';
 import { StartupError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
-import { isTerminal } from '../../../domain/run-state.js';
 import type {
   AgentRepository,
   EnrollmentRepository,
@@ -16,6 +14,9 @@ import type {
   UserRepository,
 } from '../../application/ports.js';
 import { FileAuditLog } from './audit-file.js';
+import { JOB_FILE } from './backup-layout.js';
+import { isUnfinished, scanUnfinished, UnfinishedIndex } from './lowdb-unfinished.js';
+import { ExpiredPicker } from './expired.js';
 import { FileOutput } from './output-files.js';
 import { load, loadSecret, notWritable, RESTORE_HINT } from './lowdb-files.js';
 import { versionedDataDir, type LowDocuments } from './lowdb-schema.js';
@@ -162,7 +163,6 @@ class LowEnrollments implements EnrollmentRepository {
   }
 }
 
-const JOB_FILE = /^(j[0-9a-z]+)\.json$/;
 /**
  * After each write of a job document, the next one waits this many times as long as serialising it took: a big job
  * (1,000 runs: 300 KB, 5-10 ms of `JSON.stringify` each time) spends at most a fifth of the loop on it while its
@@ -170,23 +170,36 @@ const JOB_FILE = /^(j[0-9a-z]+)\.json$/;
  */
 const WRITE_GAP_FACTOR = 4;
 
-/** One small JSON document per job (lowdb rewrites whole files); PrivateFile coalesces bursts of writes to one file. */
+/**
+ * One small JSON document per job (lowdb rewrites whole files); PrivateFile coalesces bursts of writes to one file.
+ * A start lists the file names and reads the unfinished jobs only (`unfinished.json`), not the history.
+ */
 class LowJobs implements JobRepository {
   private readonly files = new Map<string, PrivateFile<Job>>();
+  /** Every job id, sorted (ids sort by creation time). */
   private ids: string[] = [];
   private readonly known = new Set<string>();
+  /** Unfinished now (a job leaves it when it finishes, before the index file does). */
   private readonly running = new Set<string>();
   /** Per job: the write in flight, and the next one that every put meanwhile waits for. */
   private readonly writer = new CoalescingWriter<Job>(
-    (id, job) => (this.known.has(id) ? this.file(id).write(job) : Promise.resolve()),
+    // After the index holds what it was asked to: an unfinished job is in it before its document is written.
+    async (id, job) => {
+      await this.index.flush();
+      if (this.known.has(id)) await this.file(id).write(job);
+    },
     WRITE_GAP_FACTOR,
   );
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly index: UnfinishedIndex,
+  ) {}
 
   /** Waits for the job writes asked for so far (the store's close). */
-  flush(): Promise<void> {
-    return this.writer.flush();
+  async flush(): Promise<void> {
+    await this.writer.flush();
+    await this.index.flush();
   }
 
   async open(): Promise<void> {
@@ -194,14 +207,25 @@ class LowJobs implements JobRepository {
     const names = (await readdir(this.dir)).filter((n) => JOB_FILE.test(n)).sort();
     for (const name of names) {
       const id = name.replace(/\.json$/, '');
-      const job = await this.read(id);
-      if (typeof job !== 'object' || job === null || job.id !== id || !Array.isArray(job.runs)) {
-        throw new StartupError(`store file ${join(this.dir, name)} does not hold an ogent job: ${RESTORE_HINT}`);
-      }
-      if (job.status === 'running') this.running.add(id);
       this.ids.push(id);
       this.known.add(id);
     }
+    const recorded = await this.index.read();
+    const listed = recorded ?? (await scanUnfinished(this.dir));
+    const unfinished: string[] = [];
+    for (const id of listed) {
+      const job = await this.get(id);
+      if (job === undefined) continue;
+      if (job.id !== id || !Array.isArray(job.runs)) {
+        throw new StartupError(
+          `store file ${join(this.dir, `${id}.json`)} does not hold an ogent job: ${RESTORE_HINT}`,
+        );
+      }
+      if (isUnfinished(job)) unfinished.push(id);
+    }
+    unfinished.forEach((id) => this.running.add(id));
+    if (recorded === undefined || unfinished.length !== listed.length) await this.index.replace(unfinished);
+    else this.index.load(unfinished);
   }
 
   /** Compact JSON (lowdb's JSONFile indents it: a third bigger, and slower to write, for a file no one edits). */
@@ -233,34 +257,27 @@ class LowJobs implements JobRepository {
   }
 
   async list({ limit, before }: { limit: number; before?: string }) {
-    const ids = this.ids
-      .filter((id) => before === undefined || id < before)
-      .slice(-limit)
-      .reverse();
+    const end = before === undefined ? this.ids.length : sortedIndex(this.ids, before);
+    const ids = this.ids.slice(Math.max(0, end - limit), end).reverse();
     const jobs = await Promise.all(ids.map((id) => this.read(id)));
     return jobs.filter((j): j is Job => j !== undefined);
   }
 
-  async listExpired({ keep, olderThan }: { keep?: number; olderThan?: string }) {
-    const expired = new Set<string>();
-    const finished = this.ids.filter((id) => !this.running.has(id));
-    if (keep !== undefined && finished.length > keep)
-      finished.slice(0, finished.length - keep).forEach((id) => expired.add(id));
-    if (olderThan !== undefined) {
-      // Ids start with their creation time (domain/ids.ts), so age needs no read.
-      const limit = olderThan;
-      for (const id of finished) if (createdAtOf(id) < limit) expired.add(id);
-    }
-    return [...expired];
+  async listExpired(options: { keep?: number; olderThan?: string; limit: number }) {
+    const picker = new ExpiredPicker(this.running, this.ids.length, options);
+    picker.take(this.ids);
+    return picker.picked;
   }
 
   async remove(id: string) {
     if (!this.known.delete(id)) return;
     this.writer.forget(id);
-    this.ids = this.ids.filter((x) => x !== id);
+    const at = sortedIndex(this.ids, id);
+    if (this.ids[at] === id) this.ids.splice(at, 1);
     this.running.delete(id);
     this.files.delete(id);
     await rm(join(this.dir, `${id}.json`), { force: true });
+    await this.index.delete(id);
   }
 
   async listRunning() {
@@ -274,10 +291,28 @@ class LowJobs implements JobRepository {
       this.ids.push(job.id);
       if (this.ids.length > 1 && (this.ids.at(-2) as string) > job.id) this.ids.sort();
     }
-    if (job.runs.every((r) => isTerminal(r.status))) this.running.delete(job.id);
-    else this.running.add(job.id);
-    await this.writer.put(job.id, job);
+    if (isUnfinished(job)) {
+      this.running.add(job.id);
+      // The document write waits for the index (above); both are asked for now, so puts are written in order.
+      await Promise.all([this.index.add(job.id), this.writer.put(job.id, job)]);
+    } else {
+      this.running.delete(job.id);
+      await this.writer.put(job.id, job);
+      if (!this.running.has(job.id)) await this.index.delete(job.id);
+    }
   }
+}
+
+/** Where `id` is in the sorted `ids`, or would be. */
+function sortedIndex(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] as string) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** `log` gets one line when modes in the data dir had to be narrowed. */
@@ -312,7 +347,7 @@ export async function openLowdbStore(dataDir: string, log?: Logger): Promise<Sto
     const sessions = await load<RevokedSessionsFile>(join(dataDir, 'sessions.json'), { revoked: {} }, (d) =>
       Boolean(d.revoked && typeof d.revoked === 'object'),
     );
-    const jobs = new LowJobs(join(dataDir, 'jobs'));
+    const jobs = new LowJobs(join(dataDir, 'jobs'), new UnfinishedIndex(dataDir));
     await jobs.open();
     const output = new FileOutput(join(dataDir, 'output'));
     const secret = await loadSecret(join(dataDir, 'secret.key'));

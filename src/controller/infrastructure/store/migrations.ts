@@ -5,7 +5,7 @@ import type { EnrollmentToken } from '../../application/ports.js';
  * The store's schema version (docs/architecture.md §6.4): what this release writes. A store without a recorded
  * version was written by the first release (schema 1).
  */
-export const STORE_SCHEMA = 2;
+export const STORE_SCHEMA = 3;
 /** The schema of a store that records none: the first release's. */
 export const UNVERSIONED_SCHEMA = 1;
 
@@ -16,6 +16,8 @@ export interface StoreDocuments {
   enrollments: EnrollmentToken[];
 }
 export type Collection = keyof StoreDocuments;
+/** An index a migration has the store build from its job documents (not a pure rewrite: the store does it). */
+export type StoreIndex = 'unfinished-jobs';
 
 /**
  * One step from schema `from` to `to`. `migrate` is pure and idempotent: a controller stopped between a rewrite and
@@ -28,6 +30,8 @@ export interface Migration {
   /** What it rewrites: a copy of these is kept before it runs. */
   changes: readonly Collection[];
   migrate(docs: StoreDocuments): StoreDocuments;
+  /** Indexes the store builds after the rewrite (idempotent, like `migrate`). */
+  builds?: readonly StoreIndex[];
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -45,6 +49,14 @@ export const MIGRATIONS: readonly Migration[] = [
           : { ...agent, reportedLabels: { ...agent.labels }, adminLabels: agent.adminLabels ?? {} },
       ),
     }),
+  },
+  {
+    from: 2,
+    to: 3,
+    describe: 'an index of the unfinished jobs, so that a start reads those and not the whole history',
+    changes: [],
+    migrate: (docs) => docs,
+    builds: ['unfinished-jobs'],
   },
 ];
 
@@ -75,6 +87,9 @@ export function migrationPlan(found: number, current = STORE_SCHEMA, migrations 
 
 /** What the plan rewrites, each collection once. */
 export const changedBy = (plan: readonly Migration[]): Collection[] => [...new Set(plan.flatMap((m) => m.changes))];
+
+/** What the plan has the store build, each index once. */
+export const builtBy = (plan: readonly Migration[]): StoreIndex[] => [...new Set(plan.flatMap((m) => m.builds ?? []))];
 
 /** The documents after every step of the plan. */
 export const migrate = (docs: StoreDocuments, plan: readonly Migration[]): StoreDocuments =>

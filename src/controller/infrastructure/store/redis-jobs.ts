@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import { createdAtOf } from '../../../domain/ids.js';
 import type { Job } from '../../../domain/model.js';
 import { isTerminal } from '../../../domain/run-state.js';
 import type { JobRepository } from '../../application/ports.js';
 import { CoalescingWriter } from './coalesce.js';
+import { ExpiredPicker } from './expired.js';
 import { failed, parseJson } from './redis-json.js';
 
 /**
@@ -57,15 +57,14 @@ export class RedisJobs implements JobRepository {
     return this.many((await this.redis.smembers(this.running)).sort());
   }
 
-  async listExpired({ keep, olderThan }: { keep?: number; olderThan?: string }) {
-    const [ids, running] = await Promise.all([this.redis.zrange(this.index, 0, -1), this.redis.smembers(this.running)]);
-    const unfinished = new Set(running);
-    const finished = ids.filter((id) => !unfinished.has(id));
-    const expired = new Set<string>();
-    if (keep !== undefined && finished.length > keep)
-      finished.slice(0, finished.length - keep).forEach((id) => expired.add(id));
-    if (olderThan !== undefined) for (const id of finished) if (createdAtOf(id) < olderThan) expired.add(id);
-    return [...expired];
+  async listExpired(options: { keep?: number; olderThan?: string; limit: number }) {
+    const [running, total] = await Promise.all([this.redis.smembers(this.running), this.redis.zcard(this.index)]);
+    const picker = new ExpiredPicker(new Set(running), total, options);
+    const page = Math.max(100, options.limit + running.length);
+    for (let start = 0; start < total; start += page) {
+      if (!picker.take(await this.redis.zrange(this.index, start, start + page - 1))) break;
+    }
+    return picker.picked;
   }
 
   async remove(id: string) {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Agent, User } from '../../../domain/model.js';
+import type { Agent, Job, User } from '../../../domain/model.js';
+import { isTerminal } from '../../../domain/run-state.js';
 import { StartupError } from '../../../lib/errors.js';
 import type { EnrollmentToken } from '../../application/ports.js';
 import { STORE_SCHEMA, type Collection, type StoreDocuments } from './migrations.js';
@@ -86,7 +87,28 @@ export function versionedRedis(redis: Redis, prefix: string, where: string): Ver
     async writeVersion(schema) {
       await redis.set(key('schema'), String(schema));
     },
+    async build(index) {
+      if (index === 'unfinished-jobs') await rebuildRunning(redis, prefix);
+    },
   };
+}
+
+/** `<prefix>jobs:running` from the job documents, read a page at a time. */
+async function rebuildRunning(redis: Redis, prefix: string): Promise<void> {
+  const unfinished: string[] = [];
+  const total = await redis.zcard(`${prefix}jobs`);
+  for (let start = 0; start < total; start += 500) {
+    const ids = await redis.zrange(`${prefix}jobs`, start, start + 499);
+    if (!ids.length) break;
+    const docs = await redis.mget(ids.map((id) => `${prefix}job:${id}`));
+    docs.forEach((doc, i) => {
+      const job = doc === null ? undefined : (JSON.parse(doc) as Job);
+      if (job && !job.runs.every((r) => isTerminal(r.status))) unfinished.push(ids[i] as string);
+    });
+  }
+  const tx = redis.multi().del(`${prefix}jobs:running`);
+  if (unfinished.length) tx.sadd(`${prefix}jobs:running`, ...unfinished);
+  await tx.exec().then(failed);
 }
 
 /**

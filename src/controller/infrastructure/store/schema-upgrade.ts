@@ -2,6 +2,7 @@ import { StartupError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
 import { VERSION } from '../../../lib/version.js';
 import {
+  builtBy,
   changedBy,
   migrate,
   migrationPlan,
@@ -11,6 +12,7 @@ import {
   UNVERSIONED_SCHEMA,
   type Collection,
   type StoreDocuments,
+  type StoreIndex,
 } from './migrations.js';
 
 /** A store whose schema version can be read and upgraded (docs/architecture.md §6.4): the data dir, or a Redis prefix. */
@@ -26,6 +28,8 @@ export interface VersionedStore {
   keepCopy(collections: Collection[], from: number): Promise<string>;
   write(docs: StoreDocuments, collections: Collection[]): Promise<void>;
   writeVersion(version: number): Promise<void>;
+  /** Builds an index from the job documents (a migration's `builds`), replacing any. */
+  build(index: StoreIndex): Promise<void>;
 }
 
 export interface FoundVersion {
@@ -68,6 +72,7 @@ export async function upgradeStore(
     const changes = changedBy(plan);
     copy = await store.keepCopy(changes, found.version);
     await store.write(migrate(await store.read(), plan), changes);
+    for (const index of builtBy(plan)) await store.build(index);
     log?.info('store migrated', {
       store: store.where,
       from: found.version,
