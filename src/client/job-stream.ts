@@ -8,9 +8,9 @@ import type { Session } from './credentials.js';
 import { connectClients, ControllerLink, type ClientSocket } from './controller-link.js';
 import { OutputBackfill } from './output-backfill.js';
 import { PrintLedger } from './print-ledger.js';
-import type { JobEvents } from './job-events.js';
+import type { JobEvents } from '../protocol/job-events.js';
 
-export type { JobEvents } from './job-events.js';
+export type { JobEvents } from '../protocol/job-events.js';
 
 export interface FollowOptions {
   /** How long to keep trying when the controller goes away before giving up with exit 4. */
