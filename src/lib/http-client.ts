@@ -4,10 +4,11 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { authError, EXIT, UserError, unreachableError, usageError } from './errors.js';
+import { EXIT, UserError, unreachableError, type ExitCode } from './errors.js';
 import { diagnose, notAController, type Diagnosis } from './net-diagnosis.js';
 import { certificateError } from './tls-errors.js';
 import { VERSION } from './version.js';
+import { ERROR_CODES, isErrorCode, type ExitName } from '../protocol/error-codes.js';
 import { VERSION_HEADER, VERSION_UNSUPPORTED } from '../protocol/version.js';
 
 export interface TokenResponse {
@@ -150,37 +151,38 @@ interface ApiErrorBody {
   message?: string;
 }
 
-/** Turns a non-2xx answer into the UserError with the right exit code. */
+/** A status whose code this release does not know: the exit code `apiError` gives it. */
+function exitOfStatus(status: number): ExitName {
+  if (status === 400) return 'usage';
+  return status === 401 || status === 403 || status === 429 ? 'auth' : 'runsFailed';
+}
+
+/** Turns a non-2xx answer into the UserError with the exit code of its `error` (protocol/error-codes.ts). */
 export function apiError(status: number, body: ApiErrorBody | undefined, what: string): UserError {
   const message = body?.message ?? body?.error ?? `HTTP ${status}`;
+  const code = isErrorCode(body?.error) && ERROR_CODES[body.error].status === status ? body.error : undefined;
+  const exit = EXIT[code ? ERROR_CODES[code].exit : exitOfStatus(status)];
+  const fail = (text: string, errCode: string, suggestion?: string) =>
+    new UserError(text, { code: errCode, exit, ...(suggestion ? { suggestion } : {}) });
   if (status === 401) {
-    if (body?.error === 'token_expired') {
-      return authError(
-        'token expired',
-        'run `ogent login` again, or set OGENT_USERNAME and OGENT_PASSWORD',
-        'ERR_TOKEN_EXPIRED',
-      );
+    if (code === 'token_expired') {
+      return fail('token expired', 'ERR_TOKEN_EXPIRED', 'run `ogent login` again, or set OGENT_USERNAME and OGENT_PASSWORD');
     }
-    if (body?.error === 'invalid_grant')
-      return authError(`login refused: ${message}`, 'check the user name and password');
-    return authError(`not authenticated: ${message}`, 'run `ogent login`, or set OGENT_TOKEN');
+    if (code === 'invalid_grant') return fail(`login refused: ${message}`, 'ERR_AUTH', 'check the user name and password');
+    return fail(`not authenticated: ${message}`, 'ERR_AUTH', 'run `ogent login`, or set OGENT_TOKEN');
   }
-  if (status === 403)
-    return authError(`permission refused: ${message}`, 'ask an admin for a role that allows it', 'ERR_FORBIDDEN');
-  if (status === 422 && body?.error === 'no_agents_matched') {
-    return new UserError(message, {
-      code: 'ERR_NO_MATCH',
-      exit: EXIT.noMatch,
-      suggestion: 'list agents with `ogent agents`',
-    });
-  }
-  if (status === 400) return usageError(`${what}: ${message}`);
-  if (status === 404) return new UserError(message, { code: 'ERR_NOT_FOUND', exit: EXIT.runsFailed });
-  if (status === 429) return authError(`${what}: ${message}`, 'wait and try again', 'ERR_RATE_LIMITED');
-  if (status === 503 && body?.error === 'too_many_connections') return tooManyConnections(message);
-  if (status === 426 && body?.error === VERSION_UNSUPPORTED) return versionUnsupported(message);
-  return new UserError(`${what}: ${message}`, { code: 'ERR_API', exit: EXIT.runsFailed });
+  if (status === 403) return fail(`permission refused: ${message}`, 'ERR_FORBIDDEN', 'ask an admin for a role that allows it');
+  if (code === 'no_agents_matched') return fail(message, 'ERR_NO_MATCH', 'list agents with `ogent agents`');
+  if (status === 400) return fail(`${what}: ${message}`, 'ERR_USAGE');
+  if (status === 404) return fail(message, 'ERR_NOT_FOUND');
+  if (status === 429) return fail(`${what}: ${message}`, 'ERR_RATE_LIMITED', 'wait and try again');
+  if (code === 'too_many_connections') return tooManyConnections(message);
+  if (code === VERSION_UNSUPPORTED) return versionUnsupported(message);
+  return fail(`${what}: ${message}`, 'ERR_API');
 }
+
+// Each name of the table is one of EXIT's.
+EXIT satisfies Record<ExitName, ExitCode>;
 
 /**
  * The controller turned this connection away past one of its caps (per address, per user): exit 4, as when it
