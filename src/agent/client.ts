@@ -9,7 +9,7 @@ import {
   type ServerToAgents,
 } from '../protocol/events.js';
 import type { AgentInfo } from '../domain/model.js';
-import { certificateError } from '../client/tls.js';
+import { certificateError } from '../lib/tls-errors.js';
 import { parse } from '../protocol/validate.js';
 import { STDIN_EV, stdinChunkCheck } from '../protocol/stdin.js';
 import { VERSION_UNSUPPORTED } from '../protocol/version.js';

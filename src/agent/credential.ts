@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { apiError, request } from '../client/http.js';
+import { apiError, request } from '../lib/http-client.js';
 import { authError, UserError, usageError } from '../lib/errors.js';
 
 /** What `agent run --join-token` got from the controller, kept in `--state-dir` (mode 0600) for every later start. */

@@ -1,4 +1,4 @@
-import { login } from '../client/http.js';
+import { login } from '../lib/http-client.js';
 import { EXIT, UserError } from '../lib/errors.js';
 import { withFields, type Logger } from '../lib/log.js';
 import { AgentClient, type TlsTrust, type TokenSource } from './client.js';

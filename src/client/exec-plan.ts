@@ -3,7 +3,7 @@ import type { Job, Plan } from '../domain/model.js';
 import { EXIT, usageError, UserError, type ExitCode } from '../lib/errors.js';
 import type { JobRequest } from '../protocol/events.js';
 import type { PlanApproval, PlanRequest } from '../protocol/plans.js';
-import { planText } from '../ui/plan.js';
+import { planText } from '../ui/renderers.js';
 import type { Session } from './credentials.js';
 import type { Io, OutputMode } from './exec-service.js';
 import { apiError, request } from './http.js';

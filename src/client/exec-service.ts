@@ -4,8 +4,7 @@ import { parseSelector, SelectorError } from '../domain/selector.js';
 import { EXIT, usageError, type ExitCode } from '../lib/errors.js';
 import type { JobRequest } from '../protocol/events.js';
 import type { RerunBody } from '../protocol/plans.js';
-import { GroupRenderer } from '../ui/groups.js';
-import { NdjsonRenderer, PlainRenderer, type Out } from '../ui/plain.js';
+import { rendererFor, type OutputMode, type Out } from '../ui/renderers.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
 import { JobStream } from './job-stream.js';
@@ -14,8 +13,7 @@ import { executorFields, type ExecutorOptions } from './executor-request.js';
 import { followLive, outputMode, type StartJob } from './live-follow.js';
 import { checkControllerTakesStdin, peekStdin, refuseUnsentStdin, StdinUpload } from './stdin-upload.js';
 
-/** `group` and `group-json`: `--group`, one block per distinct output once the job ends (ui/groups.ts). */
-export type OutputMode = 'plain' | 'json' | 'stream' | 'tui' | 'group' | 'group-json';
+export type { OutputMode } from '../ui/renderers.js';
 
 export interface ExecOptions {
   command: string;
@@ -146,14 +144,7 @@ export async function follow(
   { announce = false } = {},
 ): Promise<ExitCode> {
   if (mode === 'tui') return followLive(session, start);
-  const renderer =
-    mode === 'plain'
-      ? new PlainRenderer(io.stdout, io.stderr, announce)
-      : mode === 'stream'
-        ? new NdjsonRenderer(io.stdout)
-        : mode === 'group' || mode === 'group-json'
-          ? new GroupRenderer(mode === 'group-json', io.stdout, io.stderr, announce && mode === 'group')
-          : null;
+  const renderer = rendererFor(mode, io, announce);
   const stream = new JobStream(session, renderer ?? { output() {}, runStatus() {} });
   const job = await start(stream, {});
   if (renderer) renderer.finished(job);

@@ -8,9 +8,10 @@ import type { Session } from './credentials.js';
 import { connectClients, ControllerLink, type ClientSocket } from './controller-link.js';
 import { OutputBackfill } from './output-backfill.js';
 import { PrintLedger } from './print-ledger.js';
-import type { JobEvents } from './job-events.js';
+import { statusOf } from '../protocol/error-codes.js';
+import type { JobEvents } from '../protocol/job-events.js';
 
-export type { JobEvents } from './job-events.js';
+export type { JobEvents } from '../protocol/job-events.js';
 
 export interface FollowOptions {
   /** How long to keep trying when the controller goes away before giving up with exit 4. */
@@ -95,9 +96,7 @@ export class JobStream {
 
       const onAck = async (ack: JobAck) => {
         if (!ack.ok) {
-          const status =
-            { no_agents_matched: 422, forbidden: 403, not_found: 404, invalid_request: 400 }[ack.error] ?? 500;
-          return done(apiError(status, ack, target.create ? 'create job' : 'follow job'));
+          return done(apiError(statusOf(ack.error), ack, target.create ? 'create job' : 'follow job'));
         }
         // A job being followed (not one just created) may have output relayed before this socket listened.
         if (jobId !== undefined) this.ledger.recheck();

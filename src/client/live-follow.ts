@@ -2,10 +2,9 @@ import { createRequire } from 'node:module';
 import type { Job } from '../domain/model.js';
 import { jobExitCode } from '../domain/run-state.js';
 import { EXIT, type ExitCode } from '../lib/errors.js';
-import { groupSummaryText } from '../ui/groups.js';
+import { groupSummaryText, loadJobView, type OutputMode } from '../ui/renderers.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
-import type { OutputMode } from './exec-service.js';
 import { JobStream, type FollowOptions } from './job-stream.js';
 
 /** Creates or attaches to the job on `stream` (`stream.create(…)`, `stream.follow(id)`), passing `options` on. */
@@ -36,7 +35,7 @@ export function outputMode(
 export async function followLive(session: Session, start: StartJob): Promise<ExitCode> {
   preferProductionReact();
   // Loaded here only: pipes, cron and every other command never load Ink and React.
-  const { renderJobView } = await import('../ui/render-job-view.js');
+  const { renderJobView } = await loadJobView();
   const api = new ApiClient(session);
   const view = renderJobView({ cancelJob: (jobId) => api.cancelJob(jobId) });
   try {

@@ -6,7 +6,7 @@ import { isTerminal } from '../domain/run-state.js';
 import { briefOf } from '../protocol/events.js';
 import { ApiClient } from './api.js';
 import type { Session } from './credentials.js';
-import type { JobEvents } from './job-events.js';
+import type { JobEvents } from '../protocol/job-events.js';
 import type { PrintLedger } from './print-ledger.js';
 
 /** After a `job_resync`, how long to wait for the controller to store the output this client missed. */

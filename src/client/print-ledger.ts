@@ -1,6 +1,6 @@
 import type { RunStatus } from '../domain/model.js';
 import type { RunBrief } from '../protocol/events.js';
-import type { JobEvents } from './job-events.js';
+import type { JobEvents } from '../protocol/job-events.js';
 
 /** Per run: the last seq printed, the bytes printed per stream, the last status told. */
 export interface Printed {

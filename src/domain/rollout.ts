@@ -149,7 +149,7 @@ export function planRollout(job: Job, isConnected: (agentId: string) => boolean,
   const errors = job.runs.filter((r) => isTerminal(r.status) && r.status !== 'succeeded').length;
   const waitUntil = Date.parse(job.createdAt) + (job.deliverWithinMs ?? 0);
   let inFlight = job.runs.filter((r) => r.status === 'dispatched' || r.status === 'running').length;
-  const canaries = canaryState(job);
+  let canaries = canaryState(job);
   const rollout: Rollout = { toSend: [], settled: [] };
   const finish = (run: Run, status: 'unreachable' | 'skipped', error: string) => {
     run.status = status;
@@ -182,6 +182,8 @@ export function planRollout(job: Job, isConnected: (agentId: string) => boolean,
           'unreachable',
           job.deliverWithinMs ? `agent offline for ${job.deliverWithinMs} ms` : 'agent offline',
         );
+        // Canaries come first: one that cannot run fails the canary stage for the runs after it in this pass.
+        if (canary) canaries = canaryState(job);
       }
       continue;
     }

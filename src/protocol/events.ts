@@ -1,5 +1,6 @@
 import { isLimit, parseLimit, type Limit } from '../domain/limits.js';
 import { EXECUTORS, type AgentInfo, type Job, type Run, type RunStatus } from '../domain/model.js';
+import type { ErrorCode } from './error-codes.js';
 import {
   array,
   bool,
@@ -276,7 +277,7 @@ export const jobRequestCheck: Check<JobRequest> = (v, path) => {
 export const jobIdPayloadCheck = object({ jobId: idCheck });
 
 /** Ack of `job_create` / `job_subscribe`: the job document as it is now, or an error. */
-export type JobAck = { ok: true; job: Job } | { ok: false; error: string; message: string };
+export type JobAck = { ok: true; job: Job } | { ok: false; error: ErrorCode; message: string };
 
 /** A run without its output. */
 export type RunBrief = Omit<Run, 'stdout' | 'stderr'>;

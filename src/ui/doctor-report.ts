@@ -1,6 +1,19 @@
-import type { Check, DoctorReport } from '../client/doctor.js';
+/** What the report shows of one check of `client/doctor.ts` (its `Check`; ui/ imports nothing of client/). */
+export interface CheckLine {
+  name: string;
+  status: 'ok' | 'warn' | 'fail' | 'skipped';
+  message: string;
+  advice?: string;
+}
 
-const MARK: Record<Check['status'], { sign: string; color: string }> = {
+/** What the report shows of `client/doctor.ts`'s `DoctorReport`. */
+export interface DoctorReportView {
+  controller: string;
+  source: string;
+  checks: CheckLine[];
+}
+
+const MARK: Record<CheckLine['status'], { sign: string; color: string }> = {
   ok: { sign: '✔', color: '32' },
   warn: { sign: '!', color: '33' },
   fail: { sign: '✖', color: '31' },
@@ -8,7 +21,7 @@ const MARK: Record<Check['status'], { sign: string; color: string }> = {
 };
 
 /** `ogent doctor`'s report: one line per check, what to try under each problem, and a verdict. */
-export function doctorReport(report: DoctorReport, color = false): string {
+export function doctorReport(report: DoctorReportView, color = false): string {
   const paint = (code: string, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const width = Math.max(...report.checks.map((c) => c.name.length));
   const lines = [`controller ${report.controller} (from ${report.source})`];

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Job, Run } from '../domain/model.js';
 import { foldNames } from '../domain/name-fold.js';
 import { endingKey, groupBy, groupRuns, type OutputGroup } from '../domain/output-groups.js';
-import type { JobEvents } from '../client/job-stream.js';
+import type { JobEvents } from '../protocol/job-events.js';
 import type { RunBrief } from '../protocol/events.js';
 import { jobAnnouncement, type Out } from './plain.js';
 import { jobSummaryLine, runOutcome } from './summary.js';

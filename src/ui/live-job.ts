@@ -1,4 +1,4 @@
-import type { JobEvents } from '../client/job-stream.js';
+import type { JobEvents } from '../protocol/job-events.js';
 import type { Job, JobStatus, RunStatus } from '../domain/model.js';
 import { isTerminal } from '../domain/run-state.js';
 import type { RunBrief } from '../protocol/events.js';

@@ -1,6 +1,6 @@
 import type { Job } from '../domain/model.js';
 import { isTerminal } from '../domain/run-state.js';
-import type { JobEvents } from '../client/job-stream.js';
+import type { JobEvents } from '../protocol/job-events.js';
 import type { RunBrief } from '../protocol/events.js';
 import { ByteLineBuffer } from './lines.js';
 import { runnerOf } from '../domain/targets.js';

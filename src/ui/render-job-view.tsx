@@ -1,5 +1,5 @@
 import { render } from 'ink';
-import type { JobEvents } from '../client/job-stream.js';
+import type { JobEvents } from '../protocol/job-events.js';
 import type { Job } from '../domain/model.js';
 import JobView from './JobView.js';
 import { LiveJob } from './live-job.js';

@@ -16,7 +16,7 @@ import { parseJoinToken } from '../../protocol/join-token.js';
 import { parseSshDestination } from '../../domain/job-spec.js';
 import { parse } from '../../protocol/validate.js';
 import { BaseCommand, connectionFlags, parseDuration, type FlagsOf } from '../base.js';
-import { waitForSignal } from '../controller/serve.js';
+import { waitForSignal } from '../../lib/signals.js';
 import { parseLabelWords } from '../label-args.js';
 
 export default class AgentRun extends BaseCommand {

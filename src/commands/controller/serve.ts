@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { StartupError, UserError, usageError } from '../../lib/errors.js';
+import { waitForSignal } from '../../lib/signals.js';
 import { keepServing } from '../../lib/last-resort.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/log.js';
 import { defaultDataDir } from '../../lib/paths.js';
@@ -242,28 +243,3 @@ function aiSettings(baseUrl: string | undefined, model: string | undefined, time
   }
   return { baseUrl, model, apiKey: process.env.OGENT_AI_API_KEY || undefined, timeoutMs: parseDuration(timeout) };
 }
-
-/**
- * Resolves at the first SIGINT or SIGTERM. The listeners stay for the whole shutdown (a signal that finds none ends
- * the process mid-shutdown); a later signal calls `again`: by default the process ends as that signal would end it.
- * Called before the process says it is ready, so that no signal sent on that line finds no listener.
- */
-function waitForSignal(again: (signal: NodeJS.Signals) => void = reraise): Promise<void> {
-  return new Promise((resolve) => {
-    let first = true;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (!first) return again(signal);
-      first = false;
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-}
-
-function reraise(signal: NodeJS.Signals): void {
-  process.removeAllListeners(signal);
-  process.kill(process.pid, signal);
-}
-
-export { waitForSignal };

@@ -31,7 +31,6 @@ export class AuditService {
     } catch (err) {
       this.logger.error('audit entry not written: action refused', { ...input, error: (err as Error).message });
       throw new AppError(
-        503,
         'audit_unavailable',
         `the audit log cannot be written (${(err as Error).message}): ${input.action} refused; make the audit log writable again (free space in the controller's data dir, or Redis memory with --redis), then retry`,
       );

@@ -10,7 +10,7 @@ const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 export const hashJoinToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-const refused = (message: string) => new AppError(401, 'invalid_join_token', message);
+const refused = (message: string) => new AppError('invalid_join_token', message);
 
 export interface IssuedJoinToken {
   id: string;

@@ -150,7 +150,7 @@ export class JobService {
     requireRole(actor, 'operator', 'run jobs');
     const { book } = this;
     if (book.stopped) {
-      throw new AppError(503, 'shutting_down', 'the controller is shutting down: try again in a moment');
+      throw new AppError('shutting_down', 'the controller is shutting down: try again in a moment');
     }
     const down = book.cluster?.unavailable();
     if (down) throw storeUnavailable(down);
@@ -296,7 +296,7 @@ export class JobService {
   private async cancelHere(id: string, actor: Identity): Promise<Job> {
     const job = await this.get(id);
     if (this.book.cluster && job.status === 'running' && !this.book.active.has(id)) {
-      throw new AppError(503, 'owner_unreachable', `the controller running job ${id} is unreachable: try again`);
+      throw new AppError('owner_unreachable', `the controller running job ${id} is unreachable: try again`);
     }
     if (job.status !== 'running') return job;
     await this.book.audit.record({

@@ -21,7 +21,7 @@ export const LOGIN_IN_FLIGHT_PER_ADDRESS = Math.max(1, KDF_CONCURRENCY - 1);
 export class LoginLimited extends AppError {
   static readonly reason = 'too many login attempts for this user name or from this address';
   constructor(readonly retryAfterS: number) {
-    super(429, 'too_many_requests', `${LoginLimited.reason}; retry in ${retryAfterS}s`);
+    super('too_many_requests', `${LoginLimited.reason}; retry in ${retryAfterS}s`);
   }
 }
 

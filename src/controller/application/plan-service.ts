@@ -42,7 +42,7 @@ export class PlanService {
   async create(input: PlanRequest, actor: Identity, agents: Agent[]): Promise<Plan> {
     requireRole(actor, 'operator', 'run jobs');
     const model = this.model;
-    if (!model) throw new AppError(501, 'ai_not_configured', NOT_CONFIGURED);
+    if (!model) throw new AppError('ai_not_configured', NOT_CONFIGURED);
     const request = this.jobRequest(input);
     const { spec, targets } = this.jobs.resolve(request, agents);
 
@@ -93,7 +93,7 @@ export class PlanService {
     }
     const { plan } = stored;
     if (plan.risk === 'high' && !approval.allowHighRisk) {
-      throw new AppError(400, 'high_risk', 'the plan is high risk: confirm it with --allow-high-risk');
+      throw new AppError('high_risk', 'the plan is high risk: confirm it with --allow-high-risk');
     }
     this.plans.delete(id);
     const ai: JobAi = {
@@ -139,10 +139,10 @@ export class PlanService {
     try {
       answer = parseAnswer(await model.completeJson(messages), input.mode);
     } catch (err) {
-      if (err instanceof AiError) throw new AppError(502, 'ai_unavailable', err.message);
+      if (err instanceof AiError) throw new AppError('ai_unavailable', err.message);
       if (err instanceof AnswerError) {
         this.log.warn('AI answer refused', { family: family.key, error: err.message });
-        throw new AppError(502, 'ai_invalid_answer', `${err.message}; nothing was run`);
+        throw new AppError('ai_invalid_answer', `${err.message}; nothing was run`);
       }
       throw err;
     }

@@ -22,14 +22,13 @@ export interface RerunPick {
  */
 export function rerunRequest(job: Job, pick: RerunPick, actor: Identity): JobRequest & { rerunOf: string } {
   if (job.status === 'running') {
-    throw new AppError(409, 'job_running', `job ${job.id} is still running: wait for it (ogent jobs wait ${job.id})`);
+    throw new AppError('job_running', `job ${job.id} is still running: wait for it (ogent jobs wait ${job.id})`);
   }
   if (job.runs.some((r) => r.command !== undefined)) {
     throw badRequest(`job ${job.id} was planned by the AI per OS: run the request again with ogent exec --ai`);
   }
   if (job.env && envViewOf(job, actor) !== 'values') {
     throw new AppError(
-      403,
       'forbidden',
       `job ${job.id} sets env values only its creator (${job.createdBy}) and admins may reuse: run it again with ogent exec --env`,
     );

@@ -15,7 +15,7 @@ export const admitVersion = (raw: unknown, peer: Peer): Compatibility =>
 export function checkRequestVersion(req: Request): void {
   if (req.path !== '/token' && !req.path.startsWith('/api/')) return;
   const verdict = admitVersion(req.headers[VERSION_HEADER], 'program');
-  if (!verdict.ok) throw new AppError(426, VERSION_UNSUPPORTED, verdict.message);
+  if (!verdict.ok) throw new AppError(VERSION_UNSUPPORTED, verdict.message);
 }
 
 /** Socket.IO: a handshake whose `auth.version` the controller does not accept fails with `data.code`. */

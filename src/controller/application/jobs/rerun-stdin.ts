@@ -12,7 +12,6 @@ export async function copyStdin(store: StdinStore | undefined, from: string, to:
   const source = store ? await store.state(from) : undefined;
   if (!store || !source?.ended || source.error) {
     throw new AppError(
-      409,
       'stdin_incomplete',
       `job ${from} did not get the whole of its stdin, so it cannot run again with it: pipe it into ogent exec again`,
     );

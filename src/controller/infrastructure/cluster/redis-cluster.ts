@@ -4,6 +4,7 @@ import type { Job } from '../../../domain/model.js';
 import type { CommandProgress, CommandResult, ResultAck } from '../../../protocol/events.js';
 import type { Logger } from '../../../lib/log.js';
 import { AppError } from '../../application/errors.js';
+import type { ErrorCode } from '../../../protocol/error-codes.js';
 import { closeClient } from '../store/redis-store.js';
 import type { Identity, JobCluster, RemoteJobs } from '../../application/ports.js';
 
@@ -195,7 +196,8 @@ export class RedisCluster implements JobCluster {
       this.pending.delete(m.id);
       clearTimeout(waiting.timer);
       if (m.ok) waiting.resolve(m.value);
-      else if (m.error?.status) waiting.reject(new AppError(m.error.status, m.error.code ?? 'error', m.error.message));
+      else if (m.error?.status)
+        waiting.reject(new AppError((m.error.code ?? 'internal') as ErrorCode, m.error.message, m.error.status));
       else waiting.reject(new Error(m.error?.message ?? 'remote error'));
       return;
     }

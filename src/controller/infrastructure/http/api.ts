@@ -91,9 +91,9 @@ export function buildApi(deps: ApiDeps): Router {
   const identify = async (req: Request): Promise<Identity> => {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m?.[1]) throw new AppError(401, 'unauthorized', 'missing bearer token: log in with POST /token');
+    if (!m?.[1]) throw new AppError('unauthorized', 'missing bearer token: log in with POST /token');
     const identity = await auth.authenticate(m[1]);
-    if (identity.role === 'agent') throw new AppError(403, 'forbidden', 'agent identities cannot use the API');
+    if (identity.role === 'agent') throw new AppError('forbidden', 'agent identities cannot use the API');
     return { ...identity, from: req.address };
   };
 
@@ -148,7 +148,7 @@ function addAgentsRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('DELETE', '/api/v1/agents/:id', async (req) => {
       const actor = await identify(req);
-      if (actor.role !== 'admin') throw new AppError(403, 'forbidden', `role "${actor.role}" cannot remove agents`);
+      if (actor.role !== 'admin') throw new AppError('forbidden', `role "${actor.role}" cannot remove agents`);
       const found = await agents.find(req.params.id as string);
       // Its credential first, so the agent cannot come back between the removal and the disconnection.
       await auth.revokeAgent(found.name);
@@ -321,12 +321,12 @@ function addJobsRoutes(router: Router, ctx: RouteContext): void {
       requireRole(await identify(req), 'viewer', 'read output');
       const stream = req.query.get('stream') ?? 'stdout';
       if (stream !== 'stdout' && stream !== 'stderr') {
-        throw new AppError(400, 'invalid_request', 'stream must be stdout or stderr');
+        throw new AppError('invalid_request', 'stream must be stdout or stderr');
       }
       const raw = req.query.get('offset') ?? '0';
       const offset = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(offset)) {
-        throw new AppError(400, 'invalid_request', `offset must be a whole number of bytes (0 or more), got "${raw}"`);
+        throw new AppError('invalid_request', `offset must be a whole number of bytes (0 or more), got "${raw}"`);
       }
       const body = await jobs.readOutput(req.params.id as string, req.params.runId as string, stream, offset);
       // Says where the body starts, so a client never mistakes a whole output for the part it asked for.
@@ -347,7 +347,7 @@ function addAdminRoutes(router: Router, ctx: RouteContext): void {
         action: req.query.get('action') ?? undefined,
       });
       if (q.since !== undefined && Number.isNaN(Date.parse(q.since))) {
-        throw new AppError(400, 'invalid_request', `since must be an ISO 8601 time, got "${q.since}"`);
+        throw new AppError('invalid_request', `since must be an ISO 8601 time, got "${q.since}"`);
       }
       const since = q.since === undefined ? undefined : new Date(q.since).toISOString();
       const entries = await audit.read(actor, { since, limit: q.limit ?? 1000, action: q.action });

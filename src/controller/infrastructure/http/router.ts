@@ -39,7 +39,7 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     req.on('error', reject);
     req.on('end', () => {
       if (size > MAX_BODY) {
-        return reject(new AppError(413, 'payload_too_large', `request body is larger than ${MAX_BODY} bytes`));
+        return reject(new AppError('payload_too_large', `request body is larger than ${MAX_BODY} bytes`));
       }
       const text = Buffer.concat(chunks).toString('utf8');
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
@@ -48,7 +48,7 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       try {
         resolve(JSON.parse(text));
       } catch {
-        reject(new AppError(400, 'invalid_request', 'request body is not valid JSON'));
+        reject(new AppError('invalid_request', 'request body is not valid JSON'));
       }
     });
   });
@@ -130,7 +130,7 @@ export class Router {
         try {
           params[k] = decodeURIComponent(m[i + 1] ?? '');
         } catch {
-          throw new AppError(400, 'invalid_request', `${k} is not a valid URL component`);
+          throw new AppError('invalid_request', `${k} is not a valid URL component`);
         }
       });
       const request: Request = {
@@ -145,8 +145,8 @@ export class Router {
       this.admit?.(request);
       return route.handler(request);
     }
-    if (pathMatched) throw new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
-    throw new AppError(404, 'not_found', `no route ${req.method} ${url.pathname}`);
+    if (pathMatched) throw new AppError('method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+    throw new AppError('not_found', `no route ${req.method} ${url.pathname}`);
   }
 }
 

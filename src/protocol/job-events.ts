@@ -1,5 +1,5 @@
 import type { Job } from '../domain/model.js';
-import type { RunBrief } from '../protocol/events.js';
+import type { RunBrief } from './events.js';
 
 /** What a renderer is told as a job unfolds; every output byte exactly once, in order per run and stream. */
 export interface JobEvents {

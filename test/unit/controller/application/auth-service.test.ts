@@ -1,13 +1,13 @@
 import { expect } from 'chai';
-import { AuthService } from '../../../src/controller/application/auth-service.js';
-import { AppError, TokenError } from '../../../src/controller/application/errors.js';
+import { AuthService } from '../../../../src/controller/application/auth-service.js';
+import { AppError, TokenError } from '../../../../src/controller/application/errors.js';
 import type {
   TokenClaims,
   RefreshClaims,
   TokenService,
   UserRepository,
-} from '../../../src/controller/application/ports.js';
-import type { Role, User } from '../../../src/domain/model.js';
+} from '../../../../src/controller/application/ports.js';
+import type { Role, User } from '../../../../src/domain/model.js';
 
 /** Users in a map: another controller sharing the store would change them behind this one's back like this. */
 class MemoryUsers implements UserRepository {

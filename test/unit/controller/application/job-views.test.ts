@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Job } from '../../../src/domain/model.js';
-import { envViewOf, jobFor, JobViews, REDACTED } from '../../../src/controller/application/job-views.js';
-import { notFound } from '../../../src/controller/application/errors.js';
+import type { Job } from '../../../../src/domain/model.js';
+import { envViewOf, jobFor, JobViews, REDACTED } from '../../../../src/controller/application/job-views.js';
+import { notFound } from '../../../../src/controller/application/errors.js';
 
 const job = (id: string, env?: Record<string, string>): Job =>
   ({ id, command: 'true', target: [], env, createdBy: 'olga', runs: [], summary: {} }) as unknown as Job;

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { remoteCommand, sshExecutor } from '../../src/agent/executors/ssh.js';
-import { jobSpecOf, JobSpecError, parseSshDestination, quoteArgv } from '../../src/domain/job-spec.js';
-import type { Agent, AgentInfo } from '../../src/domain/model.js';
-import { osFamilyOf } from '../../src/domain/os-family.js';
-import { candidateTargets, runnerOf, TargetError } from '../../src/domain/targets.js';
+import { remoteCommand, sshExecutor } from '../../../src/agent/executors/ssh.js';
+import { jobSpecOf, JobSpecError, parseSshDestination, quoteArgv } from '../../../src/domain/job-spec.js';
+import type { Agent, AgentInfo } from '../../../src/domain/model.js';
+import { osFamilyOf } from '../../../src/domain/os-family.js';
+import { candidateTargets, runnerOf, TargetError } from '../../../src/domain/targets.js';
 
 const thrown = (fn: () => unknown): Error => {
   try {

@@ -4,8 +4,8 @@ import {
   generateMessages,
   parseAnswer,
   reviewMessages,
-} from '../../src/controller/application/ai-prompts.js';
-import { SSH_FAMILY } from '../../src/domain/os-family.js';
+} from '../../../../src/controller/application/ai-prompts.js';
+import { SSH_FAMILY } from '../../../../src/domain/os-family.js';
 
 const family = { key: 'linux/debian', description: 'Debian GNU/Linux 12 (bookworm) (linux 6.1.0, x64)' };
 const valid = { command: 'du -ah /var/log | sort -rh | head -5', explanation: 'Lists.', risk: 'low', risks: [] };

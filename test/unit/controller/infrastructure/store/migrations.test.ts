@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Agent } from '../../../src/domain/model.js';
+import type { Agent } from '../../../../../src/domain/model.js';
 import {
   builtBy,
   changedBy,
@@ -10,7 +10,7 @@ import {
   newerStoreMessage,
   STORE_SCHEMA,
   type Migration,
-} from '../../../src/controller/infrastructure/store/migrations.js';
+} from '../../../../../src/controller/infrastructure/store/migrations.js';
 
 const v1Agent: Agent = {
   id: 'a1',

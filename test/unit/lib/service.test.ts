@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../src/lib/errors.js';
+import { UserError } from '../../../src/lib/errors.js';
 import {
   envFileLine,
   flagArgs,
@@ -12,7 +12,7 @@ import {
   renderUnit,
   systemdQuote,
   type UnitOptions,
-} from '../../src/lib/service.js';
+} from '../../../src/lib/service.js';
 
 /** The unit as `Key: [values]`, section by section (comments and blank lines dropped). */
 function parseUnit(text: string): Record<string, Record<string, string[]>> {
