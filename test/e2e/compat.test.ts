@@ -119,6 +119,20 @@ describe('compatibility with the first release (real processes, 0.1.0 built from
       expectPlainRun(job, 'old-1');
       expectPlainRun(job, 'new-1');
     });
+
+    it("(d) a job that needs stdin is rejected on the first release agent, naming 0.1.0; today's agent takes it", async () => {
+      const { run, job } = await loginAndExec('new', controller.url, 'old-1,new-1', {
+        command: 'cat',
+        input: 'piped\n',
+      });
+      expect(run.code, run.stderr).to.equal(1);
+      expect(job.requires).to.deep.equal(['stdin']);
+      expect(job.runs.find((r) => r.agent.name === 'old-1')).to.include({
+        status: 'rejected',
+        error: 'agent old-1 runs ogent 0.1.0, which cannot take stdin: upgrade it',
+      });
+      expect(job.runs.find((r) => r.agent.name === 'new-1')).to.include({ status: 'succeeded', stdout: 'piped\n' });
+    });
   });
 
   describe('the first release controller (0.1.0)', () => {
