@@ -30,6 +30,7 @@ export const COMMAND_MODULES: Record<string, CommandModule> = {
   help: () => import('./commands/help.js'),
   'jobs:cancel': () => import('./commands/jobs/cancel.js'),
   'jobs:list': () => import('./commands/jobs/list.js'),
+  'jobs:prune': () => import('./commands/jobs/prune.js'),
   'jobs:logs': () => import('./commands/jobs/logs.js'),
   'jobs:rerun': () => import('./commands/jobs/rerun.js'),
   'jobs:show': () => import('./commands/jobs/show.js'),

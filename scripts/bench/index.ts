@@ -13,6 +13,7 @@ import { connect } from './connect.js';
 import { fanout } from './fanout.js';
 import { fanoutRedis } from './fanout-redis.js';
 import { group } from './group.js';
+import { history } from './history.js';
 import { local } from './local.js';
 import { loginSpray } from './login.js';
 import { roundtrip } from './roundtrip.js';
@@ -35,6 +36,7 @@ const BENCHMARKS: Benchmark[] = [
   loginSpray,
   local,
   group,
+  history,
 ];
 
 const USAGE = `usage: npm run bench -- [--smoke] [--json|--markdown] [--keep] [--profile DIR] [--rounds N] [NAME...]

@@ -10,8 +10,11 @@ import { BIN, ROOT, node } from './lib/proc.js';
 import { Swarms } from './lib/swarms.js';
 import { swarmProcesses } from './fanout.js';
 
-/** `count` finished jobs of 10 runs each, a minute apart, written as the store writes them (one file per job). */
-async function retainedJobs(dataDir: string, count: number): Promise<void> {
+/**
+ * `count` finished jobs of 10 runs each, a minute apart (the newest now), written as the store writes them (one file per
+ * job; finished jobs need no entry in the unfinished-jobs index).
+ */
+export async function retainedJobs(dataDir: string, count: number): Promise<void> {
   const dir = join(dataDir, 'jobs');
   await mkdir(dir, { recursive: true });
   const first = Date.now() - count * 60_000;

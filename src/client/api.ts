@@ -82,6 +82,10 @@ export class ApiClient {
   rerunJob(id: string, pick: RerunBody): Promise<Job> {
     return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/rerun`, 're-run job', pick);
   }
+  /** `jobs prune` (admin): removes, or with `dryRun` counts, the finished jobs created before `before` (ISO time). */
+  pruneJobs(body: { before: string; dryRun: boolean }): Promise<{ removed: number; ids?: string[] }> {
+    return this.call('POST', '/api/v1/jobs/prune', 'prune jobs', body);
+  }
   cancelJob(id: string): Promise<Job> {
     return this.call('POST', `/api/v1/jobs/${encodeURIComponent(id)}/cancel`, 'cancel job');
   }

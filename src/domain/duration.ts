@@ -39,3 +39,17 @@ export function formatSpan(ms: number): string {
   const rounded = Math.round(n * 10) / 10;
   return `${rounded} ${unit}${rounded === 1 ? '' : 's'}`;
 }
+
+/**
+ * A point in time given as a date (`2026-01-01`, any ISO 8601 time) or as how long before `now` (`90d`, `12h`), as
+ * an ISO time. A bare number is refused (days? seconds?); a RangeError says what is accepted and names `flag`.
+ */
+export function parseTimeOrAgo(text: string, now: number, flag: string): string {
+  const input = text.trim();
+  const hint = `give a date (e.g. 2026-01-01) or how long ago (e.g. 90d, 12h)`;
+  if (/^\d+(\.\d+)?$/.test(input)) throw new RangeError(`invalid ${flag} "${text}": a number needs a unit: ${hint}`);
+  if (/^[\d.]+(ms|s|m|h|d)/.test(input)) return new Date(now - parseDuration(input, flag)).toISOString();
+  const at = Date.parse(input);
+  if (Number.isNaN(at)) throw new RangeError(`invalid ${flag} "${text}": ${hint}`);
+  return new Date(at).toISOString();
+}

@@ -233,7 +233,7 @@ export interface AuditEntry {
   from?: string;
   /**
    * e.g. login, login_failed, job_create, job_cancel, user_add, user_remove, user_passwd, agent_enroll, agent_remove,
-   * enroll_token, enroll_token_revoke.
+   * enroll_token, enroll_token_revoke, jobs_prune.
    */
   action: string;
   ok: boolean;

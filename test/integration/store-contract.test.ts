@@ -206,6 +206,15 @@ for (const kind of kinds) {
       expect(await store.jobs.listExpired({ olderThan: dayAndASecond, limit: 1 })).to.deep.equal([old.id]);
       expect(await store.jobs.listExpired({ keep: 5, limit: 10 })).to.deep.equal([]);
       expect(await store.jobs.listExpired({ keep: 3, olderThan: dayAndASecond, limit: 0 })).to.deep.equal([]);
+      // A cursor (jobs prune --dry-run): past `after`, an id or a time between two ids.
+      expect(await store.jobs.listExpired({ olderThan: dayAndASecond, limit: 10, after: old.id })).to.deep.equal([
+        mid.id,
+      ]);
+      expect(await store.jobs.listExpired({ olderThan: dayAndASecond, limit: 10, after: mid.id })).to.deep.equal([]);
+      expect(await store.jobs.listExpired({ olderThan: dayAndASecond, limit: 10, after: 'j' })).to.deep.equal([
+        old.id,
+        mid.id,
+      ]);
       await store.jobs.remove(old.id);
       await store.jobs.remove(old.id);
       expect(await store.jobs.get(old.id)).to.equal(undefined);

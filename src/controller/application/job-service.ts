@@ -8,7 +8,7 @@ import { isTerminal } from '../../domain/run-state.js';
 import { parseSelector, select, SelectorError } from '../../domain/selector.js';
 import { candidateTargets, runnerOf, TargetError, type Target } from '../../domain/targets.js';
 import type { CommandProgress, CommandResult, JobRequest, ResultAck } from '../../protocol/events.js';
-import { requireRole } from './auth-service.js';
+import { requireAdmin, requireRole } from './auth-service.js';
 import { by } from './audit-service.js';
 import { AppError, badRequest, noMatch, notFound, storeUnavailable } from './errors.js';
 import type { Identity } from './ports.js';
@@ -16,7 +16,7 @@ import { Dispatcher } from './jobs/dispatch.js';
 import { JobBook, type JobServiceDeps, type JobServiceOptions } from './jobs/job-book.js';
 import { LostRuns } from './jobs/lost-runs.js';
 import { JobOwnership } from './jobs/ownership.js';
-import { pruneJobs, type PruneOptions } from './jobs/retention.js';
+import { pruneBefore, pruneJobs, type PruneBeforeOptions, type PruneOptions } from './jobs/retention.js';
 import { copyStdin } from './jobs/rerun-stdin.js';
 import { RunCompletion } from './jobs/run-completion.js';
 import { RunOutput } from './jobs/run-output.js';
@@ -38,8 +38,8 @@ export class JobService {
   /** Scale-out only. */
   private readonly ownership: JobOwnership | undefined;
   private sweeper: NodeJS.Timeout | undefined;
-  /** The retention round in progress: one at a time. */
-  private pruning: Promise<number> | undefined;
+  /** The removal in progress (a retention round or `jobs prune`): one at a time. */
+  private pruning: Promise<unknown> | undefined;
 
   constructor(options: JobServiceOptions, deps: JobServiceDeps) {
     const book = (this.book = new JobBook(options, deps));
@@ -93,8 +93,13 @@ export class JobService {
    * round runs waits for that round and then runs its own.
    */
   prune(options: PruneOptions = {}): Promise<number> {
+    return this.serialized(() => pruneJobs(this.book, options));
+  }
+
+  /** Runs `removal` once the removal in progress (retention or `jobs prune`) is over: one at a time. */
+  private serialized<T>(removal: () => Promise<T>): Promise<T> {
     const after = this.pruning?.catch(() => 0) ?? Promise.resolve(0);
-    const round = after.then(() => pruneJobs(this.book, options));
+    const round = after.then(removal);
     this.pruning = round;
     void round
       .finally(() => {
@@ -102,6 +107,23 @@ export class JobService {
       })
       .catch(() => {});
     return round;
+  }
+
+  /**
+   * `jobs prune` (admin, audited): removes, or with `dryRun` counts, the finished jobs created before `before`.
+   * Queued behind a retention round in progress, so the two never remove the same job at once.
+   */
+  async pruneBefore(actor: Identity, options: PruneBeforeOptions) {
+    requireAdmin(actor);
+    if (!options.dryRun) {
+      await this.book.audit.required({
+        ...by(actor),
+        action: 'jobs_prune',
+        ok: true,
+        detail: `before ${options.before}`,
+      });
+    }
+    return this.serialized(() => pruneBefore(this.book, options));
   }
 
   stop(): void {

@@ -31,6 +31,14 @@ export interface AgentRepository {
   remove(id: string): Promise<boolean>;
 }
 
+/** Which finished jobs retention or `jobs prune` removes (JobRepository.listExpired). */
+export interface ExpiredQuery {
+  keep?: number;
+  olderThan?: string;
+  limit: number;
+  after?: string;
+}
+
 export interface JobRepository {
   get(id: string): Promise<Job | undefined>;
   /** Newest first. */
@@ -41,9 +49,10 @@ export interface JobRepository {
   put(job: Job): Promise<void>;
   /**
    * Finished jobs beyond the newest `keep`, or created before `olderThan` (retention): at most `limit` of them,
-   * oldest first, in time bounded by `limit` rather than by the history.
+   * oldest first, in time bounded by `limit` rather than by the history. `after` (with `olderThan` only) starts past
+   * that id: a cursor for walking what would be removed without removing it (`jobs prune --dry-run`).
    */
-  listExpired(options: { keep?: number; olderThan?: string; limit: number }): Promise<string[]>;
+  listExpired(options: ExpiredQuery): Promise<string[]>;
   remove(id: string): Promise<void>;
 }
 

@@ -56,3 +56,45 @@ export async function pruneJobs(book: JobBook, { now = Date.now(), batch = PRUNE
   if (removed) book.log.info('old jobs removed', { count: removed });
   return removed;
 }
+
+/** Most ids a `jobs prune` answer lists; the count is always whole. */
+export const PRUNE_IDS_LISTED = 1000;
+
+export interface PruneBeforeOptions {
+  /** ISO time: finished jobs created before it go. */
+  before: string;
+  /** Counts (and lists) what would go, removing nothing. */
+  dryRun?: boolean;
+  batch?: number;
+}
+
+export interface PruneBeforeResult {
+  removed: number;
+  /** The ids removed (or that would be), oldest first, when there are at most PRUNE_IDS_LISTED of them. */
+  ids?: string[];
+}
+
+/**
+ * `ogent jobs prune`: removes the finished jobs created before `before` (unfinished ones stay), with `removeJob`, in
+ * batches that yield to the event loop, as retention does; a dry run walks the same jobs with a cursor instead.
+ * Stops between batches once the job service stops (what is counted was removed).
+ */
+export async function pruneBefore(
+  book: JobBook,
+  { before, dryRun = false, batch = PRUNE_BATCH }: PruneBeforeOptions,
+): Promise<PruneBeforeResult> {
+  const ids: string[] = [];
+  let removed = 0;
+  let after: string | undefined;
+  while (!book.stopped) {
+    const picked = await book.jobs.listExpired({ olderThan: before, limit: batch, ...(dryRun ? { after } : {}) });
+    if (!dryRun) for (const id of picked) await removeJob(book, id);
+    removed += picked.length;
+    if (ids.length <= PRUNE_IDS_LISTED) ids.push(...picked.slice(0, PRUNE_IDS_LISTED + 1 - ids.length));
+    after = picked.at(-1);
+    if (picked.length < batch) break;
+    await nextTurn();
+  }
+  if (removed && !dryRun) book.log.info('jobs pruned', { count: removed, before });
+  return ids.length <= PRUNE_IDS_LISTED ? { removed, ids } : { removed };
+}

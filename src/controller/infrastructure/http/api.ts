@@ -20,6 +20,7 @@ import { recentRunsOf } from '../../application/agent-runs.js';
 import type { LoginGuard } from '../../application/login-guard.js';
 import type { SessionService } from '../../application/session-service.js';
 import { checkRequestVersion } from '../peer-version.js';
+import { addPruneRoute } from './prune-route.js';
 import { RateLimiter } from './rate-limit.js';
 import { Router, type Request } from './router.js';
 import { addTokenRoutes, tooManyRequests } from './token-routes.js';
@@ -120,6 +121,7 @@ export function buildApi(deps: ApiDeps): Router {
   addAgentsRoutes(router, ctx);
   addEnrollmentRoutes(router, ctx);
   addJobsRoutes(router, ctx);
+  addPruneRoute(router, jobs, identify);
   addAdminRoutes(router, ctx);
   return router;
 }

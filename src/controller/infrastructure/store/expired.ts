@@ -1,4 +1,5 @@
 import { createdAtOf } from '../../../domain/ids.js';
+import type { ExpiredQuery } from '../../application/ports.js';
 
 /**
  * Walks job ids oldest first (ids sort by creation time, domain/ids.ts), page by page, and picks the finished ones
@@ -14,17 +15,17 @@ export class ExpiredPicker {
   constructor(
     private readonly unfinished: ReadonlySet<string>,
     total: number,
-    private readonly options: { keep?: number; olderThan?: string; limit: number },
+    private readonly options: ExpiredQuery,
   ) {
     const finished = total - unfinished.size;
     this.beyondKeep = options.keep === undefined ? 0 : Math.max(0, finished - options.keep);
     this.done = options.limit <= 0;
   }
 
-  /** Takes the next ids, oldest first; returns false once nothing after them can be picked. */
-  take(ids: readonly string[]): boolean {
-    for (const id of ids) {
-      if (this.done) break;
+  /** Takes the next ids (from index `start`), oldest first; returns false once nothing after them can be picked. */
+  take(ids: readonly string[], start = 0): boolean {
+    for (let i = start; i < ids.length && !this.done; i++) {
+      const id = ids[i] as string;
       if (this.unfinished.has(id)) continue;
       if (this.beyondKeep > 0) {
         this.beyondKeep--;

@@ -9,6 +9,7 @@ import type {
   AgentRepository,
   EnrollmentRepository,
   EnrollmentToken,
+  ExpiredQuery,
   JobRepository,
   Store,
   UserRepository,
@@ -263,9 +264,11 @@ class LowJobs implements JobRepository {
     return jobs.filter((j): j is Job => j !== undefined);
   }
 
-  async listExpired(options: { keep?: number; olderThan?: string; limit: number }) {
+  async listExpired(options: ExpiredQuery) {
     const picker = new ExpiredPicker(this.running, this.ids.length, options);
-    picker.take(this.ids);
+    const { after } = options;
+    const at = after === undefined ? 0 : sortedIndex(this.ids, after);
+    picker.take(this.ids, this.ids[at] === after ? at + 1 : at);
     return picker.picked;
   }
 

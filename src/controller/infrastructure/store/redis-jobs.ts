@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Job } from '../../../domain/model.js';
 import { isTerminal } from '../../../domain/run-state.js';
-import type { JobRepository } from '../../application/ports.js';
+import type { ExpiredQuery, JobRepository } from '../../application/ports.js';
 import { CoalescingWriter } from './coalesce.js';
 import { ExpiredPicker } from './expired.js';
 import { failed, parseJson } from './redis-json.js';
@@ -57,12 +57,14 @@ export class RedisJobs implements JobRepository {
     return this.many((await this.redis.smembers(this.running)).sort());
   }
 
-  async listExpired(options: { keep?: number; olderThan?: string; limit: number }) {
+  async listExpired(options: ExpiredQuery) {
     const [running, total] = await Promise.all([this.redis.smembers(this.running), this.redis.zcard(this.index)]);
     const picker = new ExpiredPicker(new Set(running), total, options);
     const page = Math.max(100, options.limit + running.length);
+    const from = options.after === undefined ? '-' : `(${options.after}`;
     for (let start = 0; start < total; start += page) {
-      if (!picker.take(await this.redis.zrange(this.index, start, start + page - 1))) break;
+      const ids = await this.redis.zrangebylex(this.index, from, '+', 'LIMIT', start, page);
+      if (!picker.take(ids) || ids.length < page) break;
     }
     return picker.picked;
   }
