@@ -44,12 +44,7 @@ describe('exec --group, jobs show --group, jobs wait --group (real controller, 6
     });
     fx.defer(() => odd.stop());
     await odd.ready;
-    env = {
-      OGENT_CONTROLLER: controller.url,
-      OGENT_USERNAME: 'admin',
-      OGENT_PASSWORD: ADMIN_PASSWORD,
-      XDG_CONFIG_HOME: await fx.tempDir(),
-    };
+    env = await fx.cliEnv(controller);
   });
   after(() => fx.cleanup());
 

@@ -3,7 +3,7 @@ import type { RunningController } from '../../src/controller/index.js';
 import { join } from 'node:path';
 import type { Agent, Job, Run } from '../../src/domain/model.js';
 import { runCli } from '../helpers/cli.js';
-import { ADMIN_PASSWORD, Fixtures, waitFor } from '../helpers/fixtures.js';
+import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import {
   adminToken,
   api,
@@ -28,12 +28,7 @@ describe('exec --canary, --batch-wait (real controller, 6 agents)', function () 
   before(async () => {
     controller = await fx.controller({ dataDir: await fx.tempDir() });
     for (let i = 1; i <= 6; i++) await fx.agent(controller, `r-${i}`);
-    env = {
-      OGENT_CONTROLLER: controller.url,
-      OGENT_USERNAME: 'admin',
-      OGENT_PASSWORD: ADMIN_PASSWORD,
-      XDG_CONFIG_HOME: await fx.tempDir(),
-    };
+    env = await fx.cliEnv(controller);
   });
   after(() => fx.cleanup());
 

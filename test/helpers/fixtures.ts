@@ -37,6 +37,16 @@ export class Fixtures {
     return controller;
   }
 
+  /** The environment of a `bin/run.js` client logged in as the admin of `controller`, with a config dir of its own. */
+  async cliEnv(controller: RunningController): Promise<Record<string, string>> {
+    return {
+      OGENT_CONTROLLER: controller.url,
+      OGENT_USERNAME: 'admin',
+      OGENT_PASSWORD: ADMIN_PASSWORD,
+      XDG_CONFIG_HOME: await this.tempDir(),
+    };
+  }
+
   async adminToken(controller: RunningController): Promise<string> {
     return (await login(controller.url, 'admin', ADMIN_PASSWORD)).access_token;
   }

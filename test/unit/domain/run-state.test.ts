@@ -1,20 +1,9 @@
 import { expect } from 'chai';
 import type { Run, RunStatus } from '../../../src/domain/model.js';
 import { canTransition, deriveJobStatus, isTerminal, jobExitCode, summarize } from '../../../src/domain/run-state.js';
+import { runFixture } from '../../helpers/runs.js';
 
-const run = (status: RunStatus): Run => ({
-  id: 'r',
-  agent: { id: 'a', name: 'a' },
-  status,
-  exitCode: null,
-  signal: null,
-  stdout: '',
-  stderr: '',
-  seq: 0,
-  startedAt: null,
-  finishedAt: null,
-  durationMs: null,
-});
+const run = (status: RunStatus): Run => runFixture('a', { id: 'r', status });
 
 describe('run and job state machine', () => {
   it('moves forward only, and a terminal status is final', () => {
