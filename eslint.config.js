@@ -16,16 +16,27 @@ const FOLDER = {
   commands: '**/commands/**',
 };
 
-/** A rule for `files`: none of `forbidden` (folder names of FOLDER, or patterns), with why. `allow`: exceptions. */
-function layer(files, forbidden, why, allow = []) {
+/**
+ * A rule for `files`: none of `forbidden` (folder names of FOLDER, or patterns), with why. `allow`: exceptions.
+ * `more`: further `patterns` entries for the same files (one config per files, since a later one would replace it).
+ */
+function layer(files, forbidden, why, allow = [], more = []) {
   const group = [...forbidden.map((f) => FOLDER[f] ?? f), ...allow.map((a) => `!${a}`)];
   return {
     files,
     rules: {
-      'no-restricted-imports': ['error', { paths: PROCESS_PATHS, patterns: [{ group, message: why }] }],
+      'no-restricted-imports': ['error', { paths: PROCESS_PATHS, patterns: [{ group, message: why }, ...more] }],
     },
   };
 }
+
+/** Adapters authenticate only: the role checks are the services' and `application/access.ts` `authorize`'s (§7.1). */
+const ROLE_CHECKS = {
+  group: ['**/application/auth-service.js'],
+  importNames: ['requireRole', 'requireAdmin', 'requireSelfOrAdmin'],
+  message:
+    'adapters check no roles: name the operation with authorize (application/access.ts), docs/architecture.md §7.1',
+};
 
 const LAYERS = [
   layer(
@@ -58,6 +69,8 @@ const LAYERS = [
     ['src/controller/infrastructure/**'],
     ['agent', 'client', 'ui', 'commands'],
     'the controller imports no agent (but lazily, controller/local-agent.ts), client, ui or commands',
+    [],
+    [ROLE_CHECKS],
   ),
   layer(['src/controller/*.ts'], ['client', 'ui', 'commands'], 'the controller imports no client, ui or commands'),
   layer(

@@ -1,6 +1,6 @@
 import { KNOWN_CAPABILITIES } from '../../../domain/capabilities.js';
 import type { AuthService } from '../../application/auth-service.js';
-import { requireAdmin, requireRole, requireSelfOrAdmin } from '../../application/auth-service.js';
+import { authorize } from '../../application/access.js';
 import type { AgentService } from '../../application/agent-service.js';
 import { by, noAudit, type AuditService } from '../../application/audit-service.js';
 import type { EnrollmentService } from '../../application/enrollment-service.js';
@@ -132,16 +132,16 @@ function addAgentsRoutes(router: Router, ctx: RouteContext): void {
   const { deps, identify, audit } = ctx;
   router
     .on('GET', '/api/v1/agents', async (req) => {
-      requireRole(await identify(req), 'viewer', 'list agents');
+      authorize(await identify(req), 'listAgents');
       return { status: 200, body: { agents: (await agents.list()).map(listedAgent) } };
     })
     .on('GET', '/api/v1/agents/:id', async (req) => {
-      requireRole(await identify(req), 'viewer', 'read agents');
+      authorize(await identify(req), 'readAgents');
       const agent = await agents.find(req.params.id as string);
       return { status: 200, body: { ...agent, connection: deps.agentConnection?.(agent.id) ?? null } };
     })
     .on('GET', '/api/v1/agents/:id/runs', async (req) => {
-      requireRole(await identify(req), 'viewer', 'read agents');
+      authorize(await identify(req), 'readAgents');
       const q = parse(agentRunsQueryCheck, {
         limit: req.query.has('limit') ? Number(req.query.get('limit')) : undefined,
       });
@@ -150,7 +150,7 @@ function addAgentsRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('DELETE', '/api/v1/agents/:id', async (req) => {
       const actor = await identify(req);
-      if (actor.role !== 'admin') throw new AppError('forbidden', `role "${actor.role}" cannot remove agents`);
+      authorize(actor, 'removeAgents');
       const found = await agents.find(req.params.id as string);
       // Its credential first, so the agent cannot come back between the removal and the disconnection.
       await auth.revokeAgent(found.name);
@@ -162,7 +162,7 @@ function addAgentsRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('POST', '/api/v1/agents/:id/labels', async (req) => {
       const actor = await identify(req);
-      requireAdmin(actor);
+      authorize(actor, 'changeAgents');
       const change = parse(agentLabelsCheck, await req.body());
       const set = change.set ?? {};
       const remove = change.remove ?? [];
@@ -189,7 +189,7 @@ function addAgentsRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('POST', '/api/v1/agents/:id/accept', async (req) => {
       const actor = await identify(req);
-      requireAdmin(actor);
+      authorize(actor, 'changeAgents');
       const found = await agents.find(req.params.id as string);
       const pending = found.pending;
       if (!pending) throw conflict(`agent "${found.name}" has no pending change to accept`);
@@ -216,7 +216,7 @@ function addEnrollmentRoutes(router: Router, ctx: RouteContext): void {
   router
     .on('POST', '/api/v1/enroll-tokens', async (req) => {
       const actor = await identify(req);
-      requireAdmin(actor);
+      authorize(actor, 'issueJoinTokens');
       const q = parse(enrollTokenCheck, await req.body());
       const ttlSeconds = q.ttlSeconds ?? 24 * 3600;
       const uses = q.uses ?? 1;
@@ -277,27 +277,27 @@ function addJobsRoutes(router: Router, ctx: RouteContext): void {
   router
     .on('POST', '/api/v1/jobs', async (req) => {
       const actor = await identify(req);
-      requireRole(actor, 'operator', 'run jobs');
+      authorize(actor, 'runJobs');
       const request = parse(jobRequestCheck, await req.body());
       const job = await jobs.create(request, actor, await agents.list());
       return { status: 201, body: jobFor(job, actor) };
     })
     .on('POST', '/api/v1/plans', async (req) => {
       const actor = await identify(req);
-      requireRole(actor, 'operator', 'run jobs');
+      authorize(actor, 'runJobs');
       const input = parse(planRequestCheck, await req.body());
       return { status: 201, body: await deps.plans.create(input, actor, await agents.list()) };
     })
     .on('POST', '/api/v1/plans/:id/run', async (req) => {
       const actor = await identify(req);
-      requireRole(actor, 'operator', 'run jobs');
+      authorize(actor, 'runJobs');
       const approval = parse(planApprovalCheck, await req.body());
       const job = await deps.plans.run(req.params.id as string, approval, actor, await agents.list());
       return { status: 201, body: jobFor(job, actor) };
     })
     .on('GET', '/api/v1/jobs', async (req) => {
       const actor = await identify(req);
-      requireRole(actor, 'viewer', 'read jobs');
+      authorize(actor, 'readJobs');
       const q = parse(listQueryCheck, {
         limit: req.query.has('limit') ? Number(req.query.get('limit')) : undefined,
         before: req.query.get('before') ?? undefined,
@@ -309,18 +309,17 @@ function addJobsRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('POST', '/api/v1/jobs/:id/cancel', async (req) => {
       const actor = await identify(req);
-      requireRole(actor, 'operator', 'cancel jobs');
       return { status: 200, body: jobFor(await jobs.cancel(req.params.id as string, actor), actor) };
     })
     .on('POST', '/api/v1/jobs/:id/rerun', async (req) => {
       const actor = await identify(req);
-      requireRole(actor, 'operator', 'run jobs');
+      authorize(actor, 'runJobs');
       const pick = parse(rerunBodyCheck, await req.body());
       const request = rerunRequest(await jobs.get(req.params.id as string), pick, actor);
       return { status: 201, body: jobFor(await jobs.create(request, actor, await agents.list()), actor) };
     })
     .on('GET', '/api/v1/jobs/:id/runs/:runId/output', async (req) => {
-      requireRole(await identify(req), 'viewer', 'read output');
+      authorize(await identify(req), 'readOutput');
       const stream = req.query.get('stream') ?? 'stdout';
       if (stream !== 'stdout' && stream !== 'stderr') {
         throw new AppError('invalid_request', 'stream must be stdout or stderr');
@@ -357,12 +356,11 @@ function addAdminRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('GET', '/api/v1/users', async (req) => {
       const actor = await identify(req);
-      requireAdmin(actor);
       return { status: 200, body: { users: await auth.listUsers(actor) } };
     })
     .on('POST', '/api/v1/users', async (req) => {
       const actor = await identify(req);
-      requireAdmin(actor);
+      authorize(actor, 'manageUsers');
       const { name, role, password } = parse(userCheck, await req.body());
       const created = await auth.addUser(actor, name, role, password);
       log.info('user added', { user: name, role, by: actor.name });
@@ -370,14 +368,13 @@ function addAdminRoutes(router: Router, ctx: RouteContext): void {
     })
     .on('DELETE', '/api/v1/users/:name', async (req) => {
       const actor = await identify(req);
-      requireAdmin(actor);
       await auth.removeUser(actor, req.params.name as string);
       log.info('user removed', { user: req.params.name, by: actor.name });
       return { status: 200, body: { name: req.params.name } };
     })
     .on('PUT', '/api/v1/users/:name/password', async (req) => {
       const actor = await identify(req);
-      requireSelfOrAdmin(actor, req.params.name as string);
+      authorize(actor, 'changePassword', req.params.name as string);
       const { password } = parse(passwordCheck, await req.body());
       const changed = await auth.setPassword(actor, req.params.name as string, password);
       log.info('password changed', { user: changed.name, by: actor.name });

@@ -1,4 +1,4 @@
-import { requireAdmin } from '../../application/auth-service.js';
+import { authorize } from '../../application/access.js';
 import { badRequest } from '../../application/errors.js';
 import type { JobService } from '../../application/job-service.js';
 import type { Identity } from '../../application/ports.js';
@@ -14,7 +14,7 @@ const pruneCheck = object({ before: str({ min: 1, max: 64 }), dryRun: optional(b
 export function addPruneRoute(router: Router, jobs: JobService, identify: (req: Request) => Promise<Identity>) {
   router.on('POST', '/api/v1/jobs/prune', async (req) => {
     const actor = await identify(req);
-    requireAdmin(actor);
+    authorize(actor, 'pruneJobs');
     const { before, dryRun } = parse(pruneCheck, await req.body());
     const at = Date.parse(before);
     if (Number.isNaN(at)) throw badRequest(`before must be an ISO 8601 time, got "${before}"`);

@@ -15,7 +15,8 @@ import {
 import { parse, PayloadError } from '../../../protocol/validate.js';
 import type { Logger } from '../../../lib/log.js';
 import type { AgentService } from '../../application/agent-service.js';
-import { requireRole, type AuthService, type VerifiedIdentity } from '../../application/auth-service.js';
+import { authorize } from '../../application/access.js';
+import { type AuthService, type VerifiedIdentity } from '../../application/auth-service.js';
 import { AppError, storeUnavailable, TokenError } from '../../application/errors.js';
 import type { JobService } from '../../application/job-service.js';
 import { envViewOf, jobFor, jobWithEnv, type EnvView } from '../../application/job-views.js';
@@ -95,7 +96,7 @@ export class ClientSockets implements ClientNotifier {
     };
     socket.on(EV.jobCreate, (raw, ack) =>
       answer(ack, async () => {
-        requireRole(identity, 'operator', 'run jobs');
+        authorize(identity, 'runJobs');
         const request = parse(jobRequestCheck, raw);
         const follow = (job: Job) => socket.join([room(job.id), viewRoom(job.id, envViewOf(job, identity))]);
         return this.jobs().create(request, identity, await this.agents.list(), follow);
@@ -103,7 +104,7 @@ export class ClientSockets implements ClientNotifier {
     );
     socket.on(EV.jobSubscribe, (raw, ack) =>
       answer(ack, async () => {
-        requireRole(identity, 'viewer', 'follow jobs');
+        authorize(identity, 'followJobs');
         const { jobId } = parse(jobIdPayloadCheck, raw);
         const job = await this.jobs().get(jobId);
         await socket.join([room(jobId), viewRoom(jobId, envViewOf(job, identity))]);
