@@ -1,50 +1,21 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
 import { text } from 'node:stream/consumers';
-import type { Store } from '../../src/controller/application/ports.js';
-import type { ControllerOptions, RunningController } from '../../src/controller/index.js';
-import { openLowdbStore } from '../../src/controller/infrastructure/store/lowdb-store.js';
-import { openRedisStore } from '../../src/controller/infrastructure/store/redis-store.js';
+import type { RunningController } from '../../src/controller/index.js';
 import { Fixtures } from '../helpers/fixtures.js';
 import { DAY_MS, seedJobs } from '../helpers/history.js';
-import { RedisServer } from '../helpers/redis.js';
+import { storeKinds } from '../helpers/store-kinds.js';
 import { http, userToken } from './support.js';
-
-interface Kind {
-  name: string;
-  place(fx: Fixtures): Promise<Partial<ControllerOptions>>;
-  open(place: Partial<ControllerOptions>): Promise<Store>;
-}
-
-let server: RedisServer | undefined;
-const kinds: Kind[] = [
-  {
-    name: 'lowdb',
-    place: async (fx) => ({ dataDir: await fx.tempDir() }),
-    open: (place) => openLowdbStore(place.dataDir as string),
-  },
-  {
-    name: 'redis',
-    place: async () => ({ redis: (server as RedisServer).url, redisPrefix: `p${randomBytes(4).toString('hex')}:` }),
-    open: (place) => openRedisStore(place.redis as string, { prefix: place.redisPrefix }),
-  },
-];
 
 const ADMIN = { name: 'admin', role: 'admin' as const };
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 /** `POST /api/v1/jobs/prune` (`ogent jobs prune`, issue 26): admin only, audited, exactly the older finished jobs. */
-for (const kind of kinds) {
+for (const kind of storeKinds()) {
   describe(`jobs prune: ${kind.name}`, function () {
     this.timeout(120_000);
     const fx = new Fixtures();
-    before(async () => {
-      if (kind.name === 'redis') server ??= await RedisServer.start();
-    });
-    after(async () => {
-      await server?.stop();
-      server = undefined;
-    });
+    before(() => kind.start());
+    after(() => kind.stop());
     afterEach(() => fx.cleanup());
 
     /**

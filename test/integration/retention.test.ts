@@ -1,50 +1,19 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { Redis } from 'ioredis';
 import { DEFAULT_RETAIN_DAYS } from '../../src/controller/application/jobs/retention.js';
-import type { Store } from '../../src/controller/application/ports.js';
-import type { ControllerOptions, RunningController } from '../../src/controller/index.js';
-import { openLowdbStore } from '../../src/controller/infrastructure/store/lowdb-store.js';
-import { openRedisStore } from '../../src/controller/infrastructure/store/redis-store.js';
+import type { RunningController } from '../../src/controller/index.js';
 import { Fixtures, waitFor } from '../helpers/fixtures.js';
 import { DAY_MS, seedJobs } from '../helpers/history.js';
-import { RedisServer } from '../helpers/redis.js';
-
-/** Where a controller keeps its store: a data dir, or a Redis prefix. */
-interface Kind {
-  name: string;
-  /** Options that point a controller at the same store each time. */
-  place(fx: Fixtures): Promise<Partial<ControllerOptions>>;
-  open(place: Partial<ControllerOptions>): Promise<Store>;
-}
-
-let server: RedisServer | undefined;
-const kinds: Kind[] = [
-  {
-    name: 'lowdb',
-    place: async (fx) => ({ dataDir: await fx.tempDir() }),
-    open: (place) => openLowdbStore(place.dataDir as string),
-  },
-  {
-    name: 'redis',
-    place: async () => ({ redis: (server as RedisServer).url, redisPrefix: `r${randomBytes(4).toString('hex')}:` }),
-    open: (place) => openRedisStore(place.redis as string, { prefix: place.redisPrefix }),
-  },
-];
+import { storeKinds } from '../helpers/store-kinds.js';
 
 /** Default retention (issue 26): old history goes in the background, in batches; what should stay stays. */
-for (const kind of kinds) {
+for (const kind of storeKinds()) {
   describe(`retention: ${kind.name}`, function () {
     this.timeout(120_000);
     const fx = new Fixtures();
-    before(async () => {
-      if (kind.name === 'redis') server ??= await RedisServer.start();
-    });
-    after(async () => {
-      await server?.stop();
-      server = undefined;
-    });
+    before(() => kind.start());
+    after(() => kind.stop());
     afterEach(() => fx.cleanup());
 
     /** A store with `old` finished jobs 40 days old, 3 finished 10 days old and 1 unfinished 40 days old. */
