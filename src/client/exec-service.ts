@@ -126,7 +126,7 @@ async function runWithStdin(request: JobRequest, options: ExecOptions, session: 
       { announce: true },
     );
   } finally {
-    upload.stop();
+    await upload.finish();
   }
   if (upload.failure) throw upload.failure;
   return code;

@@ -131,12 +131,14 @@ export class StdinUpload {
   start(jobId: string, socket: () => ClientSocket | undefined): void {
     this.socket = socket;
     this.done ??= this.pump(jobId).catch((err: Error) => {
-      if (this.stopped) return;
-      this.stop();
+      // Past the bound the controller cancels the job: its end may reach exec before this refusal does.
       if (err instanceof Refused && err.ack.error === 'stdin_too_large') {
+        this.stop();
         this.failure = usageError(err.message, 'copy large files with `ogent cp`, or pass -n (--no-stdin)');
         return;
       }
+      if (this.stopped) return;
+      this.stop();
       this.failure = new UserError(`stdin not sent: ${err.message}; job ${jobId} was cancelled`, {
         code: 'ERR_STDIN',
         exit: EXIT.runsFailed,
@@ -159,6 +161,17 @@ export class StdinUpload {
     return this.done ?? Promise.resolve();
   }
 
+  /**
+   * The job ended: stops reading, and waits at most `graceMs` for the answers to pieces still in flight, so a refusal
+   * that crossed the job's end (past 64 MiB, the controller cancels the job) still sets `failure`.
+   */
+  async finish(graceMs = 1000): Promise<void> {
+    this.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.settled(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+  }
+
   private async pump(jobId: string): Promise<void> {
     let offset = 0;
     const inFlight: Array<Promise<void>> = [];
@@ -173,8 +186,9 @@ export class StdinUpload {
         offset += data.length;
         if (inFlight.length >= WINDOW) await inFlight.shift();
       }
-      if (this.stopped) return;
+      if (this.stopped) break;
     }
+    // Also when stopped: a piece refused for good (past the bound) must be seen, whatever ended the job first.
     await Promise.all(inFlight);
     if (!this.stopped) await this.deliver(STDIN_EV.end, { jobId, size: offset });
   }

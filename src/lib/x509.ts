@@ -110,7 +110,7 @@ export function issueCertificate(request: CertificateRequest): string {
   const algorithm = new AlgorithmIdentifier({ algorithm: ECDSA_SHA256 });
   // A positive serial of 16 random bytes (the top bit cleared: DER integers are signed).
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f;
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,
